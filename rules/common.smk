@@ -1,0 +1,100 @@
+# Config validation, path helpers and input functions shared by every stage.
+import re
+
+from snakemake.utils import validate
+
+validate(config, "../schemas/config.schema.yaml")
+
+SYN = config["synthetic"]
+
+
+def _check(condition, key, message):
+    """Cross-key checks JSON Schema cannot express; fail at DAG build naming the key."""
+    if not condition:
+        raise ValueError(f"config error at {key}: {message}")
+
+
+_check(
+    SYN["corrected_dpo"]["warmup_steps"] <= SYN["train"]["steps"],
+    "synthetic.corrected_dpo.warmup_steps",
+    f"{SYN['corrected_dpo']['warmup_steps']} exceeds synthetic.train.steps = {SYN['train']['steps']}",
+)
+_check(
+    len(SYN["environment"]["shifts"])
+    == len(SYN["environment"]["slopes"])
+    == len(SYN["environment"]["scales"]),
+    "synthetic.environment",
+    "shifts, slopes and scales must have one entry per type (equal lengths)",
+)
+
+
+def cdpo_id(alpha):
+    """Method id of corrected DPO at strength alpha (as in hetpref.synthetic.experiment)."""
+    return f"cdpo_alpha{float(alpha):g}"
+
+
+def expand_methods(methods, alphas):
+    out = []
+    for m in methods:
+        out += [cdpo_id(a) for a in alphas] if m == "corrected_dpo" else [m]
+    return out
+
+
+MAIN_METHODS = expand_methods(SYN["methods"], SYN["corrected_dpo"]["alphas"])
+SWEEP_METHODS = expand_methods(SYN["sweep"]["methods"], [SYN["sweep"]["corrected_dpo_alpha"]])
+
+
+wildcard_constraints:
+    seed=r"\d+",
+    n=r"\d+",
+    method="|".join(re.escape(m) for m in sorted(set(MAIN_METHODS + SWEEP_METHODS))),
+
+
+def synthetic_run(n, method, seed, name):
+    return f"results/synthetic/n{n}/{method}/seed{seed}/{name}"
+
+
+def main_runs(method, name="policy.npy"):
+    return [synthetic_run(SYN["n_preferences"], method, s, name) for s in SYN["seeds"]]
+
+
+def synthetic_train_inputs(wildcards):
+    inputs = {"oracles": "results/synthetic/oracles.npz"}
+    if wildcards.method.startswith("cdpo_alpha"):
+        inputs["joint_model"] = (
+            f"results/synthetic/n{wildcards.n}/joint_model/seed{wildcards.seed}/joint_model.pt"
+        )
+    return inputs
+
+
+def main_metrics():
+    return [synthetic_run(SYN["n_preferences"], m, s, "metrics.json") for m in MAIN_METHODS for s in SYN["seeds"]]
+
+
+def sweep_metrics():
+    return [
+        synthetic_run(n, m, s, "metrics.json")
+        for n in SYN["sweep"]["n_preferences"]
+        for m in SWEEP_METHODS
+        for s in SYN["sweep"]["seeds"]
+    ]
+
+
+def figure(name):
+    return [f"results/figures/{name}.pdf", f"results/figures/{name}.png"]
+
+
+def synthetic_figures():
+    names = ["fig3", "fig4a", "fig4c"]
+    if "corrected_dpo" in SYN["methods"]:
+        names.append("fig4b")
+    if SYN["sweep"]["enabled"]:
+        names.append("fig_sweep")
+    return [f for name in names for f in figure(name)]
+
+
+def final_outputs():
+    out = ["results/synthetic/table.csv", "results/synthetic/oracles.json"] + synthetic_figures()
+    if SYN["sweep"]["enabled"]:
+        out.append("results/synthetic/sweep.csv")
+    return out

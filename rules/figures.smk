@@ -1,0 +1,91 @@
+# Figures. Each rule is named after the paper's figure, so `snakemake --cores 2 fig4a` builds
+# one figure and only what it needs.
+
+
+rule fig3:
+    input:
+        oracles="results/synthetic/oracles.npz",
+    output:
+        pdf="results/figures/fig3.pdf",
+        png="results/figures/fig3.png",
+    params:
+        figure="fig3",
+    log:
+        "logs/figures/fig3.log",
+    localrule: True
+    script:
+        "../workflow_scripts/synthetic_figures.py"
+
+
+rule fig4a:
+    input:
+        oracles="results/synthetic/oracles.npz",
+        dpo=main_runs("dpo"),
+        nbc=main_runs("nbc_counts") if "nbc_counts" in MAIN_METHODS else [],
+    output:
+        pdf="results/figures/fig4a.pdf",
+        png="results/figures/fig4a.png",
+    params:
+        figure="fig4a",
+    log:
+        "logs/figures/fig4a.log",
+    localrule: True
+    script:
+        "../workflow_scripts/synthetic_figures.py"
+
+
+rule fig4b:
+    input:
+        oracles="results/synthetic/oracles.npz",
+        cdpo=[f for a in SYN["corrected_dpo"]["alphas"] for f in main_runs(cdpo_id(a))],
+    output:
+        pdf="results/figures/fig4b.pdf",
+        png="results/figures/fig4b.png",
+    params:
+        figure="fig4b",
+        alphas=SYN["corrected_dpo"]["alphas"],
+    log:
+        "logs/figures/fig4b.log",
+    localrule: True
+    script:
+        "../workflow_scripts/synthetic_figures.py"
+
+
+rule fig4c:
+    input:
+        oracles="results/synthetic/oracles.npz",
+        consistent=main_runs("consistent"),
+        consistent_metrics=main_runs("consistent", "metrics.json"),
+    output:
+        pdf="results/figures/fig4c.pdf",
+        png="results/figures/fig4c.png",
+    params:
+        figure="fig4c",
+    log:
+        "logs/figures/fig4c.log",
+    localrule: True
+    script:
+        "../workflow_scripts/synthetic_figures.py"
+
+
+rule fig_sweep:
+    input:
+        oracles="results/synthetic/oracles.npz",
+        oracle_summary="results/synthetic/oracles.json",
+        sweep="results/synthetic/sweep.csv",
+    output:
+        pdf="results/figures/fig_sweep.pdf",
+        png="results/figures/fig_sweep.png",
+    params:
+        figure="sweep",
+    log:
+        "logs/figures/fig_sweep.log",
+    localrule: True
+    script:
+        "../workflow_scripts/synthetic_figures.py"
+
+
+rule fig4:
+    input:
+        figure("fig4a") + figure("fig4c") + (figure("fig4b") if "corrected_dpo" in SYN["methods"] else []),
+    localrule: True

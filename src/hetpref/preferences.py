@@ -1,0 +1,49 @@
+"""Preference models (MATH.md §1): Bradley–Terry, temperature BT, mixtures of types.
+
+Conventions: ``delta`` is a reward difference ``r_u(y1) - r_u(y2)``; the label ``1`` means
+"y1 preferred". Everything is vectorised over arbitrary leading dimensions.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+
+def bt_probability(delta, temperature: float = 1.0):
+    """P(y1 ≻ y2) = σ(Δ / τ) (Bradley–Terry; τ = 1 is plain BT). Works on numpy or torch."""
+    if temperature <= 0:
+        raise ValueError(f"temperature must be > 0, got {temperature}")
+    if isinstance(delta, torch.Tensor):
+        return torch.sigmoid(delta / temperature)
+    from scipy.special import expit
+
+    return expit(np.asarray(delta, dtype=float) / temperature)
+
+
+def population_preference(deltas, weights=None, temperature: float = 1.0):
+    """Population preference Σ_u p(u) Φ(Δ_u) for ``deltas`` of shape ``[U, ...]``.
+
+    ``weights`` defaults to equal type weights. A mixture of BTs is in general not a BT.
+    """
+    deltas = np.asarray(deltas, dtype=float)
+    weights = type_weights(deltas.shape[0], weights)
+    probs = bt_probability(deltas, temperature)
+    return np.tensordot(weights, probs, axes=(0, 0))
+
+
+def type_weights(n_types: int, weights=None) -> np.ndarray:
+    """Validated type prior p(u): equal weights when ``weights`` is None."""
+    if weights is None:
+        return np.full(n_types, 1.0 / n_types)
+    w = np.asarray(weights, dtype=float)
+    if w.shape != (n_types,):
+        raise ValueError(f"type weights must have length {n_types}, got shape {w.shape}")
+    if np.any(w < 0) or not np.isclose(w.sum(), 1.0):
+        raise ValueError(f"type weights must be non-negative and sum to 1, got {w.tolist()}")
+    return w
+
+
+def sample_bt_labels(delta: torch.Tensor, generator: torch.Generator, temperature: float = 1.0):
+    """One BT label per entry of ``delta`` (1 = first option preferred), as int64."""
+    u = torch.rand(delta.shape, generator=generator, dtype=delta.dtype)
+    return (u < bt_probability(delta, temperature)).long()

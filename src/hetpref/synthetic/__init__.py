@@ -1,0 +1,1 @@
+"""The synthetic environment of §7.2 (MATH.md §7): environment, data, trainers, metrics."""
