@@ -3,6 +3,11 @@ import re
 
 from snakemake.utils import validate
 
+from hetpref.config import ConfigError, validate_config
+
+# Our own pass first: one line per problem naming the key, the value and what was expected
+# (Snakemake's message dumps the whole schema); then Snakemake's, which fills in defaults.
+validate_config(config, workflow.source_path("../schemas/config.schema.yaml"), "workflow config")
 validate(config, "../schemas/config.schema.yaml")
 
 SYN = config["synthetic"]
@@ -11,7 +16,7 @@ SYN = config["synthetic"]
 def _check(condition, key, message):
     """Cross-key checks JSON Schema cannot express; fail at DAG build naming the key."""
     if not condition:
-        raise ValueError(f"config error at {key}: {message}")
+        raise ConfigError(f"invalid workflow config at {key}: {message}")
 
 
 _check(

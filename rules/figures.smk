@@ -13,6 +13,8 @@ rule fig3:
     log:
         "logs/figures/fig3.log",
     localrule: True
+    conda:
+        "../envs/hetpref.yaml"
     script:
         "../workflow_scripts/synthetic_figures.py"
 
@@ -30,6 +32,8 @@ rule fig4a:
     log:
         "logs/figures/fig4a.log",
     localrule: True
+    conda:
+        "../envs/hetpref.yaml"
     script:
         "../workflow_scripts/synthetic_figures.py"
 
@@ -47,6 +51,8 @@ rule fig4b:
     log:
         "logs/figures/fig4b.log",
     localrule: True
+    conda:
+        "../envs/hetpref.yaml"
     script:
         "../workflow_scripts/synthetic_figures.py"
 
@@ -64,6 +70,8 @@ rule fig4c:
     log:
         "logs/figures/fig4c.log",
     localrule: True
+    conda:
+        "../envs/hetpref.yaml"
     script:
         "../workflow_scripts/synthetic_figures.py"
 
@@ -81,6 +89,8 @@ rule fig_sweep:
     log:
         "logs/figures/fig_sweep.log",
     localrule: True
+    conda:
+        "../envs/hetpref.yaml"
     script:
         "../workflow_scripts/synthetic_figures.py"
 

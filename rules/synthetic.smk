@@ -13,6 +13,8 @@ rule synthetic_oracles:
     benchmark:
         "benchmarks/synthetic/oracles.tsv"
     threads: 1
+    conda:
+        "../envs/hetpref.yaml"
     script:
         "../workflow_scripts/synthetic_oracles.py"
 
@@ -30,6 +32,8 @@ rule synthetic_joint_model:
     benchmark:
         "benchmarks/synthetic/n{n}/joint_model/seed{seed}.tsv"
     threads: 1  # tiny models: more threads only add synchronisation
+    conda:
+        "../envs/hetpref.yaml"
     script:
         "../workflow_scripts/synthetic_joint_model.py"
 
@@ -51,6 +55,8 @@ rule synthetic_train:
     benchmark:
         "benchmarks/synthetic/n{n}/{method}/seed{seed}.tsv"
     threads: 1
+    conda:
+        "../envs/hetpref.yaml"
     script:
         "../workflow_scripts/synthetic_train.py"
 
@@ -63,6 +69,8 @@ rule synthetic_table:
     log:
         "logs/synthetic/table.log",
     localrule: True
+    conda:
+        "../envs/hetpref.yaml"
     script:
         "../workflow_scripts/synthetic_table.py"
 
@@ -75,5 +83,7 @@ rule synthetic_sweep_table:
     log:
         "logs/synthetic/sweep_table.log",
     localrule: True
+    conda:
+        "../envs/hetpref.yaml"
     script:
         "../workflow_scripts/synthetic_table.py"

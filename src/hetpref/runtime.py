@@ -27,6 +27,7 @@ def script_run(smk, name: str | None = None, torch_threads: bool = False):
     logger = logging.getLogger(name or "hetpref")
     logger.setLevel(logging.INFO)
     logger.handlers.clear()
+    logger.propagate = False  # Snakemake configures the root logger; avoid duplicate lines
     fmt = logging.Formatter("%(asctime)s %(levelname)s %(message)s")
     handlers = [logging.StreamHandler(sys.stderr)]
     if log_path:

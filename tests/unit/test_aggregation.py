@@ -57,3 +57,19 @@ def test_nbc_and_average_reward_can_disagree():
     rbar = average_reward(rewards)
     assert ranking(nbc)[0] == 2 and nbc[2] - nbc[1] > 0.005
     assert ranking(rbar)[0] == 1 and rbar[1] - rbar[2] > 0.3
+
+
+def test_spearman_matches_scipy_with_ties():
+    from scipy.stats import spearmanr
+
+    from hetpref.metrics import kl_divergence, spearman, total_variation
+
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        a = rng.integers(0, 5, size=30).astype(float)
+        b = a + rng.normal(size=30)
+        assert spearman(a, b) == pytest.approx(spearmanr(a, b)[0], abs=1e-12)
+    p = np.array([[0.5, 0.5], [1.0, 0.0]])
+    q = np.array([[0.25, 0.75], [0.5, 0.5]])
+    assert total_variation(p, q) == pytest.approx((0.25 + 0.5) / 2)
+    assert kl_divergence(p, q) == pytest.approx((0.5 * np.log(2) + 0.5 * np.log(2 / 3) + np.log(2)) / 2)

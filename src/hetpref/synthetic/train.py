@@ -140,28 +140,31 @@ class Adam:
 
 
 def _optimise(module: nn.Module, loss_of_batch, n: int, steps: int, batch_size: int, lr: float,
-              seed: int, log_every: int, start_step: int = 0, optimizer=None, what: str = "policy"):
-    """Adam on uniform random mini-batches of [0, n); raises on a non-finite loss."""
+              seed: int, log_every: int, what: str = "policy", chunk: int = 500):
+    """Adam on uniform random mini-batches of [0, n); raises on a non-finite loss.
+
+    Batch indices are drawn ``chunk`` steps at a time (one RNG call instead of one per step);
+    ``loss_of_batch(indices, step)`` returns the mean loss of a batch."""
     g = generator(seed, "train")
-    if start_step:  # continue the stream where a previous phase left it
-        torch.randint(n, (start_step, batch_size), generator=g)
-    opt = optimizer or Adam(module.parameters(), lr=lr)
+    opt = Adam(module.parameters(), lr=lr)
     traj, window = [], []
-    for step in range(start_step, start_step + steps):
-        idx = torch.randint(n, (batch_size,), generator=g)
-        loss = loss_of_batch(idx, step)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        window.append(loss.detach())
-        if len(window) == log_every or step == start_step + steps - 1:
-            mean = torch.stack(window).mean().item()
-            if not math.isfinite(mean):
-                raise FloatingPointError(f"non-finite {what} loss ({mean}) by step {step + 1}; "
-                                         "lower the learning rate or check the inputs")
-            traj.append((step + 1, mean))
-            window = []
-    return traj, opt
+    for first in range(0, steps, chunk):
+        batches = torch.randint(n, (min(chunk, steps - first), batch_size), generator=g)
+        for j, idx in enumerate(batches):
+            step = first + j
+            loss = loss_of_batch(idx, step)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            window.append(loss.detach())
+            if len(window) == log_every or step == steps - 1:
+                mean = torch.stack(window).mean().item()
+                if not math.isfinite(mean):
+                    raise FloatingPointError(f"non-finite {what} loss ({mean}) by step {step + 1}; "
+                                             "lower the learning rate or check the inputs")
+                traj.append((step + 1, mean))
+                window = []
+    return traj
 
 
 def _h(policy, flat_w, flat_l, beta):
@@ -190,7 +193,7 @@ def train_dpo(rewards, pairs: Pairs, seed: int, cfg: TrainConfig, loss: str = "d
     n_ctx, n_resp = rewards.shape[1:]
     fw, fl = _flat(x, yw, n_resp), _flat(x, yl, n_resp)
     policy = make_policy(cfg, n_ctx, n_resp, seed)
-    traj, _ = _optimise(policy, lambda i, s: preference_loss(loss, _h(policy, fw.index_select(0, i), fl.index_select(0, i), cfg.beta), **loss_params).mean(),
+    traj = _optimise(policy, lambda i, s: preference_loss(loss, _h(policy, fw.index_select(0, i), fl.index_select(0, i), cfg.beta), **loss_params).mean(),
                         len(pairs), cfg.steps, cfg.batch_size, cfg.lr, seed, cfg.log_every)
     return TrainResult(policy_table(policy, n_ctx), traj, {"fraction_used": 1.0}, time.perf_counter() - t0)
 
@@ -210,7 +213,7 @@ def train_consistent(rewards, pairs: Pairs, seed: int, cfg: TrainConfig, loss: s
     n_ctx, n_resp = rewards.shape[1:]
     fw, fl = _flat(x, yw, n_resp), _flat(x, yl, n_resp)
     policy = make_policy(cfg, n_ctx, n_resp, seed)
-    traj, _ = _optimise(policy, lambda i, s: preference_loss(loss, _h(policy, fw.index_select(0, i), fl.index_select(0, i), cfg.beta), n_types=k).mean(),
+    traj = _optimise(policy, lambda i, s: preference_loss(loss, _h(policy, fw.index_select(0, i), fl.index_select(0, i), cfg.beta), n_types=k).mean(),
                         len(kept), cfg.steps, cfg.batch_size, cfg.lr, seed, cfg.log_every)
     info = {"fraction_used": len(kept) / len(pairs), "n_unanimous": len(kept)}
     return TrainResult(policy_table(policy, n_ctx), traj, info, time.perf_counter() - t0)
@@ -262,7 +265,7 @@ def train_joint_model(rewards, pairs: Pairs, seed: int, cfg: TrainConfig, corr: 
         q = model.joint(tuple(t.index_select(0, i) for t in a), tuple(t.index_select(0, i) for t in b))
         return bce(q.clamp(1e-7, 1 - 1e-7), target.index_select(0, i))
 
-    traj, _ = _optimise(model, loss_of, len(first), corr.joint_steps, cfg.batch_size, corr.joint_lr,
+    traj = _optimise(model, loss_of, len(first), corr.joint_steps, cfg.batch_size, corr.joint_lr,
                         seed, cfg.log_every, what="joint-model")
     info = {"n_paired": int(len(first)), "seconds": time.perf_counter() - t0}
     return model, traj, info
@@ -291,7 +294,7 @@ def train_corrected_dpo(rewards, pairs: Pairs, seed: int, cfg: TrainConfig, corr
                                variance_kind="sigmoid", correction_clamp=corr.correction_clamp,
                                eps=corr.eps).mean()
 
-    traj, _ = _optimise(policy, loss_of, len(pairs), cfg.steps, cfg.batch_size, cfg.lr, seed, cfg.log_every)
+    traj = _optimise(policy, loss_of, len(pairs), cfg.steps, cfg.batch_size, cfg.lr, seed, cfg.log_every)
     info = {"fraction_used": 1.0, "alpha": corr.alpha, "mean_estimated_sigmoid_variance": float(variance.mean())}
     return TrainResult(policy_table(policy, n_ctx), traj, info, time.perf_counter() - t0)
 
