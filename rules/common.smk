@@ -98,8 +98,16 @@ def synthetic_figures():
     return [f for name in names for f in figure(name)]
 
 
+def synthetic_check_inputs(wildcards):
+    inputs = {"table": "results/synthetic/table.csv", "oracle_summary": "results/synthetic/oracles.json"}
+    if SYN["sweep"]["enabled"]:
+        inputs["sweep"] = "results/synthetic/sweep.csv"
+    return inputs
+
+
 def final_outputs():
-    out = ["results/synthetic/table.csv", "results/synthetic/oracles.json"] + synthetic_figures()
+    out = ["results/synthetic/table.csv", "results/synthetic/oracles.json", "results/synthetic/checks.md"]
+    out += synthetic_figures()
     if SYN["sweep"]["enabled"]:
         out.append("results/synthetic/sweep.csv")
     return out

@@ -87,3 +87,18 @@ rule synthetic_sweep_table:
         "../envs/hetpref.yaml"
     script:
         "../workflow_scripts/synthetic_table.py"
+
+
+rule synthetic_checks:
+    input:
+        unpack(synthetic_check_inputs),
+    output:
+        json="results/synthetic/checks.json",
+        md="results/synthetic/checks.md",
+    log:
+        "logs/synthetic/checks.log",
+    localrule: True
+    conda:
+        "../envs/hetpref.yaml"
+    script:
+        "../workflow_scripts/synthetic_checks.py"
