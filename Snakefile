@@ -1,15 +1,21 @@
 # hetpref: reproduction of "Direct Alignment with Heterogeneous Preferences" (Shirali et al., 2025).
 # Table of contents only: logic lives in rules/common.smk and in the hetpref library.
+import os
+
 from snakemake.utils import min_version
 
 min_version("9.0")
 
 
-configfile: "config.yaml"
+# Anchored at the workflow folder so that `--directory elsewhere` still reads the defaults, and
+# any `--configfile` is merged on top of them (nested keys override, the rest is kept).
+configfile: os.path.join(workflow.basedir, "config.yaml")
 
 
 include: "rules/common.smk"
 include: "rules/synthetic.smk"
+include: "rules/pew.smk"
+include: "rules/claims.smk"
 include: "rules/figures.smk"
 
 

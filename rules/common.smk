@@ -1,5 +1,7 @@
 # Config validation, path helpers and input functions shared by every stage.
 import re
+from glob import glob
+from pathlib import Path
 
 from snakemake.utils import validate
 
@@ -11,6 +13,7 @@ validate_config(config, workflow.source_path("../schemas/config.schema.yaml"), "
 validate(config, "../schemas/config.schema.yaml")
 
 SYN = config["synthetic"]
+PEW = config["pew"]
 
 
 def _check(condition, key, message):
@@ -53,6 +56,8 @@ wildcard_constraints:
     seed=r"\d+",
     n=r"\d+",
     method="|".join(re.escape(m) for m in sorted(set(MAIN_METHODS + SWEEP_METHODS))),
+    wave=r"W\d+|C_[A-Za-z0-9_.-]+",
+    number=r"\d+",
 
 
 def synthetic_run(n, method, seed, name):
@@ -105,9 +110,82 @@ def synthetic_check_inputs(wildcards):
     return inputs
 
 
+# ---------------------------------------------------------------- Pew surveys
+def pew_real_files():
+    """Every .sav in the data folder, whatever its name (waves are read from the files)."""
+    return sorted(glob(str(Path(PEW["data_dir"]) / "*.sav")))
+
+
+def pew_mode():
+    if PEW["source"] != "auto":
+        return PEW["source"]
+    return "real" if pew_real_files() or PEW["counts_tables"] else "demo"
+
+
+PEW_MODE = pew_mode()
+PEW_DIR = f"results/pew/{PEW_MODE}"
+PEW_SUFFIX = "_demo" if PEW_MODE == "demo" else ""  # every figure made from demo data says so in its name
+PEW_EV_QUESTION = f"EVCAR2_W{PEW['demo']['waves'][0]}" if PEW_MODE == "demo" else PEW["ev_question"]
+
+
+def pew_input_files(wildcards):
+    if PEW_MODE == "demo":
+        return [f"resources/pew-demo/demo_W{n}.sav" for n in PEW["demo"]["waves"]]
+    return pew_real_files()
+
+
+def _pew_inventory():
+    import pandas as pd
+
+    return pd.read_csv(checkpoints.pew_data.get().output.inventory)
+
+
+def pew_ok_waves():
+    inv = _pew_inventory()
+    return inv.loc[inv.status == "ok", "wave"].tolist()
+
+
+def pew_wave_input(wildcards):
+    inv = _pew_inventory()
+    row = inv[(inv.wave == wildcards.wave) & (inv.status == "ok")]
+    if row.empty:
+        raise ValueError(f"Pew wave {wildcards.wave} is not an ok entry of {PEW_DIR}/inventory.csv")
+    return row.file.iloc[0]
+
+
+def pew_wave_kind(wildcards):
+    inv = _pew_inventory()
+    return inv.loc[inv.wave == wildcards.wave, "kind"].iloc[0]
+
+
+def pew_combine_inputs(wildcards):
+    waves = pew_ok_waves()
+    return {
+        "inventory": f"{PEW_DIR}/inventory.csv",
+        "questions": [f"{PEW_DIR}/waves/{w}/questions.csv" for w in waves],
+        "skipped": [f"{PEW_DIR}/waves/{w}/skipped.csv" for w in waves],
+        "bootstrap": [f"{PEW_DIR}/waves/{w}/bootstrap.csv" for w in waves],
+    }
+
+
+def pew_figure(name):
+    return [f"results/figures/{name}{PEW_SUFFIX}.pdf", f"results/figures/{name}{PEW_SUFFIX}.png"]
+
+
+def pew_outputs():
+    return (
+        [f"{PEW_DIR}/summary.md", f"{PEW_DIR}/data_report.md", f"results/figures/fig6-10{PEW_SUFFIX}"]
+        + pew_figure("fig1")
+        + pew_figure("fig2")
+        + pew_figure("fig8")
+    )
+
+
 def final_outputs():
     out = ["results/synthetic/table.csv", "results/synthetic/oracles.json", "results/synthetic/checks.md"]
     out += synthetic_figures()
+    out += pew_outputs()
+    out += ["results/claims/claims.md"]
     if SYN["sweep"]["enabled"]:
         out.append("results/synthetic/sweep.csv")
     return out

@@ -99,3 +99,78 @@ rule fig4:
     input:
         figure("fig4a") + figure("fig4c") + (figure("fig4b") if "corrected_dpo" in SYN["methods"] else []),
     localrule: True
+
+
+# ---------------------------------------------------------------- Pew (§7.1); names end in _demo on demo data
+rule fig1:
+    input:
+        questions=f"{PEW_DIR}/questions.csv",
+    output:
+        pdf=pew_figure("fig1")[0],
+        png=pew_figure("fig1")[1],
+    params:
+        figure="fig1",
+        mode=PEW_MODE,
+        ev_question=PEW_EV_QUESTION,
+    log:
+        "logs/figures/fig1.log",
+    localrule: True
+    conda:
+        "../envs/hetpref.yaml"
+    script:
+        "../workflow_scripts/pew_figures.py"
+
+
+rule fig2:
+    input:
+        questions=f"{PEW_DIR}/questions.csv",
+    output:
+        pdf=pew_figure("fig2")[0],
+        png=pew_figure("fig2")[1],
+    params:
+        figure="fig2",
+        mode=PEW_MODE,
+    log:
+        "logs/figures/fig2.log",
+    localrule: True
+    conda:
+        "../envs/hetpref.yaml"
+    script:
+        "../workflow_scripts/pew_figures.py"
+
+
+rule fig8:
+    input:
+        questions=f"{PEW_DIR}/questions.csv",
+    output:
+        pdf=pew_figure("fig8")[0],
+        png=pew_figure("fig8")[1],
+    params:
+        figure="fig8",
+        mode=PEW_MODE,
+        ev_question=PEW_EV_QUESTION,
+    log:
+        "logs/figures/fig8.log",
+    localrule: True
+    conda:
+        "../envs/hetpref.yaml"
+    script:
+        "../workflow_scripts/pew_figures.py"
+
+
+rule fig6_10:
+    input:
+        questions=f"{PEW_DIR}/questions.csv",
+    output:
+        folder=directory(f"results/figures/fig6-10{PEW_SUFFIX}"),
+    params:
+        figure="fig6_10",
+        mode=PEW_MODE,
+        questions=PEW["figure_questions"],
+    log:
+        "logs/figures/fig6_10.log",
+    localrule: True
+    conda:
+        "../envs/hetpref.yaml"
+    script:
+        "../workflow_scripts/pew_figures.py"

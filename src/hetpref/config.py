@@ -34,3 +34,11 @@ def validate_config(config: dict, schema_path: str | Path, source: str = "config
     if errors:
         raise ConfigError(f"invalid {source} ({len(errors)} problem{'s' * (len(errors) > 1)}):\n  "
                           + "\n  ".join(errors))
+
+
+def deep_merge(base: dict, override: dict) -> dict:
+    """Snakemake's --configfile semantics: nested dicts merge, other values replace."""
+    out = dict(base)
+    for key, val in override.items():
+        out[key] = deep_merge(out[key], val) if isinstance(val, dict) and isinstance(out.get(key), dict) else val
+    return out

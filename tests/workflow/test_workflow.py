@@ -111,3 +111,68 @@ def test_bad_config_fails_at_dag_build_naming_the_key(tmp_path, edit, needle):
     assert res.returncode != 0
     assert needle in res.stdout + res.stderr, res.stderr[-2000:]
     assert not (tmp_path / "results").exists()
+
+
+# ---------------------------------------------------------------- Pew stage
+def test_pew_demo_outputs_and_summary_recomputed_independently(smoke_run):
+    pew = smoke_run / "results/pew/demo"
+    table = pd.read_csv(pew / "questions.csv")
+    summary = pd.read_csv(pew / "summary.csv").set_index("statistic")["value"]
+    # independent recomputation from the per-question table
+    can = table["can_change"].astype(bool)
+    assert int(summary["questions_analysed"]) == len(table) > 20
+    assert int(summary["ranking_can_change"]) == can.sum()
+    assert float(summary["share_ranking_can_change"]) == pytest.approx(can.mean())
+    assert int(summary["top_choice_can_change"]) == table["top_can_change"].astype(bool).sum()
+    assert float(summary["median_min_tv"]) == pytest.approx(np.median(table.loc[can, "min_tv"]))
+    assert summary["data"] == "demo"
+    assert "DEMO DATA" in (pew / "summary.md").read_text()
+    # skipped questions carry reason codes, never silently dropped
+    skipped = pd.read_csv(pew / "skipped.csv")
+    assert {"all_refused", "too_few_options", "too_few_answers", "non_numeric"} <= set(skipped["reason"])
+    # the demo EV question: NBC and r̄ disagree on the top choice
+    ev = table.set_index("question").loc["EVCAR2_W901"]
+    assert ev["nbc_top"] == "Not too likely" and ev["rbar_top"] == "Not at all likely"
+    for name in ("fig1_demo", "fig2_demo", "fig8_demo"):
+        assert (smoke_run / f"results/figures/{name}.pdf").read_bytes()[:4] == b"%PDF"
+    assert (smoke_run / "results/figures/fig6-10_demo/index.md").exists()
+    boot = pd.read_csv(pew / "bootstrap.csv")
+    assert len(boot) == len(table) and boot["share_can_change"].between(0, 1).all()
+
+
+def test_pew_real_mode_reports_bad_files_and_analyses_the_rest(tmp_path):
+    import pyreadstat
+
+    from hetpref.pew.demo import write_demo_wave
+
+    data = tmp_path / "resources" / "pew"
+    data.mkdir(parents=True)
+    write_demo_wave(data / "my survey (any name).sav", 128, seed=3, n_respondents=1500, n_questions=20)
+    (data / "broken.sav").write_bytes(b"not an spss file at all" * 10)
+    pyreadstat.write_sav(pd.DataFrame({"QKEY": [1.0, 2.0], "F_PARTYSUM_FINAL": [1.0, 2.0], "Q1_W5": [1.0, 2.0]}),
+                         str(data / "no_weight.sav"))
+    cfg = tmp_path / "real.yaml"
+    cfg.write_text(yaml.safe_dump({**yaml.safe_load(SMOKE.read_text()),
+                                   "pew": {"source": "real", "bootstrap": {"draws": 5, "level": 0.9, "seed": 0}}}))
+    res = snakemake("--cores", "2", "results/pew/real/summary.md", workdir=tmp_path, config=cfg)
+    assert res.returncode == 0, res.stderr[-4000:]
+    inv = pd.read_csv(tmp_path / "results/pew/real/inventory.csv").set_index("file", drop=False)
+    status = dict(zip(inv["file"].fillna("").map(lambda f: Path(f).name), inv["status"]))
+    assert status["my survey (any name).sav"] == "ok"
+    assert status["broken.sav"] == "unreadable" and status["no_weight.sav"] == "missing_column"
+    assert "WEIGHT_W" in inv.loc[inv.status == "missing_column", "detail"].iloc[0]
+    missing = inv[inv.status == "missing"]
+    assert "W35" in set(missing["wave"]) and "W128" not in set(missing["wave"])
+    summary = pd.read_csv(tmp_path / "results/pew/real/summary.csv").set_index("statistic")["value"]
+    assert summary["waves_analysed"] == "W128" and summary["data"] == "real"
+    assert "broken.sav" in (tmp_path / "results/pew/real/data_report.md").read_text() or \
+        "unreadable" in (tmp_path / "results/pew/real/data_report.md").read_text()
+
+
+def test_claims_report(smoke_run):
+    claims = json.loads((smoke_run / "results/claims/claims.json").read_text())
+    assert [c["id"] for c in claims] == list(range(1, 15))
+    assert all(c["passed"] for c in claims), [c["title"] for c in claims if not c["passed"]]
+    md = (smoke_run / "results/claims/claims.md").read_text()
+    assert md.count("PASS") >= 14 and "FAIL" not in md.replace("PASS/FAIL", "")
+    assert (smoke_run / "results/claims/claims.pdf").read_bytes()[:4] == b"%PDF"

@@ -176,3 +176,31 @@ def bootstrap_table(questions, draws: int, seed: int, level: float = 0.95, **kwa
                      "share_can_change": float(b["can_change"].mean()),
                      "share_top_differs": float(b["top_differs"].mean())})
     return pd.DataFrame(rows)
+
+
+JSON_COLUMNS = ("options", "type_names", "type_shares", "rbar_ranking", "nbc_ranking", "flip_pair", "flip_mu", "counts")
+TABLE_COLUMNS = ("wave", "question", "text", "n_options", "n_respondents", "options", "type_names", "type_shares",
+                 "rbar_ranking", "nbc_ranking", "rbar_top", "nbc_top", "top_differs", "ranking_differs",
+                 "can_change", "min_tv", "top_can_change", "top_min_tv", "flip_pair", "flip_mu", "n_pairs",
+                 "counts", "source")
+
+
+def write_question_table(table: pd.DataFrame, path) -> None:
+    """CSV with list-valued cells as JSON (so it round-trips); header only when empty."""
+    import json
+
+    out = table.reindex(columns=list(TABLE_COLUMNS)).copy()
+    for col in JSON_COLUMNS:
+        out[col] = out[col].map(lambda v: json.dumps(v) if v is not None and not (isinstance(v, float) and np.isnan(v)) else "")
+    out.to_csv(path, index=False)
+
+
+def read_question_table(path) -> pd.DataFrame:
+    import json
+
+    table = pd.read_csv(path, keep_default_na=False, na_values=[""])
+    for col in JSON_COLUMNS:
+        table[col] = table[col].map(lambda v: json.loads(v) if isinstance(v, str) and v else None)
+    for col in ("top_differs", "ranking_differs", "can_change", "top_can_change"):
+        table[col] = table[col].astype(bool)
+    return table

@@ -1,0 +1,89 @@
+"""Pew figures: Fig. 1 (rankings of one question under r̄, NBC uniform and NBC flipped),
+Fig. 2 (CDF of the minimum TV that changes a ranking), Fig. 8 (per-type choice shares and
+rewards of one question), Figs. 6–10 (Fig. 1's panel for other questions)."""
+from __future__ import annotations
+
+import textwrap
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from ..aggregation import normalized_borda_count
+from ..plotting import demo_title
+from .analysis import analyse_counts
+
+
+def question_arrays(row) -> dict:
+    """Re-run the analysis of one table row from its stored weighted counts."""
+    counts = np.asarray(row["counts"], dtype=float)[None]
+    res = analyse_counts(counts, [counts.shape[-1]])
+    return {k: v[0] for k, v in res.items()}
+
+
+def _bars(ax, options, scores, title, highlight):
+    order = np.argsort(-scores, kind="stable")
+    colors = ["tab:red" if i == highlight else "tab:gray" for i in order]
+    ax.barh(range(len(order))[::-1], scores[order], color=colors)
+    ax.set_yticks(range(len(order))[::-1], [textwrap.fill(options[i], 18) for i in order], fontsize=7)
+    ax.set_title(title, fontsize=8)
+    lo, hi = scores.min(), scores.max()
+    pad = 0.15 * (hi - lo + 1e-9)
+    ax.set_xlim(lo - pad, hi + pad)
+
+
+def figure_rankings(row, demo: bool, label: str = "Figure 1"):
+    """Three rankings of one question's options: by r̄, by NBC (uniform μ), by NBC under the
+    closest μ (in TV) that flips NBC's order of some pair."""
+    arr = question_arrays(row)
+    options = list(row["options"])
+    fig, axes = plt.subplots(1, 3, figsize=(10, 2.8))
+    _bars(axes[0], options, arr["rbar"], "average reward r̄", int(np.argmax(arr["rbar"])))
+    _bars(axes[1], options, arr["nbc"], "NBC, uniform μ", int(np.argmax(arr["nbc"])))
+    if row["can_change"]:
+        mu = np.asarray(row["flip_mu"], dtype=float)
+        nbc_flip = normalized_borda_count(arr["pairwise"], mu)
+        _bars(axes[2], options, nbc_flip, f"NBC, flipping μ (TV = {row['min_tv']:.3f})", int(np.argmax(nbc_flip)))
+    else:
+        axes[2].text(0.5, 0.5, "no μ with full support\nchanges this ranking", ha="center", va="center")
+        axes[2].set_axis_off()
+    text = textwrap.shorten(str(row["text"]) or row["question"], 110)
+    fig.suptitle(demo_title(f"{label}: {row['question']} — {text}", demo), fontsize=9)
+    return fig
+
+
+def figure_min_tv_cdf(table: pd.DataFrame, demo: bool, paper_median: float | None = 0.23):
+    """CDF of each question's minimum TV to change its NBC ranking (questions that can change)."""
+    tv = np.sort(table.loc[table["can_change"], "min_tv"].to_numpy())
+    fig, ax = plt.subplots(figsize=(5, 3.3))
+    if len(tv):
+        ax.step(tv, np.arange(1, len(tv) + 1) / len(tv), where="post", color="tab:blue",
+                label=f"{len(tv)} of {len(table)} questions (median {np.median(tv):.3f})")
+    if paper_median is not None:
+        ax.axvline(paper_median, color="grey", linestyle=":", label=f"paper's median ({paper_median})")
+    ax.set_xlabel("minimum TV distance from uniform μ that changes the ranking")
+    ax.set_ylabel("CDF")
+    ax.set_title(demo_title("Figure 2: sensitivity of NBC to μ", demo), fontsize=10)
+    ax.legend(fontsize=7, loc="lower right")
+    return fig
+
+
+def figure_type_choices(row, demo: bool):
+    """Per-type choice shares (left) and Luce–Shepard rewards (right) of one question."""
+    arr = question_arrays(row)
+    options, types = list(row["options"]), list(row["type_names"])
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.2))
+    x = np.arange(len(options))
+    width = 0.8 / len(types)
+    for u, name in enumerate(types):
+        share = arr["shares"][u]
+        axes[0].bar(x + u * width, arr["choice_probs"][u], width, label=f"{name} ({100 * share:.0f}%)")
+        axes[1].bar(x + u * width, arr["rewards"][u], width, label=name)
+    axes[1].plot(x + 0.4 - width / 2, arr["rbar"], "k_", markersize=25, mew=2, label="r̄")
+    for ax, title in zip(axes, ("choice share per type", "Luce–Shepard reward per type (centred)")):
+        ax.set_xticks(x + 0.4 - width / 2, [textwrap.fill(o, 14) for o in options], fontsize=7)
+        ax.set_title(title, fontsize=9)
+    axes[0].legend(fontsize=7)
+    axes[1].legend(fontsize=7)
+    fig.suptitle(demo_title(f"Figure 8: {row['question']}", demo), fontsize=9)
+    return fig
