@@ -5,9 +5,9 @@
 rule claims_report:
     output:
         json="results/claims/claims.json",
-        md="results/claims/claims.md",
+        md=report("results/claims/claims.md", caption="../report/claims.rst", category="Claims"),
         pdf="results/claims/claims.pdf",
-        png="results/claims/claims.png",
+        png=report("results/claims/claims.png", caption="../report/claims.rst", category="Claims"),
     params:
         seed=config["claims"]["seed"],
     log:

@@ -124,7 +124,8 @@ def pew_mode():
 
 PEW_MODE = pew_mode()
 PEW_DIR = f"results/pew/{PEW_MODE}"
-PEW_SUFFIX = "_demo" if PEW_MODE == "demo" else ""  # every figure made from demo data says so in its name
+PEW_SUFFIX = "_demo" if PEW_MODE == "demo" else ""
+PEW_MODE_LABEL = "demo data (generated, not Pew)" if PEW_MODE == "demo" else "real Pew waves"  # every figure made from demo data says so in its name
 PEW_EV_QUESTION = f"EVCAR2_W{PEW['demo']['waves'][0]}" if PEW_MODE == "demo" else PEW["ev_question"]
 
 

@@ -7,7 +7,9 @@ rule fig3:
         oracles="results/synthetic/oracles.npz",
     output:
         pdf="results/figures/fig3.pdf",
-        png="results/figures/fig3.png",
+        png=report(
+            "results/figures/fig3.png", caption="../report/fig3.rst", category="Synthetic (§7.2)"
+        ),
     params:
         figure="fig3",
     log:
@@ -26,7 +28,9 @@ rule fig4a:
         nbc=main_runs("nbc_counts") if "nbc_counts" in MAIN_METHODS else [],
     output:
         pdf="results/figures/fig4a.pdf",
-        png="results/figures/fig4a.png",
+        png=report(
+            "results/figures/fig4a.png", caption="../report/fig4a.rst", category="Synthetic (§7.2)"
+        ),
     params:
         figure="fig4a",
     log:
@@ -44,7 +48,9 @@ rule fig4b:
         cdpo=[f for a in SYN["corrected_dpo"]["alphas"] for f in main_runs(cdpo_id(a))],
     output:
         pdf="results/figures/fig4b.pdf",
-        png="results/figures/fig4b.png",
+        png=report(
+            "results/figures/fig4b.png", caption="../report/fig4b.rst", category="Synthetic (§7.2)"
+        ),
     params:
         figure="fig4b",
         alphas=SYN["corrected_dpo"]["alphas"],
@@ -64,7 +70,9 @@ rule fig4c:
         consistent_metrics=main_runs("consistent", "metrics.json"),
     output:
         pdf="results/figures/fig4c.pdf",
-        png="results/figures/fig4c.png",
+        png=report(
+            "results/figures/fig4c.png", caption="../report/fig4c.rst", category="Synthetic (§7.2)"
+        ),
     params:
         figure="fig4c",
     log:
@@ -83,7 +91,9 @@ rule fig_sweep:
         sweep="results/synthetic/sweep.csv",
     output:
         pdf="results/figures/fig_sweep.pdf",
-        png="results/figures/fig_sweep.png",
+        png=report(
+            "results/figures/fig_sweep.png", caption="../report/fig_sweep.rst", category="Synthetic (§7.2)"
+        ),
     params:
         figure="sweep",
     log:
@@ -107,7 +117,12 @@ rule fig1:
         questions=f"{PEW_DIR}/questions.csv",
     output:
         pdf=pew_figure("fig1")[0],
-        png=pew_figure("fig1")[1],
+        png=report(
+            pew_figure("fig1")[1],
+            caption="../report/fig1.rst",
+            category="Pew surveys (§7.1)",
+            subcategory=PEW_MODE_LABEL,
+        ),
     params:
         figure="fig1",
         mode=PEW_MODE,
@@ -126,7 +141,12 @@ rule fig2:
         questions=f"{PEW_DIR}/questions.csv",
     output:
         pdf=pew_figure("fig2")[0],
-        png=pew_figure("fig2")[1],
+        png=report(
+            pew_figure("fig2")[1],
+            caption="../report/fig2.rst",
+            category="Pew surveys (§7.1)",
+            subcategory=PEW_MODE_LABEL,
+        ),
     params:
         figure="fig2",
         mode=PEW_MODE,
@@ -144,7 +164,12 @@ rule fig8:
         questions=f"{PEW_DIR}/questions.csv",
     output:
         pdf=pew_figure("fig8")[0],
-        png=pew_figure("fig8")[1],
+        png=report(
+            pew_figure("fig8")[1],
+            caption="../report/fig8.rst",
+            category="Pew surveys (§7.1)",
+            subcategory=PEW_MODE_LABEL,
+        ),
     params:
         figure="fig8",
         mode=PEW_MODE,
@@ -162,7 +187,13 @@ rule fig6_10:
     input:
         questions=f"{PEW_DIR}/questions.csv",
     output:
-        folder=directory(f"results/figures/fig6-10{PEW_SUFFIX}"),
+        folder=report(
+            directory(f"results/figures/fig6-10{PEW_SUFFIX}"),
+            patterns=["{name}.png"],
+            caption="../report/fig6_10.rst",
+            category="Pew surveys (§7.1)",
+            subcategory=PEW_MODE_LABEL,
+        ),
     params:
         figure="fig6_10",
         mode=PEW_MODE,

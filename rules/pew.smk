@@ -75,7 +75,12 @@ rule pew_combine:
         questions=f"{PEW_DIR}/questions.csv",
         skipped=f"{PEW_DIR}/skipped.csv",
         bootstrap=f"{PEW_DIR}/bootstrap.csv",
-        summary=f"{PEW_DIR}/summary.csv",
+        summary=report(
+            f"{PEW_DIR}/summary.csv",
+            caption="../report/pew_summary.rst",
+            category="Pew surveys (§7.1)",
+            subcategory=PEW_MODE_LABEL,
+        ),
         summary_md=f"{PEW_DIR}/summary.md",
     params:
         mode=PEW_MODE,

@@ -65,7 +65,11 @@ rule synthetic_table:
     input:
         metrics=main_metrics(),
     output:
-        csv="results/synthetic/table.csv",
+        csv=report(
+            "results/synthetic/table.csv",
+            caption="../report/synthetic_table.rst",
+            category="Synthetic (§7.2)",
+        ),
     log:
         "logs/synthetic/table.log",
     localrule: True
@@ -94,7 +98,11 @@ rule synthetic_checks:
         unpack(synthetic_check_inputs),
     output:
         json="results/synthetic/checks.json",
-        md="results/synthetic/checks.md",
+        md=report(
+            "results/synthetic/checks.md",
+            caption="../report/synthetic_checks.rst",
+            category="Synthetic (§7.2)",
+        ),
     log:
         "logs/synthetic/checks.log",
     localrule: True
