@@ -176,3 +176,11 @@ def test_claims_report(smoke_run):
     md = (smoke_run / "results/claims/claims.md").read_text()
     assert md.count("PASS") >= 14 and "FAIL" not in md.replace("PASS/FAIL", "")
     assert (smoke_run / "results/claims/claims.pdf").read_bytes()[:4] == b"%PDF"
+
+
+def test_html_report_builds_with_captions(smoke_run):
+    res = snakemake("--report", "results/report.html", workdir=smoke_run)
+    assert res.returncode == 0, res.stderr[-3000:]
+    html = (smoke_run / "results/report.html").read_text(errors="replace")
+    for needle in ("Paper Figure 3", "Paper Figure 4(a)", "Paper Figure 1", "Claims report", "demo data"):
+        assert needle in html, needle
