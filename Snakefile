@@ -19,6 +19,7 @@ include: "rules/common.smk"
 include: "rules/synthetic.smk"
 include: "rules/pew.smk"
 include: "rules/claims.smk"
+include: "rules/lm.smk"
 include: "rules/figures.smk"
 
 

@@ -14,6 +14,7 @@ validate(config, "../schemas/config.schema.yaml")
 
 SYN = config["synthetic"]
 PEW = config["pew"]
+LM = config["lm"]
 
 
 def _check(condition, key, message):
@@ -58,6 +59,8 @@ wildcard_constraints:
     method="|".join(re.escape(m) for m in sorted(set(MAIN_METHODS + SWEEP_METHODS))),
     wave=r"W\d+|C_[A-Za-z0-9_.-]+",
     number=r"\d+",
+    objective="dpo|reward|ipo",
+    dataset="anonymous|unanimous|unanimous_filtered|average",
 
 
 def synthetic_run(n, method, seed, name):
@@ -182,11 +185,55 @@ def pew_outputs():
     )
 
 
+# ---------------------------------------------------------------- LM experiment
+def _slug(text):
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-")
+
+
+LM_TAG = f"{LM['source']}_{_slug(LM['model'])}"  # demo data and the model are in every LM path
+LM_DIR = f"results/lm/{LM_TAG}"
+LM_SUFFIX = "_demo" if LM["source"] == "demo" else ""
+LM_DEVICE = "cuda" if LM["gpu"] else "cpu"
+LM_DATASET_FILES = ["anonymous", "unanimous", "unanimous_filtered", "per_type", "average", "test"]
+LM_MODELLING_DATASET = next((d for d in LM["datasets"] if d != "anonymous"), "unanimous")
+
+
+def lm_tiny_config():
+    return {k: v for k, v in LM["tiny"].items() if k != "vocab_size"} if LM["model"] == "tiny" else None
+
+
+def lm_train_params(wildcards):
+    """LMTrainConfig fields from config; the tiny random-init model uses lr_tiny."""
+    train = {k: v for k, v in LM["train"].items() if k != "lr_tiny"}
+    if LM["model"] == "tiny":
+        train["lr"] = LM["train"]["lr_tiny"]
+    if wildcards.objective == "ipo":  # the IPO baseline: direct alignment with IPO's loss
+        train["loss"] = "ipo"
+    train["max_length"] = LM["max_length"]
+    return train
+
+
+def lm_runs():
+    runs = [(o, d, s) for o in LM["objectives"] for d in LM["datasets"] for s in LM["seeds"]]
+    if LM["ipo"]:
+        runs += [("ipo", "anonymous", s) for s in LM["seeds"]]
+    return runs
+
+
+def lm_test_metrics():
+    return [f"{LM_DIR}/runs/{o}/{d}/seed{s}/test_metrics.json" for o, d, s in lm_runs()]
+
+
+def lm_outputs():
+    return [f"results/figures/fig5{LM_SUFFIX}.pdf", f"{LM_DIR}/seed_table.csv", f"{LM_DIR}/length_oracle.csv"]
+
+
 def final_outputs():
     out = ["results/synthetic/table.csv", "results/synthetic/oracles.json", "results/synthetic/checks.md"]
     out += synthetic_figures()
     out += pew_outputs()
     out += ["results/claims/claims.md"]
+    out += lm_outputs()
     if SYN["sweep"]["enabled"]:
         out.append("results/synthetic/sweep.csv")
     return out

@@ -1,5 +1,6 @@
 """Real snakemake runs of the workflow on the smoke config (tests/workflow/config.yaml)."""
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -184,3 +185,43 @@ def test_html_report_builds_with_captions(smoke_run):
     html = (smoke_run / "results/report.html").read_text(errors="replace")
     for needle in ("Paper Figure 3", "Paper Figure 4(a)", "Paper Figure 1", "Claims report", "demo data"):
         assert needle in html, needle
+
+
+# ---------------------------------------------------------------- LM stage
+def test_paper_config_plans_20_gpu_training_jobs(tmp_path):
+    res = snakemake("-n", workdir=tmp_path, config=ROOT / "configs" / "paper.yaml")
+    assert res.returncode == 0, res.stderr[-3000:]
+    blocks = [b for b in res.stdout.split("\nrule ")[1:] if b.startswith("lm_train:")]
+    assert len(blocks) == 20  # 2 objectives × 2 datasets × 5 seeds
+    assert all("gpu=1" in b for b in blocks)
+    combos = {re.search(r"wildcards: objective=(\w+), dataset=(\w+), seed=(\d+)", b).groups() for b in blocks}
+    assert len(combos) == 20
+
+
+def test_paper_config_plans_the_optional_lm_runs_when_switched_on(tmp_path):
+    cfg = tmp_path / "paper_ipo.yaml"
+    paper = yaml.safe_load((ROOT / "configs" / "paper.yaml").read_text())
+    paper["lm"]["ipo"] = True
+    cfg.write_text(yaml.safe_dump(paper))
+    res = snakemake("-n", workdir=tmp_path, config=cfg)
+    assert res.returncode == 0, res.stderr[-3000:]
+    blocks = [b for b in res.stdout.split("\nrule ")[1:] if b.startswith("lm_train:")]
+    assert len(blocks) == 25 and sum("objective=ipo" in b for b in blocks) == 5
+
+
+def test_lm_smoke_outputs(smoke_run):
+    lm = smoke_run / "results/lm/demo_tiny"
+    table = pd.read_csv(lm / "seed_table.csv")
+    assert {(o, d) for o, d in zip(table["objective"], table["dataset"])} == {
+        ("reward", "anonymous"), ("reward", "unanimous"), ("dpo", "anonymous"), ("dpo", "unanimous"), ("ipo", "anonymous")}
+    assert "paper mean" in table.columns
+    metrics = json.loads((lm / "runs/dpo/unanimous/seed0/test_metrics.json").read_text())
+    assert 0 <= metrics["agreement"] <= 1 and metrics["n"] > 0
+    prov = json.loads((lm / "runs/reward/anonymous/seed0/provenance.json").read_text())
+    assert prov["seed"] == 0 and prov["git_sha"] and len(prov["loss_trajectory"]) > 0 and prov["tokens_per_second"]
+    assert (smoke_run / "results/figures/fig5_demo.pdf").read_bytes()[:4] == b"%PDF"
+    oracle = pd.read_csv(lm / "length_oracle.csv")
+    assert set(oracle["labelling"]) >= {"anonymous", "unanimous", "unanimous_filtered"}
+    for name in ("anonymous", "unanimous", "unanimous_filtered", "per_type", "test"):
+        manifest = json.loads((lm / f"data/{name}.manifest.json").read_text())
+        assert manifest["sha256"]

