@@ -60,7 +60,7 @@ wildcard_constraints:
     wave=r"W\d+|C_[A-Za-z0-9_.-]+",
     number=r"\d+",
     objective="dpo|reward|ipo",
-    dataset="anonymous|unanimous|unanimous_filtered|average",
+    dataset="anonymous|unanimous|unanimous_filtered|average|indirect|per_type_u[123]",
 
 
 def synthetic_run(n, method, seed, name):
@@ -217,7 +217,15 @@ def lm_runs():
     runs = [(o, d, s) for o in LM["objectives"] for d in LM["datasets"] for s in LM["seeds"]]
     if LM["ipo"]:
         runs += [("ipo", "anonymous", s) for s in LM["seeds"]]
+    if LM["indirect"]:  # §6: per-type reward models → averaged → relabel → plain DPO
+        runs += [("dpo", "indirect", s) for s in LM["seeds"]]
     return runs
+
+
+def lm_train_data(wildcards):
+    if wildcards.dataset == "indirect":
+        return f"{LM_DIR}/indirect/seed{wildcards.seed}/indirect.jsonl"
+    return f"{LM_DIR}/data/{wildcards.dataset}.jsonl"
 
 
 def lm_test_metrics():

@@ -51,7 +51,7 @@ rule lm_oracle:
 
 rule lm_train:
     input:
-        train=f"{LM_DIR}/data/{{dataset}}.jsonl",
+        train=lm_train_data,
         tokenizer=f"{LM_DIR}/tokenizer",
     output:
         adapter=directory(f"{LM_DIR}/runs/{{objective}}/{{dataset}}/seed{{seed}}/adapter"),
@@ -75,6 +75,43 @@ rule lm_train:
         "../envs/lm.yaml"
     script:
         "../workflow_scripts/lm_train.py"
+
+
+rule lm_per_type_split:
+    input:
+        per_type=f"{LM_DIR}/data/per_type.jsonl",
+    output:
+        [f"{LM_DIR}/data/per_type_u{k}.jsonl" for k in (1, 2, 3)],
+    log:
+        f"logs/lm/{LM_TAG}/per_type_split.log",
+    localrule: True
+    conda:
+        "../envs/lm.yaml"
+    script:
+        "../workflow_scripts/lm_per_type_split.py"
+
+
+rule lm_indirect_relabel:
+    input:
+        pairs=f"{LM_DIR}/data/anonymous.jsonl",
+        tokenizer=f"{LM_DIR}/tokenizer",
+        adapters=[f"{LM_DIR}/runs/reward/per_type_u{k}/seed{{seed}}/adapter" for k in (1, 2, 3)],
+    output:
+        data=f"{LM_DIR}/indirect/seed{{seed}}/indirect.jsonl",
+        info=f"{LM_DIR}/indirect/seed{{seed}}/info.json",
+    params:
+        model=LM["model"],
+        device=LM_DEVICE,
+        max_length=LM["max_length"],
+    log:
+        f"logs/lm/{LM_TAG}/indirect_relabel_seed{{seed}}.log",
+    threads: 1
+    resources:
+        gpu=1 if LM["gpu"] else 0,
+    conda:
+        "../envs/lm.yaml"
+    script:
+        "../workflow_scripts/lm_indirect_relabel.py"
 
 
 rule lm_evaluate:

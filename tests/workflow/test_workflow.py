@@ -202,18 +202,25 @@ def test_paper_config_plans_the_optional_lm_runs_when_switched_on(tmp_path):
     cfg = tmp_path / "paper_ipo.yaml"
     paper = yaml.safe_load((ROOT / "configs" / "paper.yaml").read_text())
     paper["lm"]["ipo"] = True
+    paper["lm"]["indirect"] = True
     cfg.write_text(yaml.safe_dump(paper))
     res = snakemake("-n", workdir=tmp_path, config=cfg)
     assert res.returncode == 0, res.stderr[-3000:]
     blocks = [b for b in res.stdout.split("\nrule ")[1:] if b.startswith("lm_train:")]
-    assert len(blocks) == 25 and sum("objective=ipo" in b for b in blocks) == 5
+    # + 5 IPO, + 5 × 3 per-type reward models and 5 DPO on the indirect relabelling
+    assert len(blocks) == 20 + 5 + 15 + 5 and all("gpu=1" in b for b in blocks)
+    assert sum("objective=ipo" in b for b in blocks) == 5
+    assert sum("dataset=indirect" in b for b in blocks) == 5
 
 
 def test_lm_smoke_outputs(smoke_run):
     lm = smoke_run / "results/lm/demo_tiny"
     table = pd.read_csv(lm / "seed_table.csv")
     assert {(o, d) for o, d in zip(table["objective"], table["dataset"])} == {
-        ("reward", "anonymous"), ("reward", "unanimous"), ("dpo", "anonymous"), ("dpo", "unanimous"), ("ipo", "anonymous")}
+        ("reward", "anonymous"), ("reward", "unanimous"), ("dpo", "anonymous"), ("dpo", "unanimous"), ("ipo", "anonymous"),
+        ("dpo", "indirect")}
+    info = json.loads((lm / "indirect/seed0/info.json").read_text())
+    assert info["n_out"] + info["n_ties_dropped"] == info["n_in"] > 0
     assert "paper mean" in table.columns
     metrics = json.loads((lm / "runs/dpo/unanimous/seed0/test_metrics.json").read_text())
     assert 0 <= metrics["agreement"] <= 1 and metrics["n"] > 0

@@ -42,7 +42,11 @@ log = logging.getLogger("hetpref.lm.train")
 
 OBJECTIVES = ("dpo", "reward")
 # "average": labels drawn from r̄ itself (MATH.md §4, the indirect consistent alternative), plain loss
-TRAIN_DATASETS = ("anonymous", "unanimous", "unanimous_filtered", "average")
+TRAIN_DATASETS = ("anonymous", "unanimous", "unanimous_filtered", "average", "indirect",
+                  "per_type_u1", "per_type_u2", "per_type_u3")
+# plain DPO / BT: one BT label per pair (anonymous), labels from r̄ (average) or from the averaged
+# per-type reward models (indirect, §6), and each type's own labels (per_type_u<k>)
+PLAIN_DATASETS = ("anonymous", "average", "indirect", "per_type_u1", "per_type_u2", "per_type_u3")
 CHECKPOINT_FORMAT = 1
 
 
@@ -116,7 +120,7 @@ def loss_for(objective: str, dataset: str, cfg: LMTrainConfig | None = None) -> 
         return "ipo", {"tau": cfg.ipo_tau}
     if cfg.loss is not None:
         name = cfg.loss
-    elif dataset in ("anonymous", "average"):
+    elif dataset in PLAIN_DATASETS:
         name = "dpo" if objective == "dpo" else "bt_reward"
     else:
         name = "consistent"
