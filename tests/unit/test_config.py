@@ -14,7 +14,8 @@ def load(path):
     return yaml.safe_load(Path(path).read_text())
 
 
-@pytest.mark.parametrize("path", ["config.yaml", "configs/paper.yaml", "tests/workflow/config.yaml"])
+@pytest.mark.parametrize("path", ["config.yaml", "configs/paper.yaml", "configs/cpu_smollm2.yaml",
+                                  "tests/workflow/config.yaml"])
 def test_shipped_configs_are_valid(path):
     # other config files are given with --configfile, which Snakemake merges onto config.yaml
     validate_config(deep_merge(load(ROOT / "config.yaml"), load(ROOT / path)), SCHEMA)
