@@ -198,6 +198,13 @@ LM_DATASET_FILES = ["anonymous", "unanimous", "unanimous_filtered", "per_type", 
 LM_MODELLING_DATASET = next((d for d in LM["datasets"] if d != "anonymous"), "unanimous")
 
 
+def lm_data_inputs(wildcards):
+    """source: download → the download rule's files (checksummed); local/demo read in the job."""
+    if LM["source"] == "download":
+        return rules.lm_download.output
+    return []
+
+
 def lm_tiny_config():
     return {k: v for k, v in LM["tiny"].items() if k != "vocab_size"} if LM["model"] == "tiny" else None
 

@@ -4,7 +4,26 @@
 # lm.gpu is true; nothing probes CUDA while the DAG is built.
 
 
+rule lm_download:
+    output:
+        [f"{LM['data_dir']}/{subset}/{split}.jsonl.gz" for subset in LM["subsets"] for split in ("train", "test")],
+        manifest=f"{LM['data_dir']}/manifest.json",
+    params:
+        subsets=LM["subsets"],
+        retries=2,  # inside the script, per file, with backoff; Snakemake's retries re-run the whole rule
+    log:
+        "logs/lm/download.log",
+    retries: 2
+    localrule: True
+    conda:
+        "../envs/lm.yaml"
+    script:
+        "../workflow_scripts/lm_download.py"
+
+
 rule lm_data:
+    input:
+        lm_data_inputs,
     output:
         **{name: f"{LM_DIR}/data/{name}.jsonl" for name in LM_DATASET_FILES},
         **{f"{name}_manifest": f"{LM_DIR}/data/{name}.manifest.json" for name in LM_DATASET_FILES},

@@ -144,7 +144,7 @@ def test_pew_demo_outputs_and_summary_recomputed_independently(smoke_run):
 def test_pew_real_mode_reports_bad_files_and_analyses_the_rest(tmp_path):
     import pyreadstat
 
-    from hetpref.pew.demo import write_demo_wave
+    from hetpref.pew.demo import write_demo_counts_csv, write_demo_wave
 
     data = tmp_path / "resources" / "pew"
     data.mkdir(parents=True)
@@ -152,9 +152,12 @@ def test_pew_real_mode_reports_bad_files_and_analyses_the_rest(tmp_path):
     (data / "broken.sav").write_bytes(b"not an spss file at all" * 10)
     pyreadstat.write_sav(pd.DataFrame({"QKEY": [1.0, 2.0], "F_PARTYSUM_FINAL": [1.0, 2.0], "Q1_W5": [1.0, 2.0]}),
                          str(data / "no_weight.sav"))
+    counts = tmp_path / "crosstabs.csv"  # aggregated input: per-group weighted counts
+    write_demo_counts_csv(counts, seed=1)
     cfg = tmp_path / "real.yaml"
     cfg.write_text(yaml.safe_dump({**yaml.safe_load(SMOKE.read_text()),
-                                   "pew": {"source": "real", "bootstrap": {"draws": 5, "level": 0.9, "seed": 0}}}))
+                                   "pew": {"source": "real", "bootstrap": {"draws": 5, "level": 0.9, "seed": 0},
+                                           "counts_tables": [str(counts)]}}))
     res = snakemake("--cores", "2", "results/pew/real/summary.md", workdir=tmp_path, config=cfg)
     assert res.returncode == 0, res.stderr[-4000:]
     inv = pd.read_csv(tmp_path / "results/pew/real/inventory.csv").set_index("file", drop=False)
@@ -165,7 +168,10 @@ def test_pew_real_mode_reports_bad_files_and_analyses_the_rest(tmp_path):
     missing = inv[inv.status == "missing"]
     assert "W35" in set(missing["wave"]) and "W128" not in set(missing["wave"])
     summary = pd.read_csv(tmp_path / "results/pew/real/summary.csv").set_index("statistic")["value"]
-    assert summary["waves_analysed"] == "W128" and summary["data"] == "real"
+    counts_waves = set(pd.read_csv(counts)["wave"].astype(str)) if "wave" in pd.read_csv(counts) else {"C_crosstabs"}
+    assert set(summary["waves_analysed"].split(", ")) == {"W128"} | counts_waves and summary["data"] == "real"
+    table = pd.read_csv(tmp_path / "results/pew/real/questions.csv")
+    assert (table["source"] == "counts").sum() > 0 and (table["source"] == "sav").sum() > 0
     assert "broken.sav" in (tmp_path / "results/pew/real/data_report.md").read_text() or \
         "unreadable" in (tmp_path / "results/pew/real/data_report.md").read_text()
 
@@ -232,3 +238,16 @@ def test_lm_smoke_outputs(smoke_run):
     for name in ("anonymous", "unanimous", "unanimous_filtered", "per_type", "test"):
         manifest = json.loads((lm / f"data/{name}.manifest.json").read_text())
         assert manifest["sha256"]
+
+
+def test_lm_download_offline_fails_with_manual_instructions(tmp_path):
+    cfg = tmp_path / "download.yaml"
+    cfg.write_text(yaml.safe_dump({"lm": {"source": "download", "subsets": ["harmless-base"]}}))
+    res = snakemake("--cores", "1", "results/lm/download_tiny/data/summary.json", workdir=tmp_path, config=cfg,
+                    timeout=300)
+    if res.returncode == 0:
+        pytest.skip("this machine reached the HH-RLHF host; the offline path was not exercised")
+    out = res.stdout + res.stderr
+    assert "place them by hand" in out and "resources/hh-rlhf/harmless-base/train.jsonl.gz" in out
+    assert "Error in rule lm_download" in out
+    assert not (tmp_path / "results/lm").exists()  # nothing downstream ran

@@ -1,0 +1,13 @@
+"""Download Anthropic HH-RLHF (the configured subsets, train and test) with retries and recorded,
+verified sha256 checksums; offline, fail with a message saying how to place the files by hand."""
+from pathlib import Path
+
+from hetpref.lm.hh_rlhf import SPLITS, download_hh_rlhf
+from hetpref.runtime import script_run
+
+with script_run(snakemake) as log:  # noqa: F821
+    p = snakemake.params  # noqa: F821
+    data_dir = Path(snakemake.output.manifest).parent  # noqa: F821
+    files = download_hh_rlhf(data_dir, p.subsets, SPLITS, retries=p.retries, log=log.info)
+    for (subset, split), path in sorted(files.items()):
+        log.info("%s/%s: %s (%d bytes)", subset, split, path, Path(path).stat().st_size)
