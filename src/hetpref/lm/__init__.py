@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+TINY_SPEC = "tiny"
 SMOLLM2_SPEC = "smollm2-135m"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 

@@ -19,9 +19,8 @@ from pathlib import Path
 
 import torch
 
-from . import SMOLLM2_SPEC, smollm2_gguf
+from . import SMOLLM2_SPEC, TINY_SPEC, smollm2_gguf
 
-TINY_SPEC = "tiny"
 KINDS = ("causal_lm", "reward")
 
 # defaults of build_tiny_llama, also the keys accepted in a ``tiny_config`` dict
@@ -93,19 +92,17 @@ def classifier_from_causal(causal, num_labels: int = 1, seed: int = 0):
 
 def load_tokenizer(spec: str, tokenizer_dir: str | Path | None = None):
     """The tokenizer of a model spec, with a pad token guaranteed (eos when it has none; padding
-    is always masked, so which id pads never matters). ``"tiny"`` needs ``tokenizer_dir`` (the
-    workflow trains one); ``"smollm2-135m"`` reads the GGUF's; others use ``from_pretrained``."""
+    is always masked, so which id pads never matters). ``tokenizer_dir`` (what the workflow's
+    data step saved, for every spec) wins; otherwise :func:`hetpref.lm.tokenization.load_tokenizer`
+    resolves the spec (``"tiny"`` then needs a directory)."""
     from transformers import AutoTokenizer
+
+    from .tokenization import load_tokenizer as load_spec_tokenizer
 
     if tokenizer_dir is not None:
         tok = AutoTokenizer.from_pretrained(str(tokenizer_dir))
-    elif spec == TINY_SPEC:
-        raise ValueError("model 'tiny' needs a tokenizer directory (tokenizer_dir), trained by the workflow")
-    elif spec == SMOLLM2_SPEC:
-        folder, file = smollm2_gguf()
-        tok = AutoTokenizer.from_pretrained(folder, gguf_file=file)
     else:
-        tok = _from_pretrained(AutoTokenizer, spec)
+        tok = load_spec_tokenizer(spec)
     if tok.pad_token_id is None:
         if tok.eos_token_id is None:
             raise ValueError(f"tokenizer of {spec!r} has neither a pad nor an eos token")

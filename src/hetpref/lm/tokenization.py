@@ -21,9 +21,8 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from hetpref.lm import SMOLLM2_SPEC, smollm2_gguf
+from hetpref.lm import SMOLLM2_SPEC, TINY_SPEC, smollm2_gguf
 
-TINY_SPEC = "tiny"
 MAX_LENGTH = 512  # MATH.md §8: keep pairs whose longer text has at most 512 tokens
 TOO_LONG = "longer_than_max_length"
 # Llama-style names: the tiny model is a Llama built from a config and reads these ids.
