@@ -12,7 +12,7 @@ import pandas as pd
 
 from hetpref.lm.evaluate import evaluate_run
 from hetpref.lm.models import load_tokenizer
-from hetpref.lm.train import read_jsonl
+from hetpref.lm.jsonl import read_jsonl
 from hetpref.provenance import write_json
 from hetpref.runtime import script_run
 

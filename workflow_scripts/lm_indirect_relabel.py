@@ -1,11 +1,9 @@
 """§6's indirect method: score the anonymous training pairs with the per-type reward models of
 one seed, average them, relabel deterministically → indirect.jsonl for plain DPO."""
-import json
-
 from hetpref.lm.evaluate import evaluate_run
 from hetpref.lm.indirect import relabel_by_average_reward
 from hetpref.lm.models import load_tokenizer
-from hetpref.lm.train import read_jsonl
+from hetpref.lm.jsonl import read_jsonl, write_jsonl
 from hetpref.provenance import write_json
 from hetpref.runtime import script_run
 
@@ -20,8 +18,6 @@ with script_run(snakemake, torch_threads=True) as log:  # noqa: F821
         h_by_id = {row["id"]: row["h"] for row in rows}
         per_type_h.append([h_by_id[rec["id"]] for rec in records])
     relabelled, info = relabel_by_average_reward(records, per_type_h)
-    with open(out.data, "w", encoding="ascii") as f:
-        for rec in relabelled:
-            f.write(json.dumps(rec, sort_keys=True) + "\n")
+    write_jsonl(out.data, relabelled)
     write_json(out.info, info)
     log.info("indirect relabelling: %s", info)

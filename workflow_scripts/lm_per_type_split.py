@@ -1,14 +1,9 @@
 """per_type.jsonl (one record per pair and type) → per_type_u<k>.jsonl, one dataset per type."""
-import json
-
 from hetpref.lm.indirect import split_per_type
-from hetpref.lm.train import read_jsonl
+from hetpref.lm.jsonl import read_jsonl, write_jsonl
 from hetpref.runtime import script_run
 
 with script_run(snakemake) as log:  # noqa: F821
     by_type = split_per_type(read_jsonl(snakemake.input.per_type))  # noqa: F821
     for k, path in enumerate(snakemake.output, start=1):  # noqa: F821
-        with open(path, "w", encoding="ascii") as f:
-            for rec in by_type.get(k, []):
-                f.write(json.dumps(rec, sort_keys=True) + "\n")
-        log.info("type %d: %d records → %s", k, len(by_type.get(k, [])), path)
+        log.info("type %d: %d records → %s", k, write_jsonl(path, by_type.get(k, [])), path)

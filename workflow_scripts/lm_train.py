@@ -14,7 +14,8 @@ import shutil
 from pathlib import Path
 
 from hetpref.lm.models import load_tokenizer
-from hetpref.lm.train import LMTrainConfig, read_jsonl, train
+from hetpref.lm.jsonl import read_jsonl
+from hetpref.lm.train import LMTrainConfig, train
 from hetpref.runtime import script_run
 
 with script_run(snakemake, torch_threads=True) as log:  # noqa: F821

@@ -9,7 +9,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from .synthetic.environment import profile  # noqa: E402
+from .synthetic.environment import profile, signed_offsets  # noqa: E402
 
 COLORS = {"optimal": "black", "dpo": "tab:blue", "nbc": "tab:green", "consistent": "tab:red",
           "dpo_limit": "tab:blue", "ipo": "tab:purple"}
@@ -29,8 +29,7 @@ def profile_curve(ax, tables, label, color=None, linestyle="-", band=True, marke
     """Plot the 1-D profile of one or several [X, N] tables (pooled across seeds and x) with a
     ±1 standard-error band."""
     tables = np.asarray(tables, dtype=float)
-    n = tables.shape[-1]
-    d = np.arange(-((n - 1) // 2), n // 2 + 1)
+    d = signed_offsets(tables.shape[-1])
     mean, se = profile(tables)
     ax.plot(d, mean, linestyle, color=color, label=label, marker=marker, markersize=3)
     if band and np.any(se > 0):

@@ -18,6 +18,15 @@ def config_hash(config) -> str:
     return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()
 
 
+def file_sha256(path, chunk: int = 1 << 20) -> str:
+    """sha256 of a file's bytes, read in chunks (downloads, survey files, datasets)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
 def git_sha(path: str | Path = ".") -> str:
     """The checkout's commit (with '+dirty' for uncommitted changes), or 'unknown' outside git."""
     try:

@@ -19,8 +19,9 @@ from scipy.optimize import minimize
 from hetpref.lm.hh_rlhf import (PROMPT_MISMATCH, ChecksumError, DownloadError, PairTable, download_hh_rlhf,
                                 generate_demo_pairs, local_files, read_pairs, split_pair, write_demo)
 from hetpref.lm.length_oracle import distinct_length_pairs, fit_length_scorer, oracle_table, order_agreement
+from hetpref.lm.jsonl import read_jsonl
 from hetpref.lm.relabel import (DATASETS, NOT_UNANIMOUS, TIE, average_reward, example_keys,
-                                example_uniforms, label_probability, read_dataset, record_lines, relabel,
+                                example_uniforms, label_probability, record_lines, relabel,
                                 reward_long, reward_mid, reward_short, type_rewards, write_dataset)
 from hetpref.lm.tokenization import (TOO_LONG, TokenizerUnavailable, count_pair_tokens, filter_max_length,
                                      load_tokenizer, tokenizer_training_texts, train_tiny_tokenizer)
@@ -166,7 +167,7 @@ def test_label_shares_on_real_data_against_independent_draws(real_tokenized, tmp
     lab = relabel("unanimous_filtered", kept, seed)
     assert lab.dropped == {NOT_UNANIMOUS: len(kept) - len(want["unanimous_filtered"])}
     # the records say which response won: chosen/rejected swapped when the original lost
-    recs = read_dataset(tmp_path / "unanimous.jsonl")
+    recs = read_jsonl(tmp_path / "unanimous.jsonl")
     by_id = {i: k for k, i in enumerate(kept.ids)}
     for rec, won in zip(recs, relabel("unanimous", kept, seed).original_wins):
         k = by_id[rec["id"]]
@@ -246,7 +247,7 @@ def test_test_labels_order_by_average_reward_and_drop_ties(tmp_path):
     hand = [sum(hand_rewards(int(a))) - sum(hand_rewards(int(b))) for a, b in zip(n_c, n_r)]
     assert list(lab.original_wins) == [hand[3] > 0, hand[6] > 0] == [True, False]  # both orientations
     write_dataset(tmp_path / "test.jsonl", lab, table)
-    recs = read_dataset(tmp_path / "test.jsonl")
+    recs = read_jsonl(tmp_path / "test.jsonl")
     assert [(r["n_chosen"], r["n_rejected"]) for r in recs] == [(256, 300), (30, 500)]
     assert relabel("test", table, seed=1).original_wins.tolist() == lab.original_wins.tolist()
 
@@ -302,7 +303,7 @@ def test_same_seed_same_bytes_whatever_order_and_chunking(demo_table, tmp_path):
     assert m["sha256"] == __import__("hashlib").sha256(a["per_type.jsonl"]).hexdigest()
     assert m["size"] == 3 * len(table) and m["seed"] == 7 and m["record_keys"][-1] == "type"
     assert m["kept_share"]["length"] == pytest.approx(len(table) / table.stages[0]["n_out"])
-    recs = read_dataset(tmp_path / "a" / "per_type.jsonl")
+    recs = read_jsonl(tmp_path / "a" / "per_type.jsonl")
     assert [r["id"] for r in recs] == sorted(r["id"] for r in recs)
 
 

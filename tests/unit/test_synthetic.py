@@ -7,7 +7,7 @@ from hetpref.synthetic.data import (anonymous_labels, counted_nbc, per_type_labe
                                     sample_pairs)
 from hetpref.synthetic.environment import SyntheticEnvironment, profile
 from hetpref.synthetic.experiment import compute_oracles, evaluate, method_id, parse_method, run_method
-from hetpref.synthetic.train import (Adam, CorrectionConfig, TabularPolicy, TrainConfig, train_consistent,
+from hetpref.synthetic.train import (Adam, CorrectionConfig, TrainConfig, train_consistent,
                                      train_corrected_dpo, train_dpo, train_joint_model)
 
 SMALL = SyntheticEnvironment(n=8, shifts=(-2, 0, 2), slopes=(0.3, 0.4, 0.3), scales=(4.0, 1.5, 4.0))

@@ -34,6 +34,8 @@ from typing import Callable, Iterable, Mapping
 
 import numpy as np
 
+from ..provenance import file_sha256 as sha256_file
+
 SUBSETS = ("harmless-base", "helpful-base", "helpful-online", "helpful-rejection-sampled")
 SPLITS = ("train", "test")
 HH_RLHF_URL = "https://huggingface.co/datasets/Anthropic/hh-rlhf/resolve/main"
@@ -77,14 +79,6 @@ def manual_layout_hint(dest, subsets: Iterable[str] = SUBSETS, splits: Iterable[
             f"subset) on a machine that has it and place them by hand, layout "
             f"<dir>/<subset>/<split>.jsonl.gz:\n{files}\n"
             f"then rerun; their sha256 checksums are recorded in {dest / MANIFEST} on first use.")
-
-
-def sha256_file(path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _read_manifest(dest: Path) -> dict:

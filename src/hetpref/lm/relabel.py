@@ -385,9 +385,3 @@ def write_dataset(path, labelled: LabelledDataset, table, manifest_path=None, en
              else path.with_name(path.name.removesuffix(".jsonl") + ".manifest.json"))
     mpath.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     return manifest
-
-
-def read_dataset(path) -> list[dict]:
-    """The records of a written dataset (for tests and small checks)."""
-    with open(path, encoding="ascii") as f:
-        return [json.loads(line) for line in f]

@@ -32,6 +32,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 import torch
+
 import torch.nn.functional as F
 
 from ..losses import preference_loss
@@ -512,18 +513,4 @@ def _lm_versions() -> dict:
             out[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             out[name] = None
-    return out
-
-
-def read_jsonl(path: str | Path) -> list[dict]:
-    """Records of a JSONL file (one JSON object a line; blank lines skipped), with the line
-    number in the error of a malformed line."""
-    out = []
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            if line.strip():
-                try:
-                    out.append(json.loads(line))
-                except json.JSONDecodeError as e:
-                    raise ValueError(f"{path}:{n}: not JSON ({e})") from e
     return out

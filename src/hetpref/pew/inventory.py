@@ -4,22 +4,14 @@ that are missing with where to get them. Problems are reported per file, never r
 bad file cannot sink the others; the per-wave analysis then runs on the files marked ok."""
 from __future__ import annotations
 
-import hashlib
-import re
 from pathlib import Path
 
 import pandas as pd
 
+from ..provenance import file_sha256
+from .reader import WEIGHT_COLUMN
+
 PEW_DOWNLOAD = "https://www.pewresearch.org/american-trends-panel-datasets/"
-_WEIGHT = re.compile(r"^WEIGHT_(W\d+)$")
-
-
-def sha256(path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def inspect_sav(path, type_columns=("F_PARTYSUM_FINAL",)) -> dict:
@@ -33,7 +25,7 @@ def inspect_sav(path, type_columns=("F_PARTYSUM_FINAL",)) -> dict:
     except Exception as exc:  # pyreadstat raises several types for unreadable files; reported below
         row.update(status="unreadable", detail=f"{path}: cannot be read as SPSS .sav ({type(exc).__name__}: {exc})")
         return row
-    waves = sorted({m.group(1) for c in meta.column_names if (m := _WEIGHT.match(c))})
+    waves = sorted({m.group(1) for c in meta.column_names if (m := WEIGHT_COLUMN.match(c))})
     if not waves:
         row.update(status="missing_column", detail=f"{path}: no weight column WEIGHT_W<n> (expected e.g. WEIGHT_W128)")
         return row
@@ -53,7 +45,7 @@ def inventory(files, manifest: dict | None = None, type_columns=("F_PARTYSUM_FIN
         row["kind"] = kind
         expected = (manifest.get(row["wave"]) or {}).get("sha256") if row["wave"] else None
         if row["status"] == "ok" and expected:
-            actual = sha256(f)
+            actual = file_sha256(f)
             if actual != expected:
                 row.update(status="checksum_mismatch",
                            detail=f"{f}: sha256 {actual} differs from the manifest's {expected} for {row['wave']}")

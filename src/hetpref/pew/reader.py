@@ -51,7 +51,7 @@ DEMOGRAPHIC_PREFIX = "F_"
 #: Reasons a question column is skipped, in the order they are checked.
 SKIP_REASONS = ("non_numeric", "all_refused", "too_few_options", "too_few_answers")
 
-_WEIGHT_RE = re.compile(r"^WEIGHT_(W\d+)$")
+WEIGHT_COLUMN = re.compile(r"^WEIGHT_(W\d+)$")
 _COUNTS_REQUIRED = ("question", "option", "group", "weighted_count")
 _COUNTS_TEXT_COLUMNS = ("wave", "question", "option", "group", "text")
 
@@ -387,12 +387,12 @@ def _find_weight_column(df: pd.DataFrame, path: Path, wave) -> tuple[str, str]:
         if expected not in df.columns:
             raise SurveyFileError(f"{path}: missing weight column {expected!r} for wave {wave}")
         return expected, wave
-    found = [c for c in df.columns if _WEIGHT_RE.match(c)]
+    found = [c for c in df.columns if WEIGHT_COLUMN.match(c)]
     if not found:
         raise SurveyFileError(f"{path}: missing weight column; expected a column named WEIGHT_W<n> (e.g. WEIGHT_W128)")
     if len(found) > 1:
         raise SurveyFileError(f"{path}: several weight columns {found}; pass wave= to choose one")
-    return found[0], _WEIGHT_RE.match(found[0]).group(1)
+    return found[0], WEIGHT_COLUMN.match(found[0]).group(1)
 
 
 def _code_label(labels: dict, code: float) -> str:

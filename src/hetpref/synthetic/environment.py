@@ -61,8 +61,12 @@ class SyntheticEnvironment:
         return normalized_borda_count(self.pairwise())
 
     def signed_offsets(self) -> np.ndarray:
-        """The 1-D axis d = −⌈N/2⌉+1 … ⌊N/2⌋ used for profiles."""
-        return np.arange(-((self.n - 1) // 2), self.n // 2 + 1)
+        return signed_offsets(self.n)
+
+
+def signed_offsets(n: int) -> np.ndarray:
+    """The 1-D axis d = −⌈N/2⌉+1 … ⌊N/2⌋ of profiles: d = (y − x) mod N, written signed."""
+    return np.arange(-((n - 1) // 2), n // 2 + 1)
 
 
 def profile(table, env_n: int | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -71,7 +75,7 @@ def profile(table, env_n: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     dims (e.g. seeds), which are pooled with x."""
     table = np.asarray(table, dtype=float)
     n = table.shape[-1]
-    d = np.arange(-((n - 1) // 2), n // 2 + 1)
+    d = signed_offsets(n)
     x = np.arange(n)[:, None]
     rows = table[..., x, (x + d[None, :]) % n].reshape(-1, len(d))
     se = rows.std(0, ddof=1) / np.sqrt(rows.shape[0]) if rows.shape[0] > 1 else np.zeros(len(d))

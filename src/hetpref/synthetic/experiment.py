@@ -14,7 +14,7 @@ from ..metrics import kl_divergence, spearman, total_variation
 from ..oracles import (consistent_limit_reward, corrected_dpo_limit_reward, dpo_limit_reward,
                        optimal_policy, unanimous_fraction)
 from .data import anonymous_labels, counted_nbc, sample_pairs
-from .environment import SyntheticEnvironment, profile
+from .environment import SyntheticEnvironment, profile, signed_offsets
 from .train import (CorrectionConfig, LatentTypeJointModel, TrainConfig, TrainResult, train_consistent,
                     train_corrected_dpo, train_dpo)
 
@@ -80,7 +80,7 @@ def oracle_summary(oracles: dict) -> dict:
     """Scalar facts about the oracles: each policy-valued limit's TV/KL to π*, its peak, and the
     unanimous fraction."""
     opt = oracles["optimal"]
-    d = np.arange(-((opt.shape[-1] - 1) // 2), opt.shape[-1] // 2 + 1)
+    d = signed_offsets(opt.shape[-1])
     summary = {"unanimous_fraction": unanimous_fraction(oracles["rewards"])}
     for key, pol in oracles.items():
         if key in ("rewards", "average_reward", "nbc"):
@@ -119,8 +119,7 @@ def evaluate(mid: str, table, oracles: dict) -> dict:
     """Metrics of one fitted table against the exact oracles."""
     table = np.asarray(table, dtype=float)
     opt, nbc = oracles["optimal"], oracles["nbc"]
-    n = opt.shape[-1]
-    d = np.arange(-((n - 1) // 2), n // 2 + 1)
+    d = signed_offsets(opt.shape[-1])
     prof = profile(table)[0]
     out = {
         "method": mid,
