@@ -16,6 +16,8 @@ SYN = config["synthetic"]
 PEW = config["pew"]
 LM = config["lm"]
 
+from hetpref.lm import hub as lm_hub  # no torch/transformers: cheap at DAG build
+
 
 def _check(condition, key, message):
     """Cross-key checks JSON Schema cannot express; fail at DAG build naming the key."""
@@ -35,6 +37,10 @@ _check(
     "synthetic.environment",
     "shifts, slopes and scales must have one entry per type (equal lengths)",
 )
+
+# lm.model: a local path that is not there (or not a model folder) fails now, not in a job; a hub
+# id is only looked up in the lm_data job (nothing touches the network while the DAG is built)
+_check(lm_hub.spec_problem(LM["model"]) is None, "lm.model", lm_hub.spec_problem(LM["model"]))
 
 
 def cdpo_id(alpha):

@@ -11,6 +11,7 @@ rule lm_download:
     params:
         subsets=LM["subsets"],
         retries=2,  # inside the script, per file, with backoff; Snakemake's retries re-run the whole rule
+        max_malformed_share=LM["max_malformed_share"],
     log:
         "logs/lm/download.log",
     retries: 2
@@ -42,8 +43,10 @@ rule lm_data:
         demo_pairs={"train": LM["demo"]["train_pairs"], "test": LM["demo"]["test_pairs"]},
         vocab_size=LM["tiny"]["vocab_size"],
         retries=3,
+        max_malformed_share=LM["max_malformed_share"],
     log:
         f"logs/lm/{LM_TAG}/data.log",
+        report=f"logs/lm/{LM_TAG}/data_report.json",  # per-file counts, kept when the job stops
     benchmark:
         f"benchmarks/lm/{LM_TAG}/data.tsv"
     threads: 2

@@ -6,8 +6,9 @@ snakemake.params:
     data_dir        folder of the real files, <data_dir>/<subset>/<split>.jsonl.gz (download target)
     subsets         HH-RLHF subsets to use (list)
     seed            label seed
-    tokenizer       tiny | smollm2-135m | Hugging Face id / local path
+    tokenizer       tiny | smollm2-135m | Hugging Face id / local path (the config's lm.model)
     max_length      keep pairs whose longer text has at most this many tokens (512)
+    max_malformed_share (optional, 0.05) per file, the share of unusable records above which it is refused
     demo_dir        (optional, default data_dir) where the demo files are generated
     demo_seed       (optional, 0) seed of the demo conversations
     demo_pairs      (optional, 1000) pairs per demo file: an int or {train: n, test: n}
@@ -22,7 +23,9 @@ snakemake.output (names fixed; any subset of the dataset names may be declared):
     lengths          CSV: split, id, n_chosen, n_rejected of every kept pair (for the length oracle)
     tokenizer        directory (declare with directory()): the tokenizer, AutoTokenizer-loadable
     summary          JSON: source, files and checksums, per-split stages and drop reasons, datasets
-snakemake.log: one file; drops and their reasons are written there.
+snakemake.log: the log (drops and their reasons, the first located as file:line); optionally a
+    second entry ``report``: JSON of the per-file and per-split counts, written even when the job
+    stops (Snakemake keeps logs of failed jobs, not their outputs).
 """
 import os
 
@@ -35,11 +38,13 @@ from pathlib import Path  # noqa: E402
 
 import pandas as pd  # noqa: E402
 
-from hetpref.lm.hh_rlhf import HH_RLHF_URL, SPLITS, get_source, read_pairs, sha256_file  # noqa: E402
+from hetpref.lm import hub  # noqa: E402
+from hetpref.lm.hh_rlhf import (HH_RLHF_URL, MAX_MALFORMED_SHARE, SPLITS, data_report, get_source,  # noqa: E402
+                                no_pairs_message, read_source)
 from hetpref.lm.relabel import DATASETS, encode_table, relabel, write_dataset  # noqa: E402
 from hetpref.lm.tokenization import (TINY_SPEC, count_pair_tokens, filter_max_length, load_tokenizer,  # noqa: E402
                                      tokenizer_training_texts)
-from hetpref.runtime import script_run  # noqa: E402
+from hetpref.runtime import InputError, script_run  # noqa: E402
 
 with script_run(snakemake, torch_threads=False) as log:  # noqa: F821
     p, out = snakemake.params, snakemake.output  # noqa: F821
@@ -49,24 +54,45 @@ with script_run(snakemake, torch_threads=False) as log:  # noqa: F821
     if not kinds:
         raise ValueError(f"declare at least one dataset output among {', '.join(DATASETS)}")
 
+    log_report = dict(snakemake.log.items()).get("report") if hasattr(snakemake.log, "items") else None  # noqa: F821
+    max_share = opt("max_malformed_share", MAX_MALFORMED_SHARE)
+
+    t0 = time.perf_counter()
+    if p.tokenizer != TINY_SPEC:  # a model that cannot be had stops the job before any data work
+        if hub.kind(p.tokenizer) == "hub":
+            log.info("model %s from the Hugging Face hub: %s", p.tokenizer, hub.describe_environment())
+        tokenizer = load_tokenizer(p.tokenizer)
+        hub.check_model_config(p.tokenizer)
+        log.info("tokenizer %s ready (%.1f s)", p.tokenizer, time.perf_counter() - t0)
+
     t0 = time.perf_counter()
     source, files = get_source(p.source, data_dir=p.data_dir, subsets=list(p.subsets), splits=SPLITS,
                                demo_dir=opt("demo_dir"), demo_seed=int(opt("demo_seed", 0)),
                                demo_pairs=opt("demo_pairs", 1000), base_url=opt("base_url") or HH_RLHF_URL,
-                               retries=int(opt("retries", 3)), log=log.info)
+                               retries=int(opt("retries", 3)), max_malformed_share=max_share, log=log.info)
     log.info("source %s: %d files (%.1f s)", source, len(files), time.perf_counter() - t0)
-    tables = {split: read_pairs(files, split) for split in SPLITS}
+    tables, reports = read_source(files, max_malformed_share=max_share,
+                                  manifest_dir=None if source == "demo" else p.data_dir, log=log.info, warn=log.warning)
+    report_path = log_report or snakemake.log[0]  # noqa: F821
+
+    def write_report():  # per-file and per-split counts, kept even if the job stops (a log, not an output)
+        if log_report:
+            Path(log_report).write_text(json.dumps({"source": source, **data_report(reports, tables)},
+                                                   indent=2, sort_keys=True) + "\n")
+
+    write_report()
 
     t0 = time.perf_counter()
     tok_dir = Path(out.tokenizer)
     if p.tokenizer == TINY_SPEC:
         texts = tokenizer_training_texts(tables["train"], opt("tokenizer_train_texts", 20000))
+        if not texts:
+            raise InputError(no_pairs_message("train", tables["train"], reports, report_path))
         tokenizer = load_tokenizer(TINY_SPEC, tok_dir, texts, int(opt("vocab_size", 2000)))
         log.info("trained the tiny tokenizer (vocabulary %d) on %d training transcripts", len(tokenizer), len(texts))
+        log.info("tokenizer %s ready (%.1f s)", p.tokenizer, time.perf_counter() - t0)
     else:
-        tokenizer = load_tokenizer(p.tokenizer)
         tokenizer.save_pretrained(str(tok_dir))  # one loadable folder whatever the spec
-    log.info("tokenizer %s ready (%.1f s)", p.tokenizer, time.perf_counter() - t0)
 
     t0 = time.perf_counter()
     batch = int(opt("batch_size", 1024))
@@ -78,8 +104,10 @@ with script_run(snakemake, torch_threads=False) as log:  # noqa: F821
             log.info("%s %s: %d → %d pairs", split, st["stage"], st["n_in"], st["n_out"])
             for reason, n in st["dropped"].items():
                 log.info("%s %s dropped %d pairs: %s", split, st["stage"], n, reason)
-        if len(tb) == 0:
-            raise ValueError(f"no {split} pair is left after parsing and the {p.max_length}-token filter")
+    write_report()
+    for split in SPLITS:
+        if len(tables[split]) == 0:
+            raise InputError(no_pairs_message(split, tables[split], reports, report_path, int(p.max_length)))
 
     extra = {"source": source, "tokenizer": p.tokenizer, "max_length": int(p.max_length)}
     encoded = {}
@@ -101,9 +129,6 @@ with script_run(snakemake, torch_threads=False) as log:  # noqa: F821
     pd.concat([pd.DataFrame({"split": s, "id": tb.ids, "n_chosen": tb.n_chosen, "n_rejected": tb.n_rejected})
                for s, tb in tables.items()], ignore_index=True).to_csv(out.lengths, index=False)
     summary = {"source": source, "seed": int(p.seed), "tokenizer": p.tokenizer, "max_length": int(p.max_length),
-               "files": {f"{s}/{sp}": {"path": str(f), "sha256": sha256_file(f)}
-                         for (s, sp), f in sorted(files.items())},
-               "splits": {s: {"pairs": len(tb), "stages": tb.stages, "dropped": tb.dropped()}
-                          for s, tb in tables.items()},
+               **data_report(reports, tables),
                "datasets": datasets}
     Path(out.summary).write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")

@@ -1,6 +1,7 @@
 """Config validation with messages that name the key, the value and what was expected."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import yaml
@@ -9,6 +10,31 @@ from jsonschema import Draft202012Validator
 
 class ConfigError(ValueError):
     """A user mistake in the workflow config."""
+
+
+# Credentials never belong in the config: it is hashed into every provenance record, copied to
+# cluster jobs and often committed. Keys named like one, and values shaped like a Hugging Face
+# token, are refused before anything else (the value is never repeated in the message).
+SECRET_KEY = re.compile(r"(^|_)(token|secret|password|passwd|api_key|apikey|auth)$", re.IGNORECASE)
+SECRET_VALUE = re.compile(r"^hf_[A-Za-z0-9]{20,}$")
+
+
+def secret_problems(config, path: str = "") -> list[str]:
+    """One line per key of ``config`` (at any depth) that holds a credential."""
+    out = []
+    items = config.items() if isinstance(config, dict) else enumerate(config) if isinstance(config, list) else ()
+    for key, val in items:
+        where = f"{path}.{key}" if path else str(key)
+        if isinstance(key, str) and SECRET_KEY.search(key):
+            out.append(f"{where}: an access token or other credential is never read from the config; remove "
+                       "the key and export HF_TOKEN=<token> in the environment of the jobs instead "
+                       "(or log in once with `hf auth login`)")
+        elif isinstance(val, str) and SECRET_VALUE.match(val.strip()):
+            out.append(f"{where}: the value looks like a Hugging Face access token (hf_…, not repeated here); "
+                       "tokens are never read from the config: export HF_TOKEN=<token> in the environment instead")
+        else:
+            out += secret_problems(val, where)
+    return out
 
 
 def config_errors(config: dict, schema: dict) -> list[str]:
@@ -30,7 +56,7 @@ def config_errors(config: dict, schema: dict) -> list[str]:
 def validate_config(config: dict, schema_path: str | Path, source: str = "config") -> None:
     """Raise :class:`ConfigError` listing every violation of the JSON Schema."""
     schema = yaml.safe_load(Path(schema_path).read_text())
-    errors = config_errors(config, schema)
+    errors = secret_problems(config) or config_errors(config, schema)
     if errors:
         raise ConfigError(f"invalid {source} ({len(errors)} problem{'s' * (len(errors) > 1)}):\n  "
                           + "\n  ".join(errors))

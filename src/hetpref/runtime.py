@@ -1,12 +1,22 @@
 """Helpers for the workflow's thin scripts: logging into the rule's ``log:`` file (which
 Snakemake does not redirect by itself), torch threads from the rule's ``threads:``, and
-errors that are logged before they propagate (never swallowed)."""
+errors that are logged before they propagate (never swallowed).
+
+A user's mistake (:class:`InputError`: a file, config value or model that cannot be used) is
+printed as its own message, without a traceback, and the job exits with status 1; the log file
+keeps the full traceback for whoever debugs the code. Any other exception is logged with its
+traceback and re-raised."""
 from __future__ import annotations
 
 import contextlib
 import logging
 import sys
 import time
+
+
+class InputError(RuntimeError):
+    """An input the user gave (a file, a config value, a model) cannot be used. The message names
+    it and says what to do; :func:`script_run` prints only that message (no traceback)."""
 
 
 def set_torch_threads(threads: int) -> None:
@@ -25,11 +35,12 @@ def script_run(smk, name: str | None = None, torch_threads: bool = False):
     body, and logs any exception with its traceback before re-raising it."""
     log_path = smk.log[0] if len(smk.log) else None
     logger = logging.getLogger(name or "hetpref")
-    logger.setLevel(logging.INFO)
+    logger.setLevel(logging.DEBUG)  # INFO and above to stderr; the log file also gets tracebacks of input errors
     logger.handlers.clear()
     logger.propagate = False  # Snakemake configures the root logger; avoid duplicate lines
     fmt = logging.Formatter("%(asctime)s %(levelname)s %(message)s")
     handlers = [logging.StreamHandler(sys.stderr)]
+    handlers[0].setLevel(logging.INFO)
     if log_path:
         handlers.append(logging.FileHandler(log_path, mode="w"))
     for h in handlers:
@@ -41,6 +52,10 @@ def script_run(smk, name: str | None = None, torch_threads: bool = False):
     t0 = time.perf_counter()
     try:
         yield logger
+    except InputError as exc:
+        logger.error("%s", exc)
+        logger.debug("traceback of the error above (for debugging the code, not the input):", exc_info=True)
+        raise SystemExit(1) from exc
     except BaseException:
         logger.exception("failed after %.1f s", time.perf_counter() - t0)
         raise

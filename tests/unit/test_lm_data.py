@@ -422,7 +422,8 @@ def test_checksums_recorded_then_verified(tmp_path):
     dest = tmp_path / "hh"
     f = dest / "my-subset" / "train.jsonl.gz"
     f.parent.mkdir(parents=True)
-    f.write_bytes(gzip.compress(b'{"chosen": "\\n\\nHuman: a\\n\\nAssistant: b", "rejected": "x"}\n'))
+    f.write_bytes(gzip.compress(b'{"chosen": "\\n\\nHuman: a\\n\\nAssistant: b", '
+                                b'"rejected": "\\n\\nHuman: a\\n\\nAssistant: c"}\n'))
     # placed by hand: nothing is fetched, the checksum is recorded on first use ...
     out = download_hh_rlhf(dest, ["my-subset"], ["train"], base_url="http://127.0.0.1:9/", retries=0)
     manifest = json.loads((dest / "manifest.json").read_text())
@@ -431,7 +432,7 @@ def test_checksums_recorded_then_verified(tmp_path):
         f.read_bytes()).hexdigest()
     # ... and verified on later runs, by both sources
     f.write_bytes(gzip.compress(b"changed\n"))
-    with pytest.raises(ChecksumError, match="delete it and rerun"):
+    with pytest.raises(ChecksumError, match="python -m hetpref.lm.accept"):
         download_hh_rlhf(dest, ["my-subset"], ["train"], base_url="http://127.0.0.1:9/", retries=0)
     with pytest.raises(ChecksumError):
         local_files(dest, ["my-subset"], ["train"])
@@ -452,7 +453,7 @@ def test_known_checksum_of_the_real_file(tmp_path):
 
 
 def test_tokenizer_spec_errors(tmp_path):
-    with pytest.raises(TokenizerUnavailable, match="could not load the tokenizer"):
+    with pytest.raises(TokenizerUnavailable, match="no-such-tokenizer' is not a folder here"):
         load_tokenizer(str(tmp_path / "no-such-tokenizer"))
     with pytest.raises(TokenizerUnavailable, match="train_texts"):
         load_tokenizer("tiny", tmp_path / "empty")

@@ -11,6 +11,12 @@ Every source ends as gzipped JSONL files ``<dir>/<subset>/<split>.jsonl.gz`` wit
   says how to place the files by hand.
 - :func:`local_files` finds the same layout in a folder (also the flat ``<subset>_<split>.jsonl.gz``
   naming of the project's shared test file).
+- :func:`read_source` reads every file to the end (:func:`read_file`), drops and counts the records
+  that cannot be a pair, locates the first few as ``file:line``, stops on a file that cannot be
+  read or has more than ``max_malformed_share`` unusable records, and only then records the
+  checksums of new files (trust on first use: a corrupt file is never pinned).
+- :func:`accept_file` (``python -m hetpref.lm.accept FILE``) records a replaced file's checksum
+  after the same checks: how a user accepts a new copy without editing the manifest.
 - :func:`write_demo` generates conversations in exactly that format, deterministically from a
   seed, with HH-RLHF-like lengths (some multi-turn, some pairs longer than 512 tokens), so the
   whole stage runs offline.
@@ -35,6 +41,7 @@ from typing import Callable, Iterable, Mapping
 import numpy as np
 
 from ..provenance import file_sha256 as sha256_file
+from ..runtime import InputError
 
 SUBSETS = ("harmless-base", "helpful-base", "helpful-online", "helpful-rejection-sampled")
 SPLITS = ("train", "test")
@@ -52,18 +59,39 @@ KNOWN_SHA256 = {
     ("harmless-base", "test"): "ebfaaed21162a4de120ae85366075b34425e2a6303fac59b99555002f7016f03",
 }
 
-# Reasons a record is dropped while parsing (counted, never silent).
-MALFORMED = "malformed_record"
-NO_ASSISTANT = "no_assistant_turn"
-PROMPT_MISMATCH = "prompt_mismatch"
+# Reasons a record is dropped while parsing (counted, never silent; the first few located).
+INVALID_JSON = "invalid_json"          # the line is not JSON
+INVALID_UTF8 = "invalid_utf8"          # the line is not UTF-8 text
+NOT_A_PAIR = "not_a_pair_record"       # not an object with string fields "chosen" and "rejected"
+NO_ASSISTANT = "no_assistant_turn"     # the chosen transcript has no "\n\nAssistant:" turn
+PROMPT_MISMATCH = "prompt_mismatch"    # the two transcripts do not share the prompt
+PARSE_REASONS = (INVALID_JSON, INVALID_UTF8, NOT_A_PAIR, NO_ASSISTANT, PROMPT_MISMATCH)
+
+# Per file, the share of records that may be dropped at parsing before the file is refused.
+# The real harmless-base test split loses 5 of 2,312 records (0.22 %, prompt mismatches): 5 % is
+# over 20 times that, so a real release file never trips it, while a file that is damaged or
+# of another format (most lines unusable) stops the job instead of silently shrinking the data
+# (and shifting the label shares). Config: lm.max_malformed_share.
+MAX_MALFORMED_SHARE = 0.05
+N_LOCATED = 5  # dropped records located as file:line per file (log and summary.json)
+ACCEPT_COMMAND = "python -m hetpref.lm.accept"
 
 
-class DownloadError(RuntimeError):
+class DownloadError(InputError):
     """A file could not be fetched; the message says how to place it by hand."""
 
 
-class ChecksumError(RuntimeError):
+class ChecksumError(InputError):
     """A file's sha256 differs from the one recorded (or known) for it."""
+
+
+class HHRLHFFileError(InputError):
+    """A file cannot be read to the end, or too many of its records cannot be used; the message
+    names each such file (its checksum is not recorded)."""
+
+
+class HHRLHFFilesMissing(InputError, FileNotFoundError):
+    """Files of the configured subsets are not where the source expects them."""
 
 
 def relative_path(subset: str, split: str) -> str:
@@ -101,36 +129,72 @@ def _write_manifest(dest: Path, manifest: dict) -> None:
 
 
 def _check_sha(rel: str, sha: str, manifest: dict, subset: str, split: str, expected: Mapping | None,
-               path: Path) -> None:
+               path: Path, dest: Path | None = None) -> None:
+    entry = manifest["files"].get(rel, {})
+    recorded = entry.get("sha256")
     pinned = (expected or {}).get((subset, split))
-    if manifest.get("source") != "demo":  # the known checksums are the real release's
+    if manifest.get("source") != "demo" and not entry.get("accepted"):
+        # the known checksums are the real release's; a copy the user accepted replaces them
         pinned = pinned or KNOWN_SHA256.get((subset, split))
-    recorded = manifest["files"].get(rel, {}).get("sha256")
-    for what, want in (("known", pinned), ("recorded in the manifest", recorded)):
-        if want and sha != want:
-            raise ChecksumError(f"{path}: sha256 {sha} differs from the {what} checksum {want}; "
-                                f"the file is corrupt or another version: delete it and rerun")
+    accept = f"{ACCEPT_COMMAND} {path}"
+    if pinned and sha != pinned:
+        raise ChecksumError(
+            f"{path}: sha256 {sha} differs from the known checksum {pinned} of the published file: it is "
+            f"corrupt or another version. Replace it by the published file ({HH_RLHF_PAGE}); to use this "
+            f"version anyway, accept it with `{accept}` (it reads and checks the file, then records it).")
+    if recorded and sha != recorded:
+        where = (dest or path.parent) / MANIFEST
+        raise ChecksumError(
+            f"{path}: sha256 {sha} differs from {recorded}, recorded in {where} when the file was first "
+            f"used: the file changed since. If you replaced it on purpose by a good copy, accept the new "
+            f"file with `{accept}` (it reads and checks the whole file, then records its checksum); "
+            "otherwise put the original back.")
 
 
 def verify_files(dest, files: Mapping[tuple[str, str], Path], expected_sha256: Mapping | None = None,
-                 record: bool = True, log: Callable[[str], None] | None = None) -> dict:
-    """Check every file against the manifest in ``dest`` (and :data:`KNOWN_SHA256`); files not
-    yet in the manifest are recorded (trust on first use) when ``record``. Returns the manifest."""
+                 log: Callable[[str], None] | None = None) -> dict[tuple[str, str], str]:
+    """Check every file against the checksums recorded in ``dest/manifest.json`` (and
+    :data:`KNOWN_SHA256`); raise :class:`ChecksumError` on a mismatch. Nothing is recorded here:
+    a new file is recorded by :func:`record_checksums` once it has been read to the end and
+    parsed. Returns ``{(subset, split): sha256}``."""
     dest = Path(dest)
     manifest = _read_manifest(dest)
-    changed = False
+    out = {}
     for (subset, split), path in sorted(files.items()):
-        rel = relative_path(subset, split)
         sha = sha256_file(path)
-        _check_sha(rel, sha, manifest, subset, split, expected_sha256, Path(path))
-        if rel not in manifest["files"]:
-            manifest["files"][rel] = {"sha256": sha, "bytes": Path(path).stat().st_size}
-            changed = True
+        _check_sha(relative_path(subset, split), sha, manifest, subset, split, expected_sha256, Path(path), dest)
+        out[(subset, split)] = sha
+    return out
+
+
+def record_checksums(dest, reports: Iterable["FileReport"], log: Callable[[str], None] | None = None,
+                     accepted: bool = False) -> list[str]:
+    """Record the checksums of files that were read to the end and parsed (``reports``) in
+    ``dest/manifest.json``: new files (trust on first use), and with ``accepted`` replaced ones.
+    Returns the relative names recorded. A read-only ``dest`` records nothing (logged)."""
+    dest = Path(dest)
+    manifest = _read_manifest(dest)
+    done = []
+    for rep in reports:
+        rel = relative_path(rep.subset, rep.split)
+        old = manifest["files"].get(rel, {})
+        if old.get("sha256") and (not accepted or (old["sha256"] == rep.sha256 and old.get("accepted"))):
+            continue  # recorded before: verified (by _check_sha), never overwritten unless accepted
+        entry = {"sha256": rep.sha256, "bytes": rep.bytes, "records": rep.records}
+        if accepted:
+            entry.update(accepted=True, previous_sha256=old.get("sha256"))
+        manifest["files"][rel] = {k: v for k, v in entry.items() if v is not None}
+        done.append(rel)
+        if log:
+            log(f"recorded sha256 {rep.sha256} of {rep.path} ({'accepted' if accepted else 'first use'}, "
+                f"read to the end: {rep.records} records)")
+    if done:
+        if not os.access(dest, os.W_OK):
             if log:
-                log(f"recorded sha256 of {path} (first use)")
-    if changed and record:
+                log(f"{dest} is read-only: checksums not recorded ({', '.join(done)})")
+            return []
         _write_manifest(dest, manifest)
-    return manifest
+    return done
 
 
 def _fetch(url: str, target: Path, timeout_s: float) -> tuple[str, int]:
@@ -155,14 +219,18 @@ def _fetch(url: str, target: Path, timeout_s: float) -> tuple[str, int]:
 def download_hh_rlhf(dest, subsets: Iterable[str] = SUBSETS, splits: Iterable[str] = SPLITS, *,
                      base_url: str = HH_RLHF_URL, retries: int = 3, backoff_s: float = 2.0,
                      timeout_s: float = 60.0, expected_sha256: Mapping | None = None,
+                     max_malformed_share: float | None = MAX_MALFORMED_SHARE,
                      log: Callable[[str], None] | None = None) -> dict[tuple[str, str], Path]:
     """Fetch HH-RLHF ``<base_url>/<subset>/<split>.jsonl.gz`` into ``dest/<subset>/<split>.jsonl.gz``.
 
     Files already present are not fetched again but verified against the sha256 recorded in
-    ``dest/manifest.json`` (and :data:`KNOWN_SHA256`, or ``expected_sha256[(subset, split)]``);
-    new files are recorded there. Each file gets ``1 + retries`` attempts with exponential
-    backoff (``backoff_s · 2^k``). Raises :class:`DownloadError` naming the manual layout when
-    a file cannot be fetched (offline), :class:`ChecksumError` on a checksum mismatch.
+    ``dest/manifest.json`` (and :data:`KNOWN_SHA256`, or ``expected_sha256[(subset, split)]``).
+    A checksum is recorded only for a file read to the end and parsed (:func:`read_file`, at most
+    ``max_malformed_share`` unusable records): a fetched file that fails counts as a failed
+    attempt (deleted, fetched again), a file placed by hand that fails raises
+    :class:`HHRLHFFileError`. Each file gets ``1 + retries`` attempts with exponential backoff
+    (``backoff_s · 2^k``). Raises :class:`DownloadError` naming the manual layout when a file
+    cannot be fetched (offline), :class:`ChecksumError` on a checksum mismatch.
     Returns ``{(subset, split): path}``.
     """
     dest = Path(dest)
@@ -171,14 +239,28 @@ def download_hh_rlhf(dest, subsets: Iterable[str] = SUBSETS, splits: Iterable[st
     manifest = _read_manifest(dest)
     manifest["source"] = base_url
     out = {}
+
+    def checked(target: Path, subset: str, split: str) -> FileReport:
+        _, report = read_file(target, subset, split)
+        refused = check_malformed_share(report, max_malformed_share)
+        if refused:
+            raise HHRLHFFileError(refused)
+        return report
+
     for subset in subsets:
         for split in splits:
             rel = relative_path(subset, split)
             target = dest / rel
             if target.exists():
-                sha = sha256_file(target)
-                _check_sha(rel, sha, manifest, subset, split, expected_sha256, target)
-                manifest["files"].setdefault(rel, {"sha256": sha, "bytes": target.stat().st_size})
+                if rel in manifest["files"]:
+                    _check_sha(rel, sha256_file(target), manifest, subset, split, expected_sha256, target, dest)
+                else:  # placed by hand: recorded once read to the end (trust on first use)
+                    report = checked(target, subset, split)
+                    _check_sha(rel, report.sha256, manifest, subset, split, expected_sha256, target, dest)
+                    manifest["files"][rel] = {"sha256": report.sha256, "bytes": report.bytes, "records": report.records}
+                    _write_manifest(dest, manifest)
+                    if log:
+                        log(f"recorded sha256 {report.sha256} of {target} (first use, {report.records} records)")
                 out[(subset, split)] = target
                 continue
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -188,10 +270,13 @@ def download_hh_rlhf(dest, subsets: Iterable[str] = SUBSETS, splits: Iterable[st
                 if attempt:
                     time.sleep(backoff_s * 2 ** (attempt - 1))
                 try:
-                    sha, size = _fetch(url, target, timeout_s)
+                    _fetch(url, target, timeout_s)
+                    report = checked(target, subset, split)
                     break
-                except (OSError, http.client.HTTPException) as exc:  # URLError and timeouts are OSErrors
+                except (OSError, http.client.HTTPException, HHRLHFFileError) as exc:  # URLError, timeouts: OSError
                     last = exc
+                    if isinstance(exc, HHRLHFFileError) and target.exists():
+                        target.unlink()  # never keep (or record) a file that does not read to the end
                     if log:
                         log(f"download {url} attempt {attempt + 1}/{1 + retries} failed: {exc}")
             else:
@@ -201,14 +286,15 @@ def download_hh_rlhf(dest, subsets: Iterable[str] = SUBSETS, splits: Iterable[st
                     f"could not download {url} after {1 + retries} attempt(s): {last}.\n"
                     + manual_layout_hint(dest, sorted({s for s, _ in missing}), splits))
             try:
-                _check_sha(rel, sha, manifest, subset, split, expected_sha256, target)
+                _check_sha(rel, report.sha256, manifest, subset, split, expected_sha256, target, dest)
             except ChecksumError:
                 target.unlink()
                 raise
-            manifest["files"][rel] = {"sha256": sha, "bytes": size, "url": url}
+            manifest["files"][rel] = {"sha256": report.sha256, "bytes": report.bytes, "records": report.records,
+                                      "url": url}
             _write_manifest(dest, manifest)
             if log:
-                log(f"downloaded {url} ({size} bytes, sha256 {sha})")
+                log(f"downloaded {url} ({report.bytes} bytes, {report.records} records, sha256 {report.sha256})")
             out[(subset, split)] = target
     _write_manifest(dest, manifest)
     return out
@@ -217,9 +303,10 @@ def download_hh_rlhf(dest, subsets: Iterable[str] = SUBSETS, splits: Iterable[st
 def local_files(data_dir, subsets: Iterable[str] = SUBSETS, splits: Iterable[str] = SPLITS,
                 verify: bool = True, log: Callable[[str], None] | None = None) -> dict[tuple[str, str], Path]:
     """Find ``<data_dir>/<subset>/<split>.jsonl.gz`` (or the flat ``<subset>_<split>.jsonl.gz``)
-    for every subset and split; raise :class:`FileNotFoundError` listing what is missing and the
-    manual layout. With ``verify``, checksums are checked against (and recorded in)
-    ``<data_dir>/manifest.json`` when the folder is writable."""
+    for every subset and split; raise :class:`HHRLHFFilesMissing` (a ``FileNotFoundError``)
+    listing what is missing and the manual layout. With ``verify``, checksums already recorded in
+    ``<data_dir>/manifest.json`` (or known) are checked; new files are recorded only by
+    :func:`read_source`, once they have been read to the end."""
     data_dir = Path(data_dir)
     subsets, splits = list(subsets), list(splits)
     found, missing = {}, []
@@ -232,10 +319,10 @@ def local_files(data_dir, subsets: Iterable[str] = SUBSETS, splits: Iterable[str
             else:
                 missing.append(str(data_dir / relative_path(subset, split)))
     if missing:
-        raise FileNotFoundError("HH-RLHF files not found: " + ", ".join(missing) + ".\n"
-                                + manual_layout_hint(data_dir, subsets, splits))
+        raise HHRLHFFilesMissing("HH-RLHF files not found: " + ", ".join(missing) + ".\n"
+                                 + manual_layout_hint(data_dir, subsets, splits))
     if verify:
-        verify_files(data_dir, found, record=os.access(data_dir, os.W_OK), log=log)
+        verify_files(data_dir, found, log=log)
     return found
 
 
@@ -388,6 +475,7 @@ def write_demo(dest, seed: int = 0, subsets: Iterable[str] = SUBSETS, splits: It
 def get_source(source: str, *, data_dir, subsets: Iterable[str] = SUBSETS, splits: Iterable[str] = SPLITS,
                demo_dir=None, demo_seed: int = 0, demo_pairs: int | Mapping[str, int] = 1000,
                base_url: str = HH_RLHF_URL, retries: int = 3,
+               max_malformed_share: float | None = MAX_MALFORMED_SHARE,
                log: Callable[[str], None] | None = None) -> tuple[str, dict[tuple[str, str], Path]]:
     """Resolve a source to its files. ``demo``: generate into ``demo_dir`` (default
     ``data_dir``); ``download``: :func:`download_hh_rlhf` into ``data_dir``; ``local``:
@@ -404,10 +492,11 @@ def get_source(source: str, *, data_dir, subsets: Iterable[str] = SUBSETS, split
     if source == "demo":
         return "demo", write_demo(demo_dir or data_dir, demo_seed, subsets, splits, demo_pairs)
     if source == "download":
-        return "download", download_hh_rlhf(data_dir, subsets, splits, base_url=base_url, retries=retries, log=log)
+        return "download", download_hh_rlhf(data_dir, subsets, splits, base_url=base_url, retries=retries,
+                                            max_malformed_share=max_malformed_share, log=log)
     if source == "local":
         return "local", local_files(data_dir, subsets, splits, log=log)
-    raise ValueError(f"unknown HH-RLHF source {source!r}; allowed: {', '.join(SOURCES)}")
+    raise InputError(f"unknown HH-RLHF source {source!r}; allowed: {', '.join(SOURCES)}")
 
 
 # ----------------------------------------------------------------------------- parsing
@@ -481,55 +570,261 @@ class PairTable:
         return self.take(np.argsort(self.ids, kind="stable"))
 
 
-def iter_records(path) -> Iterable[tuple[int, dict | None]]:
-    """(line number, record or None if malformed) for each non-blank line of a (gzipped) JSONL."""
-    opener = gzip.open if str(path).endswith(".gz") else open
-    with opener(path, "rt", encoding="utf-8") as f:
-        for k, line in enumerate(f):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError:
-                yield k, None
-                continue
-            ok = isinstance(rec, dict) and isinstance(rec.get("chosen"), str) and isinstance(rec.get("rejected"), str)
-            yield k, rec if ok else None
+class _HashingReader(io.RawIOBase):
+    """A binary file whose bytes are hashed as they are read: the checksum recorded for a file
+    is that of exactly the bytes that were parsed."""
+
+    def __init__(self, raw):
+        self.raw, self.sha, self.bytes = raw, hashlib.sha256(), 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buf) -> int:
+        n = self.raw.readinto(buf)
+        if n:
+            self.sha.update(memoryview(buf)[:n])
+            self.bytes += n
+        return n
+
+
+@dataclass
+class FileReport:
+    """What reading one HH-RLHF file gave: records (non-blank lines), pairs kept, drops per
+    reason and the first :data:`N_LOCATED` drops located by 1-based line number."""
+
+    path: str
+    subset: str
+    split: str
+    records: int = 0
+    pairs: int = 0
+    dropped: Counter = field(default_factory=Counter)
+    located: list = field(default_factory=list)
+    sha256: str | None = None
+    bytes: int | None = None
+
+    @property
+    def n_dropped(self) -> int:
+        return sum(self.dropped.values())
+
+    @property
+    def dropped_share(self) -> float:
+        return self.n_dropped / self.records if self.records else 0.0
+
+    def name(self) -> str:
+        return relative_path(self.subset, self.split)
+
+    def drop(self, line: int, reason: str, detail: str = "") -> None:
+        self.dropped[reason] += 1
+        if len(self.located) < N_LOCATED:
+            self.located.append({"at": f"{self.path}:{line}", "reason": reason, **({"detail": detail} if detail else {})})
+
+    def describe(self) -> str:
+        """One line for the log: counts, drops per reason, where the first drops are."""
+        text = f"{self.path}: {self.records} records → {self.pairs} pairs"
+        if self.n_dropped:
+            reasons = ", ".join(f"{r} {n}" for r, n in sorted(self.dropped.items()))
+            where = "; ".join(f"{d['at']} ({d['reason']}{': ' + d['detail'] if 'detail' in d else ''})"
+                              for d in self.located)
+            text += f"; dropped {self.n_dropped} ({100 * self.dropped_share:.2f} %: {reasons}); first at {where}"
+        return text
+
+    def to_dict(self) -> dict:
+        return {"path": self.path, "sha256": self.sha256, "bytes": self.bytes, "records": self.records,
+                "pairs": self.pairs, "dropped": dict(sorted(self.dropped.items())),
+                "dropped_share": round(self.dropped_share, 6), "first_dropped": list(self.located)}
+
+
+def _record_problem(line: bytes) -> tuple[str, str, dict | None]:
+    """(reason, detail, record): reason empty when the line holds a pair record."""
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError as e:
+        return INVALID_UTF8, str(e)[:120], None
+    try:
+        rec = json.loads(text)
+    except json.JSONDecodeError as e:
+        return INVALID_JSON, f"{e.msg} (column {e.colno})", None
+    if not isinstance(rec, dict):
+        return NOT_A_PAIR, f"a JSON {type(rec).__name__}, not an object", None
+    bad = [k for k in ("chosen", "rejected") if not isinstance(rec.get(k), str)]
+    if bad:
+        return NOT_A_PAIR, " and ".join(f"{k!r} {'missing' if k not in rec else 'not a string'}" for k in bad), None
+    return "", "", rec
+
+
+def read_file(path, subset: str, split: str) -> tuple[list[tuple[str, str, str, str]], FileReport]:
+    """Read one (gzipped) JSONL file of HH-RLHF to the end: ``[(id, prompt, chosen, rejected)]``
+    for the usable records and its :class:`FileReport` (with the sha256 of the bytes read).
+    Records that cannot be a pair are dropped and counted by reason; a file that cannot be read
+    to the end (not gzip, truncated, corrupt) raises :class:`HHRLHFFileError` naming it."""
+    path = Path(path)
+    report = FileReport(str(path), subset, split)
+    rows, n = [], 0
+    with open(path, "rb") as raw:  # a missing file is a FileNotFoundError, not a read failure
+        hashing = _HashingReader(raw)
+        buffered = io.BufferedReader(hashing, 1 << 20)
+        stream = gzip.GzipFile(fileobj=buffered, mode="rb") if path.name.endswith(".gz") else buffered
+        try:
+            for n, line in enumerate(stream, 1):
+                if not line.strip():
+                    continue
+                report.records += 1
+                reason, detail, rec = _record_problem(line)
+                if not reason:
+                    parts = split_pair(rec["chosen"], rec["rejected"])
+                    if isinstance(parts, str):
+                        reason = parts
+                if reason:
+                    report.drop(n, reason, detail)
+                    continue
+                rows.append((pair_id(subset, split, n - 1), *parts))
+            while buffered.read(1 << 20):  # whatever follows the data is part of the checksum too
+                pass
+        except (OSError, EOFError, zlib.error) as e:  # gzip.BadGzipFile is an OSError
+            last = f"after line {n}" if n else "before the first line"
+            hint = ("it is not a gzip file" if isinstance(e, gzip.BadGzipFile) and "Not a gzipped file" in str(e)
+                    else "it is truncated or corrupt (an interrupted download or copy?)")
+            raise HHRLHFFileError(f"{path}: cannot be read to the end ({type(e).__name__}: {e}; {last}): {hint}. "
+                                  "Its checksum is not recorded; put a good copy in its place (with lm.source: "
+                                  "download, delete it to fetch it again) and rerun.") from e
+    report.pairs = len(rows)
+    report.sha256, report.bytes = hashing.sha.hexdigest(), hashing.bytes
+    return rows, report
+
+
+def check_malformed_share(report: FileReport, max_share: float | None, key: str = "lm.max_malformed_share") -> str | None:
+    """Why ``report``'s file is refused (more than ``max_share`` of its records unusable), or None."""
+    if max_share is None or report.dropped_share <= max_share:
+        return None
+    return (f"{report.describe()}. That is more than {key} = {max_share:g} of its records: is it an HH-RLHF "
+            'file (one JSON object with the transcripts "chosen" and "rejected" per line)? Fix or replace '
+            f"it, or raise {key} to use the records that can be read")
 
 
 def pair_id(subset: str, split: str, line: int) -> str:
-    """Stable example id: source file and line, zero-padded so that string order is file order."""
+    """Stable example id: source file and 0-based line index (line number − 1), zero-padded so
+    that string order is file order."""
     return f"{subset}/{split}/{line:06d}"
 
 
-def read_pairs(files: Mapping[tuple[str, str], Path], split: str) -> PairTable:
-    """Read and split every file of ``split`` into a :class:`PairTable` (canonical order).
-    Malformed records and pairs whose transcripts do not share the prompt are dropped with a
-    counted reason (stage ``parse``)."""
-    ids, prompts, chosen, rejected = [], [], [], []
-    reasons = Counter()
-    n_read = 0
-    for (subset, sp), path in sorted(files.items()):
-        if sp != split:
-            continue
-        for line, rec in iter_records(path):
-            n_read += 1
-            parts = MALFORMED if rec is None else split_pair(rec["chosen"], rec["rejected"])
-            if isinstance(parts, str):
-                reasons[parts] += 1
-                continue
-            ids.append(pair_id(subset, split, line))
-            prompts.append(parts[0])
-            chosen.append(parts[1])
-            rejected.append(parts[2])
-
+def _table(split: str, rows: list) -> PairTable:
     def obj(x):
         a = np.empty(len(x), dtype=object)
         a[:] = x
         return a
 
-    table = PairTable(split, np.array(ids, dtype=str) if ids else np.array([], dtype="U1"),
-                      obj(prompts), obj(chosen), obj(rejected))
-    table.stages.append({"stage": "parse", "n_in": n_read, "n_out": len(table),
-                         "dropped": dict(sorted(reasons.items()))})
-    return table.canonical()
+    ids = [r[0] for r in rows]
+    return PairTable(split, np.array(ids, dtype=str) if ids else np.array([], dtype="U1"),
+                     obj([r[1] for r in rows]), obj([r[2] for r in rows]), obj([r[3] for r in rows]))
+
+
+def read_source(files: Mapping[tuple[str, str], Path], *, max_malformed_share: float | None = MAX_MALFORMED_SHARE,
+                manifest_dir=None, log: Callable[[str], None] | None = None,
+                warn: Callable[[str], None] | None = None,
+                ) -> tuple[dict[str, PairTable], dict[tuple[str, str], FileReport]]:
+    """Read every file to the end (:func:`read_file`) into one :class:`PairTable` per split
+    (canonical order, stage ``parse`` with the drops per reason) and a report per file.
+
+    Files that cannot be read, or whose share of unusable records exceeds
+    ``max_malformed_share``, are all named in one :class:`HHRLHFFileError`. Only afterwards, and
+    only for files that passed, checksums are checked against ``manifest_dir/manifest.json``
+    (and the known ones) and new ones recorded there (trust on first use). ``log`` gets one line
+    per file, ``warn`` (default ``log``) those of files with dropped records."""
+    warn = warn or log
+    rows, reports, problems = {}, {}, []
+    for key, path in sorted(files.items()):
+        try:
+            rows[key], reports[key] = read_file(path, *key)
+        except HHRLHFFileError as e:
+            problems.append(str(e))
+            continue
+        say = warn if reports[key].n_dropped or not reports[key].records else log
+        if say:
+            say(reports[key].describe() + ("" if reports[key].records else " (the file holds no records)"))
+        refused = check_malformed_share(reports[key], max_malformed_share)
+        if refused:
+            problems.append(refused)
+    good = [r for k, r in sorted(reports.items()) if check_malformed_share(r, max_malformed_share) is None]
+    if manifest_dir is not None:
+        manifest = _read_manifest(Path(manifest_dir))
+        for r in good:
+            _check_sha(r.name(), r.sha256, manifest, r.subset, r.split, None, Path(r.path), Path(manifest_dir))
+        if not problems:  # a run that stops records nothing: rerun after the fix records all at once
+            record_checksums(manifest_dir, good, log=log)
+    if problems:
+        n = len(problems)
+        raise HHRLHFFileError(f"{n} HH-RLHF file{'s' * (n > 1)} cannot be used (no checksum recorded):\n  "
+                              + "\n  ".join(problems))
+    tables = {}
+    for split in sorted({sp for _, sp in files}):
+        keys = [k for k in sorted(rows) if k[1] == split]
+        table = _table(split, [row for k in keys for row in rows[k]])
+        dropped = Counter()
+        for k in keys:
+            dropped.update(reports[k].dropped)
+        table.stages.append({"stage": "parse", "n_in": sum(reports[k].records for k in keys), "n_out": len(table),
+                             "dropped": dict(sorted(dropped.items()))})
+        tables[split] = table.canonical()
+    return tables, reports
+
+
+def read_pairs(files: Mapping[tuple[str, str], Path], split: str,
+               max_malformed_share: float | None = MAX_MALFORMED_SHARE) -> PairTable:
+    """The :class:`PairTable` of one split (see :func:`read_source`; nothing is recorded)."""
+    tables, _ = read_source({k: v for k, v in files.items() if k[1] == split}, max_malformed_share=max_malformed_share)
+    return tables.get(split, _table(split, []))
+
+
+def _locate(path) -> tuple[Path, str, str]:
+    """(folder holding the manifest, subset, split) of a file in either layout."""
+    path = Path(path)
+    stem = path.name[:-len(".jsonl.gz")] if path.name.endswith(".jsonl.gz") else None
+    if stem in SPLITS:                                   # <dir>/<subset>/<split>.jsonl.gz
+        return path.parent.parent, path.parent.name, stem
+    subset, _, split = (stem or "").rpartition("_")
+    if subset and split in SPLITS:                       # <dir>/<subset>_<split>.jsonl.gz
+        return path.parent, subset, split
+    raise HHRLHFFileError(f"{path}: not an HH-RLHF file name (<dir>/<subset>/<split>.jsonl.gz or "
+                          f"<dir>/<subset>_<split>.jsonl.gz, split one of {', '.join(SPLITS)})")
+
+
+def accept_file(path, max_malformed_share: float | None = MAX_MALFORMED_SHARE,
+                log: Callable[[str], None] | None = None) -> FileReport:
+    """Accept a replaced file: read it to the end with the workflow's checks (:func:`read_file`,
+    :func:`check_malformed_share`) and record its checksum in the manifest of its folder, in
+    place of the one recorded before (and of a known checksum, which a later run then no longer
+    applies to it). Raises :class:`HHRLHFFileError` (nothing recorded) when the file fails."""
+    dest, subset, split = _locate(path)
+    _, report = read_file(path, subset, split)
+    refused = check_malformed_share(report, max_malformed_share, "--max-malformed-share")
+    if refused:
+        raise HHRLHFFileError(refused)
+    record_checksums(dest, [report], log=log, accepted=True)
+    return report
+
+
+def data_report(reports: Mapping[tuple[str, str], FileReport], tables: Mapping[str, PairTable]) -> dict:
+    """Per file (records, pairs, drops per reason, the first drops as ``file:line``, checksum) and
+    per split (stages with their counts): the data part of ``summary.json`` and the job's report."""
+    return {"files": {f"{s}/{sp}": r.to_dict() for (s, sp), r in sorted(reports.items())},
+            "splits": {s: {"pairs": len(tb), "stages": tb.stages, "dropped": tb.dropped()}
+                       for s, tb in sorted(tables.items())}}
+
+
+def no_pairs_message(split: str, table: PairTable, reports: Mapping[tuple[str, str], FileReport], see,
+                     max_length: int | None = None) -> str:
+    """The one line a run gets when no pair of ``split`` is left: which files, what dropped
+    everything, where the per-file counts are."""
+    from .tokenization import TOO_LONG
+
+    files = [r.path for (_, sp), r in sorted(reports.items()) if sp == split]
+    read = sum(r.records for (_, sp), r in reports.items() if sp == split)
+    why = Counter()
+    for st in table.stages:
+        why.update(st["dropped"])
+    parts = [f"{n} {f'longer than lm.max_length = {max_length} tokens' if r == TOO_LONG and max_length else r}"
+             for r, n in sorted(why.items())]
+    use = "training" if split == "train" else "test (evaluation)"
+    return (f"no {use} pair is left from {', '.join(files) or 'no file'} ({read} records"
+            + (f"; dropped: {', '.join(parts)}" if parts else "") + f"); per-file counts in {see}")

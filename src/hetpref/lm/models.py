@@ -111,12 +111,11 @@ def load_tokenizer(spec: str, tokenizer_dir: str | Path | None = None):
 
 
 def _from_pretrained(cls, spec, **kwargs):
-    try:
-        return cls.from_pretrained(spec, **kwargs)
-    except OSError as e:  # offline or unknown id: say what to do instead of a long HF traceback
-        raise OSError(f"could not load {spec!r} with {cls.__name__}.from_pretrained ({e}). The project runs "
-                      "offline: use model 'tiny' or 'smollm2-135m', or give a local directory holding the "
-                      "model (or set HF_HOME to a cache that has it).") from e
+    # a local folder, or a hub id cache first; a failure is one message naming the spec and what
+    # to do (local path, cache, HF_TOKEN) instead of a long Hugging Face traceback
+    from .hub import from_pretrained
+
+    return from_pretrained(cls.from_pretrained, spec, "model", **kwargs)
 
 
 def load_base_model(spec: str, tokenizer, kind: str = "causal_lm", dtype: str | torch.dtype = "float32",
@@ -131,7 +130,9 @@ def load_base_model(spec: str, tokenizer, kind: str = "causal_lm", dtype: str | 
       num_labels=1)`` works (LlamaForSequenceClassification; only ``score.weight`` is reported
       missing and newly initialised), so it is used; if a version refuses, the classifier is
       built from the causal model's config and weights (:func:`classifier_from_causal`).
-    - anything else: ``from_pretrained(spec)``; offline without the files, a clear ``OSError``.
+    - anything else: ``from_pretrained(spec)`` (a local folder, or a hub id cache first, see
+      :mod:`hetpref.lm.hub`); when it cannot be loaded, one :class:`~hetpref.lm.hub.ModelUnavailable`
+      message that names the spec and what to do.
 
     ``seed`` seeds the new score head's initialisation (reward kind); ``pad_token_id`` is set on
     reward models (the trainer pools the last non-pad token itself, see ``train.py``).

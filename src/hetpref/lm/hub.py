@@ -1,0 +1,217 @@
+"""Where the files of a model spec (``lm.model``) come from, and one clear message when they
+cannot be had.
+
+A spec is one of
+
+- a built-in spec (``tiny``, ``smollm2-135m``): nothing to fetch;
+- a **local folder** holding a Hugging Face model (``config.json``, weights, tokenizer files, as
+  written by ``save_pretrained`` or ``hf download <id> --local-dir <dir>``); a relative path is
+  read from the workflow's working directory;
+- a **Hugging Face hub id** (``namespace/name``), read through the Hugging Face cache.
+
+Everything about the hub is the ecosystem's own environment, never the config (the config is
+hashed into every provenance record, copied to cluster jobs and often committed):
+
+- ``HF_TOKEN``: the access token for gated or private models (or the token ``hf auth login``
+  stored); :func:`hetpref.config.validate_config` refuses a token written in the config.
+- ``HF_HOME`` (default ``~/.cache/huggingface``; or ``HF_HUB_CACHE`` for the hub cache alone):
+  where downloaded models live. On a cluster, point it at a shared disk.
+- ``HF_HUB_OFFLINE=1``: never contact the hub (a GPU node without internet). Without it, a hub
+  that cannot be reached costs ~45 s of retries per file before the error.
+
+Hub ids are loaded **cache first** (``local_files_only=True``, then the hub only when the cache
+lacks the files): a model in the cache is used as it is, with no network access, so a GPU node
+without internet needs nothing but the cache.
+
+:func:`spec_problem` is cheap (no torch, no transformers) and runs while the DAG is built;
+:func:`from_pretrained` wraps every ``*.from_pretrained`` call of a spec and turns the chain of
+Hugging Face errors into one :class:`ModelUnavailable` message that names the spec and says what
+to do.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Callable
+
+from ..runtime import InputError
+from . import SMOLLM2_SPEC, TINY_SPEC
+
+BUILTIN_SPECS = (TINY_SPEC, SMOLLM2_SPEC)
+WEIGHT_PATTERNS = ("*.safetensors", "pytorch_model*.bin", "*.gguf", "model*.bin")
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json")
+
+
+class ModelUnavailable(InputError):
+    """A model spec's files (model or tokenizer) cannot be loaded; the message says what to do."""
+
+
+def _looks_like_path(spec: str) -> bool:
+    """True when ``spec`` can only be meant as a file-system path (a hub id is ``name`` or
+    ``namespace/name`` of letters, digits, ``-_.``)."""
+    if spec.startswith(("/", "./", "../", "~", ".\\", "..\\")) or "\\" in spec or spec.count("/") > 1:
+        return True
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+    try:
+        validate_repo_id(spec)
+    except HFValidationError:
+        return True
+    return False
+
+
+def kind(spec: str) -> str:
+    """``builtin``, ``local`` (an existing path), ``missing_path`` (meant as a path, absent) or
+    ``hub`` (a hub id)."""
+    if spec in BUILTIN_SPECS:
+        return "builtin"
+    if Path(spec).expanduser().exists():
+        return "local"
+    return "missing_path" if _looks_like_path(spec) else "hub"
+
+
+def local_folder_problems(folder: str | Path) -> list[str]:
+    """What a local model folder lacks (empty when it looks loadable)."""
+    folder = Path(folder).expanduser()
+    if not folder.is_dir():
+        return [f"{folder} is a file, not a folder"]
+    problems = []
+    if not (folder / "config.json").is_file():
+        problems.append("no config.json")
+    if not any(any(folder.glob(p)) for p in WEIGHT_PATTERNS):
+        problems.append("no weights (*.safetensors or pytorch_model*.bin)")
+    if not any((folder / f).is_file() for f in TOKENIZER_FILES):
+        problems.append(f"no tokenizer files ({' / '.join(TOKENIZER_FILES)})")
+    return problems
+
+
+def spec_problem(spec: str) -> str | None:
+    """Why ``spec`` cannot name a model, decided without loading anything (used at DAG build), or
+    None. A hub id is not looked up here: whether it loads is known only in the job."""
+    k = kind(spec)
+    if k == "missing_path":
+        where = Path(spec).expanduser()
+        where = where if where.is_absolute() else Path.cwd() / where
+        return (f"{spec!r} is not a folder here ({where} does not exist; relative paths are read from the "
+                f"working directory {Path.cwd()}) and cannot be a Hugging Face id (those read 'name' or "
+                "'namespace/name'). Give the folder that holds the model (config.json, weights, tokenizer), "
+                "a hub id such as meta-llama/Meta-Llama-3-8B, or 'tiny' / 'smollm2-135m'")
+    if k == "local":
+        problems = local_folder_problems(spec)
+        if problems:
+            return (f"{spec!r} is not a Hugging Face model folder: {'; '.join(problems)}. Save one with "
+                    "model.save_pretrained(dir) and tokenizer.save_pretrained(dir), or "
+                    "`hf download <id> --local-dir <dir>`")
+    return None
+
+
+def hub_environment() -> dict:
+    """The hub settings a job runs with (the token's presence only, never its value)."""
+    from huggingface_hub import constants
+
+    return {"cache": str(constants.HF_HUB_CACHE), "offline": bool(constants.HF_HUB_OFFLINE),
+            "token_set": bool(os.environ.get("HF_TOKEN") or os.environ.get("HUGGING_FACE_HUB_TOKEN")
+                              or Path(constants.HF_TOKEN_PATH).is_file())}
+
+
+def describe_environment() -> str:
+    env = hub_environment()
+    return (f"Hugging Face cache {env['cache']} (HF_HOME / HF_HUB_CACHE), "
+            f"HF_HUB_OFFLINE {'on' if env['offline'] else 'off'}, "
+            f"access token {'set' if env['token_set'] else 'not set'} (HF_TOKEN)")
+
+
+def _chain(exc: BaseException):
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        yield exc
+        exc = exc.__cause__ or exc.__context__
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}"[:300]
+
+
+def explain(spec: str, what: str, exc: BaseException) -> str:
+    """One message for a failed load of ``what`` (``model``, ``tokenizer``, ``model config``) of
+    ``spec``: what went wrong, in the user's terms, and what to do."""
+    from huggingface_hub import errors as hf
+
+    chain = list(_chain(exc))
+    text = " ".join(str(e) for e in chain).lower()
+    env = hub_environment()
+    if kind(spec) == "local":
+        problems = local_folder_problems(spec)
+        return (f"lm.model = {spec!r}: the local folder could not be loaded as a {what} "
+                f"({'; '.join(problems) or 'its files are there'}; cause: {_first_line(chain[0])}). It must "
+                "hold a Hugging Face model written by save_pretrained (config.json, *.safetensors, tokenizer).")
+    page = f"https://huggingface.co/{spec}"
+    also = f" (and there is no local folder {Path.cwd() / spec})" if "/" in spec else ""
+    token = "HF_TOKEN is set" if env["token_set"] else "HF_TOKEN is not set"
+    if any(isinstance(e, hf.GatedRepoError) for e in chain) or "trying to access a gated repo" in text:
+        why = (f"it is a gated model: accept its licence on {page} with your account, then export "
+               f"HF_TOKEN=<a token of that account> in the environment of the jobs ({token}; never put the "
+               "token in the config)")
+    elif any(isinstance(e, hf.RepositoryNotFoundError) for e in chain) or "not a valid model identifier" in text:
+        why = (f"the hub has no model {spec!r} that this account can see: check the spelling on {page}; "
+               f"for a private model export HF_TOKEN ({token})")
+    elif any(isinstance(e, hf.RevisionNotFoundError) for e in chain):
+        why = "the hub has no such revision of it"
+    elif (env["offline"] or any(isinstance(e, (hf.LocalEntryNotFoundError, hf.OfflineModeIsEnabled)) for e in chain)
+          or "couldn't connect" in text or "connection" in text):
+        why = (f"it is not in the Hugging Face cache ({env['cache']}) and the hub "
+               + ("is switched off (HF_HUB_OFFLINE=1)" if env["offline"] else "could not be reached"))
+    else:
+        why = _first_line(chain[0])
+    return (f"lm.model = {spec!r}: could not load its {what}{also}: {why}. What to do: on a machine with network, "
+            f"`hf download {spec}` into the cache the jobs read (the same HF_HOME, e.g. a shared disk; gated "
+            "models need HF_TOKEN), then run with HF_HUB_OFFLINE=1 on nodes without internet; or give lm.model "
+            "a local folder holding the model; or use 'tiny' / 'smollm2-135m', which need no network. "
+            f"(Cause: {_first_line(chain[0])}; {describe_environment()}.)")
+
+
+def from_pretrained(load: Callable, spec: str, what: str = "model", **kwargs):
+    """``load(spec, **kwargs)`` (any ``*.from_pretrained``), cache first for a hub id; any failure
+    becomes one :class:`ModelUnavailable` naming the spec and what to do (the Hugging Face chain
+    stays attached as ``__cause__``)."""
+    k = kind(spec)
+    if k == "missing_path":
+        raise ModelUnavailable(f"lm.model = {spec_problem(spec)}")
+    try:
+        if k == "hub" and not kwargs.get("local_files_only"):
+            try:
+                return load(spec, local_files_only=True, **kwargs)
+            except (OSError, ValueError):
+                from huggingface_hub import constants
+
+                if constants.HF_HUB_OFFLINE:
+                    raise
+            return load(spec, **kwargs)
+        return load(spec, **kwargs)
+    except (OSError, ValueError) as exc:
+        raise ModelUnavailable(explain(spec, what, exc)) from exc
+
+
+def check_model_config(spec: str) -> None:
+    """Fail early (in the data job, before any training job) when the model behind ``spec``
+    cannot be had: its config must load, and with ``HF_HUB_OFFLINE=1`` its weights must be in
+    the cache (the training jobs could not fetch them)."""
+    if kind(spec) == "builtin":
+        return
+    from transformers import AutoConfig
+
+    from_pretrained(AutoConfig.from_pretrained, spec, "model config")
+    if kind(spec) != "hub":
+        return
+    from huggingface_hub import constants, snapshot_download
+
+    if not constants.HF_HUB_OFFLINE:
+        return  # the training jobs download what the cache lacks
+    folder = Path(snapshot_download(spec, local_files_only=True))
+    if not any(any(folder.glob(p)) for p in WEIGHT_PATTERNS):
+        raise ModelUnavailable(
+            f"lm.model = {spec!r}: its config and tokenizer are in the Hugging Face cache ({folder}) but not its "
+            "weights (*.safetensors), and HF_HUB_OFFLINE=1 forbids fetching them: on a machine with network run "
+            f"`hf download {spec}` with the same HF_HOME, then rerun")
