@@ -752,9 +752,10 @@ def read_source(files: Mapping[tuple[str, str], Path], *, max_malformed_share: f
             _check_sha(r.name(), r.sha256, manifest, r.subset, r.split, None, Path(r.path), Path(manifest_dir))
         if not problems:  # a run that stops records nothing: rerun after the fix records all at once
             record_checksums(manifest_dir, good, log=log)
+    if len(problems) == 1:
+        raise HHRLHFFileError(f"HH-RLHF file cannot be used (no checksum recorded): {problems[0]}")
     if problems:
-        n = len(problems)
-        raise HHRLHFFileError(f"{n} HH-RLHF file{'s' * (n > 1)} cannot be used (no checksum recorded):\n  "
+        raise HHRLHFFileError(f"{len(problems)} HH-RLHF files cannot be used (no checksum recorded):\n  "
                               + "\n  ".join(problems))
     tables = {}
     for split in sorted({sp for _, sp in files}):
