@@ -4,9 +4,11 @@
 # lm.gpu is true; nothing probes CUDA while the DAG is built.
 
 
+# Only the manifest is the output: Snakemake deletes a job's outputs before it runs and after it
+# fails, which would throw away files placed by hand (the offline route) and files already
+# fetched when a later one fails. The script verifies and records each file (hh_rlhf.py).
 rule lm_download:
     output:
-        [f"{LM['data_dir']}/{subset}/{split}.jsonl.gz" for subset in LM["subsets"] for split in ("train", "test")],
         manifest=f"{LM['data_dir']}/manifest.json",
     params:
         subsets=LM["subsets"],

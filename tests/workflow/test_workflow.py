@@ -242,7 +242,10 @@ def test_lm_smoke_outputs(smoke_run):
 
 def test_lm_download_offline_fails_with_manual_instructions(tmp_path):
     cfg = tmp_path / "download.yaml"
-    cfg.write_text(yaml.safe_dump({"lm": {"source": "download", "subsets": ["harmless-base"]}}))
+    cfg.write_text(yaml.safe_dump({"lm": {"source": "download", "subsets": ["harmless-base", "helpful-base"]}}))
+    placed = tmp_path / "resources/hh-rlhf/helpful-base/train.jsonl.gz"  # one file already placed by hand
+    placed.parent.mkdir(parents=True)
+    placed.write_bytes(b"placed by hand")
     res = snakemake("--cores", "1", "results/lm/download_tiny/data/summary.json", workdir=tmp_path, config=cfg,
                     timeout=300)
     if res.returncode == 0:
@@ -251,3 +254,4 @@ def test_lm_download_offline_fails_with_manual_instructions(tmp_path):
     assert "place them by hand" in out and "resources/hh-rlhf/harmless-base/train.jsonl.gz" in out
     assert "Error in rule lm_download" in out
     assert not (tmp_path / "results/lm").exists()  # nothing downstream ran
+    assert placed.read_bytes() == b"placed by hand"  # Snakemake did not delete it as an output of the job
