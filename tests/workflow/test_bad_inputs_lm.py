@@ -331,15 +331,12 @@ def _run_lm_data(tmp_path, files: dict[str, list[str]], max_length=512):
 def test_no_training_pair_fails_with_one_line_naming_the_inputs(tmp_path, capfd, case):
     other = "helpful-online"  # a second subset (harmless-base/test has a known checksum)
     files = {f"{SUBSET}/train": hh_lines(20, "train"), f"{SUBSET}/test": hh_lines(10, "test"),
-             f"{other}/train": hh_lines(20, "train", seed=3), f"{other}/test": []}
-    if case == "all-too-long":
-        max_length = 16
-    else:
-        max_length = 512
-        files[f"{SUBSET}/train"] = []
-        if case == "all-train-files-empty":
-            files[f"{other}/train"] = []
-    files[f"{other}/test"] = hh_lines(10, "test", seed=3)
+             f"{other}/train": hh_lines(20, "train", seed=3), f"{other}/test": hh_lines(10, "test", seed=3)}
+    max_length = 16 if case == "all-too-long" else 512
+    if case != "all-too-long":
+        files[f"{SUBSET}/train"] = []  # valid gzip, no records
+    if case == "all-train-files-empty":
+        files[f"{other}/train"] = []
     if case == "one-of-two-empty":  # some usable input: the run goes on, the empty file is reported
         data = _run_lm_data(tmp_path, files, max_length)
         summary = json.loads((tmp_path / "data" / "summary.json").read_text())
