@@ -460,6 +460,14 @@ def test_inventory_validates_counts_tables_and_names_them(tmp_path):
     rows = [inspect_counts_table(p, w, partitions=PARTITIONS) for p, w in zip([good, bad], ids)]
     assert rows[0]["status"] == "ok" and "groups are types of party" in rows[0]["detail"]
     assert rows[1]["status"] == "invalid" and rows[1]["detail"].startswith(f"{bad}: line 2: column 'weighted_count'")
+    age_only = tmp_path / "age.csv"
+    pd.DataFrame([{"partition": "party_age", "question": "Q", "option": o, "group": f"R / {a}", "weighted_count": 1}
+                  for o in "abc" for a in ("18-29", "65+")]).to_csv(age_only, index=False)
+    row = inspect_counts_table(age_only, "C_age", type_columns=["F_IDEO"], partitions=PARTITIONS)
+    assert row["status"] == "ok" and "groups are types of party_age" in row["detail"]
+    assert "no rows for the main types (F_IDEO): used by the partitions only" in row["detail"]
+    # age alone can be summed from party × age: that is not reported as missing
+    assert "no rows" not in inspect_counts_table(age_only, "C_age", ["F_AGECAT"], PARTITIONS)["detail"]
     inv = pd.DataFrame([rows[1], {"file": "", "kind": "sav", "wave": "W35", "status": "missing", "detail": ""}])
     message = no_question_message(inv, None, "results/pew/real/data_report.md")
     assert message == ("no Pew question to analyse: every input is unusable — my table.csv (invalid); "

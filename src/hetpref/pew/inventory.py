@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ..provenance import file_sha256
-from .reader import DEFAULT_TYPE_COLUMNS, WEIGHT_COLUMN, SurveyFileError, parse_counts_table, read_sav
+from .reader import DEFAULT_TYPE_COLUMNS, WEIGHT_COLUMN, SurveyFileError, parse_counts_table, read_sav, rows_for
 
 PEW_DOWNLOAD = "https://www.pewresearch.org/american-trends-panel-datasets/"
 INVENTORY_COLUMNS = ["wave", "file", "kind", "status", "detail"]
@@ -89,6 +89,8 @@ def inspect_counts_table(path, wave: str, type_columns=DEFAULT_TYPE_COLUMNS, par
     names = {cols: name for name, cols in table.partitions.items()}
     stands = [names.get(c, " × ".join(c)) for c in table.column_sets()]
     row["detail"] = f"{len(table.rows)} data rows; groups are types of {', '.join(stands)}"
+    if rows_for(table, tuple(type_columns))[0] is None:
+        row["detail"] += f"; no rows for the main types ({' × '.join(type_columns)}): used by the partitions only"
     return row
 
 

@@ -522,7 +522,7 @@ def read_counts_table(
     info = {"file": table.source, "type_columns": list(type_columns), "status": "ok", "rows": 0,
             "n_questions": 0, "n_skipped": 0, "type_names": {}, "refused_groups": [],
             "answer_basis": basis, "derived_from": None}
-    rows, derived_from = _rows_for(table, type_columns)
+    rows, derived_from = rows_for(table, type_columns)
     if rows is None:
         info["status"] = "no_rows"
         return [], [], info
@@ -709,7 +709,7 @@ def _load_counts(path_or_df) -> tuple[str, pd.DataFrame]:
     return source, table.reset_index(drop=True)
 
 
-def _rows_for(table: CountsTable, columns: tuple) -> tuple[pd.DataFrame | None, tuple | None]:
+def rows_for(table: CountsTable, columns: tuple) -> tuple[pd.DataFrame | None, tuple | None]:
     """Rows of ``table`` for the types of ``columns``: exact, or summed from the smallest
     partition containing every column (``derived_from``); ``(None, None)`` when there is none."""
     rows = table.rows
