@@ -38,7 +38,8 @@ with script_run(snakemake) as log:  # noqa: F821
     boot.to_csv(out.bootstrap, index=False)
     stats = {"data": p.mode, **summary_statistics(table)}
     stats["waves_analysed"] = ", ".join(sorted(table["wave"].astype(str).unique()))
-    stats["waves_not_analysed"] = ", ".join(f"{input_label(r)} ({r.status})" for r in inv[inv.status != "ok"].itertuples())
+    not_analysed = inv[~inv.status.isin(["ok", "in_counts_table"])]
+    stats["waves_not_analysed"] = ", ".join(f"{input_label(r)} ({r.status})" for r in not_analysed.itertuples())
     if len(boot):
         flippable = boot.merge(table[["wave", "question", "can_change"]], on=["wave", "question"])
         flippable = flippable[flippable["can_change"]]

@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from hetpref.pew.inventory import counts_table_ids, input_label, inspect_counts_table, inventory, inventory_report
+from hetpref.pew.inventory import (counts_table_ids, input_label, inspect_counts_table, inventory, inventory_report,
+                                   mark_waves_in_counts_tables)
 from hetpref.runtime import script_run
 
 with script_run(snakemake) as log:  # noqa: F821
@@ -14,7 +15,8 @@ with script_run(snakemake) as log:  # noqa: F821
                     kind="demo" if demo else "sav", refused_codes=p.refused_codes)
     rows = [inspect_counts_table(path, wave, p.type_columns, p.partitions)
             for path, wave in zip(p.counts_tables, counts_table_ids(p.counts_tables))]
-    inv = pd.concat([inv, pd.DataFrame(rows, columns=inv.columns)], ignore_index=True)
+    inv = pd.concat([mark_waves_in_counts_tables(inv, rows), pd.DataFrame(rows, columns=inv.columns)],
+                    ignore_index=True)
     inv.to_csv(snakemake.output.inventory, index=False)  # noqa: F821
     Path(snakemake.output.report).write_text(inventory_report(inv, demo))  # noqa: F821
     for r in inv.itertuples():

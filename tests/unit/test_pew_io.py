@@ -477,3 +477,19 @@ def test_inventory_validates_counts_tables_and_names_them(tmp_path):
     assert "usable input(s) my table.csv passes the filters (skipped: too_few_options 2, all_refused 1)" in message
     assert no_question_message(inv.iloc[1:], None, "report.md", "resources/pew").startswith(
         "no Pew input to analyse: no .sav file in resources/pew")
+
+
+def test_manifest_waves_given_by_a_counts_table_are_not_missing_and_wrong_delimiters_are_named(tmp_path):
+    from hetpref.pew.inventory import inspect_counts_table, inventory, inventory_report, mark_waves_in_counts_tables
+
+    table = tmp_path / "w900.csv"
+    write_demo_counts_csv(table, seed=0)  # wave W900
+    row = inspect_counts_table(table, "C_w900")
+    assert row["waves"] == ["W900"] and "waves W900" in row["detail"]
+    inv = mark_waves_in_counts_tables(inventory([], {"W900": {"file": "ATP W900.sav"}, "W35": {"file": "x"}}), [row])
+    assert dict(zip(inv["wave"], inv["status"])) == {"W35": "missing", "W900": "in_counts_table"}
+    assert "W900" not in inventory_report(inv, demo=False).split("|", 1)[-1]
+    semi = tmp_path / "semi.csv"
+    pd.read_csv(table).to_csv(semi, sep=";", index=False)
+    with pytest.raises(SurveyFileError, match=r"semi\.csv: line 1 \(header\): one column .*comma-separated"):
+        read_counts_table(semi)

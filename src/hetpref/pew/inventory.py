@@ -79,7 +79,8 @@ def counts_table_ids(paths) -> list[str]:
 
 
 def inspect_counts_table(path, wave: str, type_columns=DEFAULT_TYPE_COLUMNS, partitions=None) -> dict:
-    """Status of one counts table (every check of :func:`~hetpref.pew.reader.parse_counts_table`)."""
+    """Status of one counts table (every check of :func:`~hetpref.pew.reader.parse_counts_table`);
+    an ok table's row also lists the ``waves`` it holds."""
     row = {"file": str(path), "kind": "counts", "wave": wave, "status": "ok", "detail": ""}
     try:
         table = parse_counts_table(path, type_columns, partitions)
@@ -88,7 +89,10 @@ def inspect_counts_table(path, wave: str, type_columns=DEFAULT_TYPE_COLUMNS, par
         return row
     names = {cols: name for name, cols in table.partitions.items()}
     stands = [names.get(c, " × ".join(c)) for c in table.column_sets()]
-    row["detail"] = f"{len(table.rows)} data rows; groups are types of {', '.join(stands)}"
+    waves = [w for w in dict.fromkeys(table.rows["wave"]) if w]
+    row["waves"] = waves  # not an inventory column: for mark_waves_in_counts_tables
+    row["detail"] = (f"{len(table.rows)} data rows; waves {', '.join(waves) or wave}; "
+                     f"groups are types of {', '.join(stands)}")
     if rows_for(table, tuple(type_columns))[0] is None:
         row["detail"] += f"; no rows for the main types ({' × '.join(type_columns)}): used by the partitions only"
     return row
@@ -122,6 +126,20 @@ def inventory(files, manifest: dict | None = None, type_columns=DEFAULT_TYPE_COL
     return pd.DataFrame(rows, columns=INVENTORY_COLUMNS)
 
 
+def mark_waves_in_counts_tables(inv: pd.DataFrame, counts_rows) -> pd.DataFrame:
+    """Manifest waves not found as a .sav but provided by an ok counts table: status
+    ``in_counts_table`` instead of ``missing`` (they are analysed, from the table)."""
+    inv = inv.copy()
+    for row in counts_rows:
+        if row["status"] != "ok":
+            continue
+        for wave in row.get("waves", []):
+            hit = (inv["status"] == "missing") & (inv["wave"] == wave)
+            inv.loc[hit, "status"] = "in_counts_table"
+            inv.loc[hit, "detail"] = f"{wave} not found as a .sav; its questions come from {row['file']}"
+    return inv
+
+
 def _file_name(file) -> str:
     return Path(str(file)).name if isinstance(file, str) and file else ""
 
@@ -139,7 +157,7 @@ def inventory_report(inv: pd.DataFrame, demo: bool) -> str:
                   "written with the real schema. Every output from them is marked `demo`.", ""]
     analysed = ", ".join(f"{r.wave} ({_file_name(r.file)})" for r in ok.itertuples()) or "none"
     lines += [f"Analysed: {len(ok)} input(s): {analysed}.", ""]
-    problems = inv[inv.status != "ok"]
+    problems = inv[~inv.status.isin(["ok", "in_counts_table"])]
     problems = problems.assign(_absent=problems["status"] == "missing").sort_values("_absent", kind="stable")
     if len(problems):
         lines += ["| file | wave | status | detail |", "| --- | --- | --- | --- |"]

@@ -691,6 +691,9 @@ def _load_counts(path_or_df) -> tuple[str, pd.DataFrame]:
             raise SurveyFileError(f"{source}: empty file; {expected}")
         (_, header), data = records[0], records[1:]
         bad = [line for line, rec in data if len(rec) != len(header)]
+        if len(header) == 1 and any(sep in header[0] for sep in ";\t|"):
+            raise SurveyFileError(f"{source}: line 1 (header): one column {header[0][:60]!r}; counts tables are "
+                                  f"comma-separated (found ';', tab or '|')", "unreadable")
         if bad:
             n_fields = {line: len(rec) for line, rec in data}
             raise SurveyFileError(f"{source}: {_lines(bad)}: {n_fields[bad[0]]} field(s) where the header "
