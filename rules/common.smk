@@ -120,6 +120,24 @@ def synthetic_check_inputs(wildcards):
 
 
 # ---------------------------------------------------------------- Pew surveys
+_partition_names = [p["name"] for p in PEW["partitions"]]
+_check(
+    len(set(_partition_names)) == len(_partition_names),
+    "pew.partitions",
+    f"partition names must be unique, got {_partition_names}",
+)
+# What every Pew reader and analysis job shares: the question filters and the analysis options.
+PEW_FILTERS = {k: PEW[k] for k in ("refused_codes", "refused_labels", "min_options", "min_answers_per_option")}
+PEW_ANALYSIS = {
+    "pseudocount": PEW["pseudocount"],
+    "floor": PEW["reward_floor"],
+    "temperature": PEW["temperature"],
+    "mu": PEW["alternative_distribution"],
+    "eps": PEW["eps"],
+    "delta": PEW["delta"],
+}
+
+
 def pew_real_files():
     """Every .sav in the data folder, whatever its name (waves are read from the files)."""
     return sorted(glob(str(Path(PEW["data_dir"]) / "*.sav")))
@@ -142,6 +160,12 @@ def pew_input_files(wildcards):
     if PEW_MODE == "demo":
         return [f"resources/pew-demo/demo_W{n}.sav" for n in PEW["demo"]["waves"]]
     return pew_real_files()
+
+
+def pew_counts_inputs(wildcards):
+    """The configured counts tables that exist (inputs, so editing one reruns the inventory);
+    a missing one is reported as not_found in the data report."""
+    return [p for p in PEW["counts_tables"] if Path(p).is_file()]
 
 
 def _pew_inventory():
@@ -178,8 +202,25 @@ def pew_combine_inputs(wildcards):
     }
 
 
+def pew_partitions_inputs(wildcards):
+    waves = pew_ok_waves()
+    base = f"{PEW_DIR}/partitions/waves"
+    return {
+        "inventory": f"{PEW_DIR}/inventory.csv",
+        "questions": [f"{base}/{w}/questions.csv" for w in waves],
+        "skipped": [f"{base}/{w}/skipped.csv" for w in waves],
+        "coverage": [f"{base}/{w}/coverage.csv" for w in waves],
+    }
+
+
 def pew_figure(name):
     return [f"results/figures/{name}{PEW_SUFFIX}.pdf", f"results/figures/{name}{PEW_SUFFIX}.png"]
+
+
+def pew_partition_outputs():
+    if not PEW["partitions"]:
+        return []
+    return [f"{PEW_DIR}/partitions.md"] + pew_figure("fig_partitions")
 
 
 def pew_outputs():
@@ -188,6 +229,7 @@ def pew_outputs():
         + pew_figure("fig1")
         + pew_figure("fig2")
         + pew_figure("fig8")
+        + pew_partition_outputs()
     )
 
 

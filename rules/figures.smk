@@ -205,3 +205,26 @@ rule fig6_10:
         "../envs/hetpref.yaml"
     script:
         "../workflow_scripts/pew_figures.py"
+
+
+rule fig_partitions:
+    input:
+        partitions=f"{PEW_DIR}/partitions.csv",
+    output:
+        pdf=pew_figure("fig_partitions")[0],
+        png=report(
+            pew_figure("fig_partitions")[1],
+            caption="../report/fig_partitions.rst",
+            category="Pew surveys (§7.1)",
+            subcategory=PEW_MODE_LABEL,
+        ),
+    params:
+        figure="fig_partitions",
+        mode=PEW_MODE,
+    log:
+        "logs/figures/fig_partitions.log",
+    localrule: True
+    conda:
+        "../envs/hetpref.yaml"
+    script:
+        "../workflow_scripts/pew_figures.py"

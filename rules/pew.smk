@@ -1,4 +1,5 @@
-# Pew surveys (paper §4.3, §7.1, App. E): inventory → one job per wave → combined tables.
+# Pew surveys (paper §4.3, §7.1, App. E): inventory → one job per wave → combined tables;
+# beside it, the same analysis under other user-type partitions (one job per wave → one table).
 
 
 rule pew_demo_wave:
@@ -20,6 +21,7 @@ rule pew_demo_wave:
 checkpoint pew_data:
     input:
         sav=pew_input_files,
+        counts=pew_counts_inputs,
     output:
         inventory=f"{PEW_DIR}/inventory.csv",
         report=f"{PEW_DIR}/data_report.md",
@@ -27,6 +29,8 @@ checkpoint pew_data:
         mode=PEW_MODE,
         manifest=PEW["manifest"],
         type_columns=PEW["type_columns"],
+        partitions=PEW["partitions"],
+        refused_codes=PEW["refused_codes"],
         counts_tables=PEW["counts_tables"],
     log:
         f"logs/pew/{PEW_MODE}/data.log",
@@ -47,15 +51,9 @@ rule pew_wave:
     params:
         kind=pew_wave_kind,
         type_columns=PEW["type_columns"],
-        refused_codes=PEW["refused_codes"],
-        min_options=PEW["min_options"],
-        min_answers_per_option=PEW["min_answers_per_option"],
-        pseudocount=PEW["pseudocount"],
-        reward_floor=PEW["reward_floor"],
-        temperature=PEW["temperature"],
-        alternative_distribution=PEW["alternative_distribution"],
-        eps=PEW["eps"],
-        delta=PEW["delta"],
+        partitions=PEW["partitions"],
+        filters=PEW_FILTERS,
+        analysis=PEW_ANALYSIS,
         bootstrap=PEW["bootstrap"],
     log:
         f"logs/pew/{PEW_MODE}/{{wave}}.log",
@@ -84,6 +82,8 @@ rule pew_combine:
         summary_md=f"{PEW_DIR}/summary.md",
     params:
         mode=PEW_MODE,
+        data_dir=PEW["data_dir"],
+        report=f"{PEW_DIR}/data_report.md",
     log:
         f"logs/pew/{PEW_MODE}/combine.log",
     localrule: True
@@ -91,3 +91,54 @@ rule pew_combine:
         "../envs/hetpref.yaml"
     script:
         "../workflow_scripts/pew_combine.py"
+
+
+rule pew_partitions_wave:
+    input:
+        data=pew_wave_input,
+    output:
+        questions=f"{PEW_DIR}/partitions/waves/{{wave}}/questions.csv",
+        skipped=f"{PEW_DIR}/partitions/waves/{{wave}}/skipped.csv",
+        coverage=f"{PEW_DIR}/partitions/waves/{{wave}}/coverage.csv",
+    params:
+        kind=pew_wave_kind,
+        type_columns=PEW["type_columns"],
+        partitions=PEW["partitions"],
+        filters=PEW_FILTERS,
+        analysis=PEW_ANALYSIS,
+    log:
+        f"logs/pew/{PEW_MODE}/partitions_{{wave}}.log",
+    benchmark:
+        f"benchmarks/pew/{PEW_MODE}/partitions_{{wave}}.tsv"
+    threads: 1
+    conda:
+        "../envs/hetpref.yaml"
+    script:
+        "../workflow_scripts/pew_partitions_wave.py"
+
+
+rule pew_partitions:
+    input:
+        unpack(pew_partitions_inputs),
+    output:
+        table=report(
+            f"{PEW_DIR}/partitions.csv",
+            caption="../report/pew_partitions.rst",
+            category="Pew surveys (§7.1)",
+            subcategory=PEW_MODE_LABEL,
+        ),
+        table_md=f"{PEW_DIR}/partitions.md",
+        questions=f"{PEW_DIR}/partitions/questions.csv",
+        skipped=f"{PEW_DIR}/partitions/skipped.csv",
+        coverage=f"{PEW_DIR}/partitions/coverage.csv",
+    params:
+        mode=PEW_MODE,
+        partitions=PEW["partitions"],
+        report=f"{PEW_DIR}/data_report.md",
+    log:
+        f"logs/pew/{PEW_MODE}/partitions.log",
+    localrule: True
+    conda:
+        "../envs/hetpref.yaml"
+    script:
+        "../workflow_scripts/pew_partitions.py"

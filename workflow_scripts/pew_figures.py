@@ -1,11 +1,13 @@
 """Pew figures: fig1 (rankings of the EV question), fig2 (min-TV CDF), fig8 (per-type choices and
-rewards of the EV question), fig6-10 (rankings of the configured questions present)."""
+rewards of the EV question), fig6-10 (rankings of the configured questions present), fig_partitions
+(the §7.1 statistics per user-type partition)."""
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+import pandas as pd
 
 from hetpref.pew.analysis import read_question_table
-from hetpref.pew.figures import figure_min_tv_cdf, figure_rankings, figure_type_choices
+from hetpref.pew.figures import figure_min_tv_cdf, figure_partitions, figure_rankings, figure_type_choices
 from hetpref.plotting import demo_title, save
 from hetpref.runtime import script_run
 
@@ -21,9 +23,14 @@ def placeholder(message, demo):
 with script_run(snakemake) as log:  # noqa: F821
     p, out = snakemake.params, snakemake.output  # noqa: F821
     demo = p.mode == "demo"
-    table = read_question_table(snakemake.input.questions)  # noqa: F821
-    by_name = table.set_index("question") if len(table) else None
-    if p.figure == "fig2":
+    if p.figure == "fig_partitions":
+        table = pd.read_csv(snakemake.input.partitions)  # noqa: F821
+    else:
+        table = read_question_table(snakemake.input.questions)  # noqa: F821
+    by_name = table.set_index("question") if p.figure != "fig_partitions" and len(table) else None
+    if p.figure == "fig_partitions":
+        save(figure_partitions(table, demo), out.pdf, out.png)
+    elif p.figure == "fig2":
         save(figure_min_tv_cdf(table, demo), out.pdf, out.png)
     elif p.figure in ("fig1", "fig8"):
         q = p.ev_question

@@ -2,6 +2,7 @@ import itertools
 from types import SimpleNamespace
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from hetpref.aggregation import normalized_borda_count, pairwise_preference_matrix
@@ -131,3 +132,106 @@ def test_bootstrap_is_deterministic_and_centred():
     b = bootstrap_question(q, 50, seed=0)
     np.testing.assert_array_equal(a["min_tv"], b["min_tv"])
     assert a["min_tv"].shape == (50,)
+
+
+# ------------------------------------------------------------------ bootstrap for aggregated counts
+
+
+def _respondents(rng, n=3000, sd=0.5):
+    type_idx, answer_idx = rng.integers(3, size=n), rng.integers(4, size=n)
+    weight = rng.lognormal(0.0, sd, size=n)
+    return type_idx, answer_idx, weight
+
+
+def _cells(type_idx, answer_idx, values):
+    out = np.zeros((3, 4))
+    np.add.at(out, (type_idx, answer_idx), values)
+    return out
+
+
+def test_effective_sample_size_is_kish_for_cell_constant_weights_and_bounds_it_otherwise():
+    from hetpref.pew.analysis import effective_sample_sizes
+
+    rng = np.random.default_rng(5)
+    type_idx, answer_idx, weight = _respondents(rng)
+    n_cells = _cells(type_idx, answer_idx, 1.0)
+    kish = np.array([weight[type_idx == u].sum() ** 2 / (weight[type_idx == u] ** 2).sum() for u in range(3)])
+    bound = effective_sample_sizes(_cells(type_idx, answer_idx, weight), n_cells)
+    assert np.all(kish <= bound + 1e-9) and np.all(bound <= n_cells.sum(-1) + 1e-9)
+    assert np.all(kish < 0.9 * n_cells.sum(-1))  # these weights do cost effective size
+    # weights constant within each cell: the formula is Kish's exactly
+    cell_weight = rng.uniform(0.3, 3.0, size=(3, 4))
+    w_const = cell_weight[type_idx, answer_idx]
+    kish_const = np.array([w_const[type_idx == u].sum() ** 2 / (w_const[type_idx == u] ** 2).sum() for u in range(3)])
+    np.testing.assert_allclose(effective_sample_sizes(_cells(type_idx, answer_idx, w_const), n_cells), kish_const)
+    # only weighted counts: the weighted total stands for n
+    counts = _cells(type_idx, answer_idx, weight)
+    np.testing.assert_allclose(effective_sample_sizes(counts), counts.sum(-1))
+
+
+def test_parametric_bootstrap_is_the_scaled_multinomial_of_each_group():
+    from hetpref.pew.analysis import effective_sample_sizes, parametric_bootstrap_counts
+
+    counts = np.array([[120.0, 60.0, 20.0, 0.0], [30.0, 30.0, 90.0, 50.0], [0.0, 0.0, 0.0, 0.0]])
+    n_counts = np.array([[100.0, 50.0, 25.0, 0.0], [40.0, 20.0, 80.0, 60.0], [0.0, 0.0, 0.0, 0.0]])
+    draws = parametric_bootstrap_counts(counts, n_counts, 20000, np.random.default_rng(0))
+    assert draws.shape == (20000, 3, 4)
+    np.testing.assert_allclose(draws.sum(-1), np.broadcast_to(counts.sum(-1), (20000, 3)))  # group totals kept
+    assert np.all(draws[:, 2] == 0) and np.all(draws[:, 0, 3] == 0)  # empty group, never-chosen option
+    m = np.rint(effective_sample_sizes(counts, n_counts))[:2]
+    total, p = counts.sum(-1)[:2, None], counts[:2] / counts[:2].sum(-1, keepdims=True)
+    se_mean = np.sqrt(total ** 2 / m[:, None] * p * (1 - p) / 20000)
+    assert np.all(np.abs(draws[:, :2].mean(0) - counts[:2]) <= 4 * se_mean + 1e-12)   # unbiased
+    np.testing.assert_allclose(draws[:, :2].var(0), total ** 2 / m[:, None] * p * (1 - p), rtol=0.05, atol=1e-9)
+    again = parametric_bootstrap_counts(counts, n_counts, 50, np.random.default_rng(1))
+    np.testing.assert_array_equal(again, parametric_bootstrap_counts(counts, n_counts, 50, np.random.default_rng(1)))
+
+
+def test_bootstrap_table_uses_the_parametric_bootstrap_for_counts_and_says_so():
+    from hetpref.pew.analysis import bootstrap_table
+
+    # an EV-like question (MATH.md §6): 4000 weighted respondents, min-TV ≈ 0.24
+    rng = np.random.default_rng(6)
+    type_idx = rng.choice(3, size=4000, p=[0.45, 0.45, 0.1])
+    probs = np.array([[0.03, 0.03, 0.09, 0.85], [0.24, 0.22, 0.45, 0.09], [0.15, 0.33, 0.29, 0.23]])
+    answer_idx = (rng.random(4000)[:, None] >= probs.cumsum(1)[type_idx]).sum(1)
+    weight = rng.lognormal(0.0, 0.3, size=4000)
+    counts = _cells(type_idx, answer_idx, weight)
+    sav = SimpleNamespace(wave="W1", name="S", counts=counts, type_idx=type_idx, answer_idx=answer_idx,
+                          weight=weight, n_counts=_cells(type_idx, answer_idx, 1.0))
+    agg = SimpleNamespace(wave="W1", name="C", counts=counts, type_idx=None, answer_idx=None, weight=None,
+                          n_counts=sav.n_counts)
+    table = bootstrap_table([sav, agg], draws=400, seed=0, level=0.9)
+    assert table["method"].tolist() == ["respondent", "parametric"]
+    assert table.loc[0, "n_eff"] == pytest.approx(weight.sum() ** 2 / (weight ** 2).sum(), rel=1e-4)
+    assert table.loc[0, "n_eff"] < table.loc[1, "n_eff"] <= 4000  # the cell-level bound is above Kish's
+    point = analyse_counts(counts[None], [4])["min_tv"][0]
+    width = table["min_tv_hi"] - table["min_tv_lo"]
+    assert np.all(table["min_tv_lo"] < point) and np.all(point < table["min_tv_hi"])
+    # the same data give intervals of similar width (the parametric one holds the type shares fixed)
+    assert 0.6 < width[1] / width[0] < 1.1, width.tolist()
+
+
+def test_partition_summary_matches_summary_statistics_per_partition_and_on_common_questions():
+    from hetpref.pew.analysis import partition_summary
+
+    rows = pd.DataFrame({
+        "partition": ["a"] * 4 + ["b"] * 3,
+        "wave": ["W1"] * 7, "question": ["q1", "q2", "q3", "q4", "q1", "q2", "q5"],
+        "n_types": [3] * 4 + [5, 6, 5],
+        "can_change": [True, True, False, True, False, True, True],
+        "min_tv": [0.1, 0.3, np.inf, 0.5, np.inf, 0.2, 0.4],
+        "top_can_change": [True, False, False, False, False, True, False],
+        "top_differs": [False] * 7,
+    })
+    out = partition_summary(rows, [{"name": "a", "columns": ["X"]}, {"name": "b", "columns": ["X", "Y"]},
+                                   {"name": "c", "columns": ["Z"]}]).set_index("partition")
+    for name in "ab":
+        s = summary_statistics(rows[rows.partition == name])
+        assert out.loc[name, "questions_analysed"] == s["questions_analysed"]
+        assert out.loc[name, "share_ranking_can_change"] == pytest.approx(s["share_ranking_can_change"])
+        assert out.loc[name, "median_min_tv"] == pytest.approx(s["median_min_tv"])
+        assert out.loc[name, "common_questions"] == 2  # q1, q2 are analysed under both
+    assert out.loc["a", "common_share_ranking_can_change"] == 1.0 and out.loc["b", "common_median_min_tv"] == 0.2
+    assert out.loc["a", "types"] == "3" and out.loc["b", "types"] == "5–6" and out.loc["b", "columns"] == "X × Y"
+    assert out.loc["c", "questions_analysed"] == 0 and out.loc["c", "types"] == ""

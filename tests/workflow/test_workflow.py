@@ -139,41 +139,19 @@ def test_pew_demo_outputs_and_summary_recomputed_independently(smoke_run):
     assert (smoke_run / "results/figures/fig6-10_demo/index.md").exists()
     boot = pd.read_csv(pew / "bootstrap.csv")
     assert len(boot) == len(table) and boot["share_can_change"].between(0, 1).all()
+    assert set(boot["method"]) == {"respondent"} and int(summary["intervals_respondent_bootstrap"]) == len(table)
+    # type partitions: the party partition is the main analysis; the others ran on the same waves
+    parts = pd.read_csv(pew / "partitions.csv").set_index("partition")
+    assert list(parts.index) == ["party", "party_age", "party_education", "ideology"]
+    assert parts.loc["party", "questions_analysed"] == len(table)
+    assert parts.loc["party", "share_ranking_can_change"] == pytest.approx(float(summary["share_ranking_can_change"]))
+    assert parts.loc["party", "median_min_tv"] == pytest.approx(float(summary["median_min_tv"]))
+    assert parts["types"].astype(str).tolist() == ["3", "12", "9", "5"] and (parts["waves"] == 2).all()
+    assert (parts["common_questions"] > 20).all()
+    assert (smoke_run / "results/figures/fig_partitions_demo.pdf").read_bytes()[:4] == b"%PDF"
 
 
-def test_pew_real_mode_reports_bad_files_and_analyses_the_rest(tmp_path):
-    import pyreadstat
-
-    from hetpref.pew.demo import write_demo_counts_csv, write_demo_wave
-
-    data = tmp_path / "resources" / "pew"
-    data.mkdir(parents=True)
-    write_demo_wave(data / "my survey (any name).sav", 128, seed=3, n_respondents=1500, n_questions=20)
-    (data / "broken.sav").write_bytes(b"not an spss file at all" * 10)
-    pyreadstat.write_sav(pd.DataFrame({"QKEY": [1.0, 2.0], "F_PARTYSUM_FINAL": [1.0, 2.0], "Q1_W5": [1.0, 2.0]}),
-                         str(data / "no_weight.sav"))
-    counts = tmp_path / "crosstabs.csv"  # aggregated input: per-group weighted counts
-    write_demo_counts_csv(counts, seed=1)
-    cfg = tmp_path / "real.yaml"
-    cfg.write_text(yaml.safe_dump({**yaml.safe_load(SMOKE.read_text()),
-                                   "pew": {"source": "real", "bootstrap": {"draws": 5, "level": 0.9, "seed": 0},
-                                           "counts_tables": [str(counts)]}}))
-    res = snakemake("--cores", "2", "results/pew/real/summary.md", workdir=tmp_path, config=cfg)
-    assert res.returncode == 0, res.stderr[-4000:]
-    inv = pd.read_csv(tmp_path / "results/pew/real/inventory.csv").set_index("file", drop=False)
-    status = dict(zip(inv["file"].fillna("").map(lambda f: Path(f).name), inv["status"]))
-    assert status["my survey (any name).sav"] == "ok"
-    assert status["broken.sav"] == "unreadable" and status["no_weight.sav"] == "missing_column"
-    assert "WEIGHT_W" in inv.loc[inv.status == "missing_column", "detail"].iloc[0]
-    missing = inv[inv.status == "missing"]
-    assert "W35" in set(missing["wave"]) and "W128" not in set(missing["wave"])
-    summary = pd.read_csv(tmp_path / "results/pew/real/summary.csv").set_index("statistic")["value"]
-    counts_waves = set(pd.read_csv(counts)["wave"].astype(str)) if "wave" in pd.read_csv(counts) else {"C_crosstabs"}
-    assert set(summary["waves_analysed"].split(", ")) == {"W128"} | counts_waves and summary["data"] == "real"
-    table = pd.read_csv(tmp_path / "results/pew/real/questions.csv")
-    assert (table["source"] == "counts").sum() > 0 and (table["source"] == "sav").sum() > 0
-    assert "broken.sav" in (tmp_path / "results/pew/real/data_report.md").read_text() or \
-        "unreadable" in (tmp_path / "results/pew/real/data_report.md").read_text()
+# Real-mode Pew runs with bad inputs beside good ones: tests/workflow/test_bad_inputs_pew.py
 
 
 def test_claims_report(smoke_run):

@@ -46,6 +46,22 @@ PARTY_SHARES = (0.44, 0.46, 0.07, 0.03)
 #: the last ("other") type but are dropped by the reader.
 TYPE_NAMES = [PARTY_LABELS[c] for c in (1, 2, 9)]
 
+#: Other demographics with the ATP's names, codes and value labels (99 = refused), for the
+#: type-partition analysis. Age and education are drawn independently of everything else;
+#: ideology depends on party (rows: Rep, Dem, other; columns: codes 1–5 then 99). Answers
+#: depend on party only, so on demo data the other partitions split or mix the party types.
+AGE_LABELS = {1: "18-29", 2: "30-49", 3: "50-64", 4: "65+", 99: "DK/REF"}
+AGE_SHARES = (0.16, 0.33, 0.26, 0.23, 0.02)
+EDUC_LABELS = {1: "College graduate+", 2: "Some College", 3: "H.S. graduate or less", 99: "DK/REF"}
+EDUC_SHARES = (0.36, 0.30, 0.32, 0.02)
+IDEO_LABELS = {1: "Very conservative", 2: "Conservative", 3: "Moderate", 4: "Liberal", 5: "Very liberal",
+               99: "Refused"}
+IDEO_GIVEN_PARTY = np.array([
+    [0.14, 0.46, 0.31, 0.05, 0.02, 0.02],
+    [0.02, 0.07, 0.38, 0.38, 0.13, 0.02],
+    [0.05, 0.15, 0.50, 0.18, 0.07, 0.05],
+])
+
 EV_TEXT = (
     "The next time you purchase a vehicle, how likely are you to consider purchasing an electric vehicle?"
 )
@@ -149,7 +165,7 @@ def write_demo_wave(
         f"XTABLET_{wave}": rng.choice([1.0, 2.0], size=n, p=[0.1, 0.9]),
         f"WEIGHT_{wave}": weight,
         TYPE_COLUMN: party,
-        "F_AGECAT": rng.choice([1.0, 2.0, 3.0, 4.0, 99.0], size=n, p=[0.16, 0.33, 0.26, 0.23, 0.02]),
+        "F_AGECAT": rng.choice(np.array(list(AGE_LABELS), dtype=float), size=n, p=AGE_SHARES),
     }
     column_labels = {
         "QKEY": "Unique respondent key",
@@ -162,6 +178,8 @@ def write_demo_wave(
         f"WEIGHT_{wave}": f"Wave {int(wave_number)} weight",
         TYPE_COLUMN: "Party summary",
         "F_AGECAT": "Age category",
+        "F_EDUCCAT": "Education category",
+        "F_IDEO": "Ideology",
     }
     value_labels = {
         f"DEVICE_TYPE_{wave}": {1: "Mobile phone", 2: "Desktop or laptop", 3: "Tablet"},
@@ -169,12 +187,20 @@ def write_demo_wave(
         f"FORM_{wave}": {1: "Form 1", 2: "Form 2"},
         f"XTABLET_{wave}": {1: "Panel-provided tablet", 2: "Own device"},
         TYPE_COLUMN: dict(PARTY_LABELS),
-        "F_AGECAT": {1: "18-29", 2: "30-49", 3: "50-64", 4: "65+", 99: "Refused"},
+        "F_AGECAT": dict(AGE_LABELS),
+        "F_EDUCCAT": dict(EDUC_LABELS),
+        "F_IDEO": dict(IDEO_LABELS),
     }
 
     # Row of each respondent's answer distribution: Rep, Dem, other; refused-party → other.
     resp_type = np.select([party == 1, party == 2], [0, 1], default=2)
     typed = party != REFUSED_CODE  # respondents read_wave keeps (all weights are positive)
+    # Education and ideology come from their own stream, so the columns above and the answers
+    # below are the same as in demo waves written before these columns existed.
+    demo_rng = np.random.default_rng([int(seed), int(wave_number), 2])
+    columns["F_EDUCCAT"] = demo_rng.choice(np.array(list(EDUC_LABELS), dtype=float), size=n, p=EDUC_SHARES)
+    ideo_codes = np.array(list(IDEO_LABELS), dtype=float)
+    columns["F_IDEO"] = ideo_codes[_sample_codes(demo_rng, IDEO_GIVEN_PARTY, resp_type).astype(int) - 1]
 
     desc = {
         "path": str(path),

@@ -87,3 +87,36 @@ def figure_type_choices(row, demo: bool):
     axes[1].legend(fontsize=7)
     fig.suptitle(demo_title(f"Figure 8: {row['question']}", demo), fontsize=9)
     return fig
+
+
+def figure_partitions(summary: pd.DataFrame, demo: bool):
+    """The §7.1 statistics per user-type partition (one row of ``partitions.csv`` each): share of
+    questions whose ranking can change, share whose top choice can change, median min-TV; solid
+    bars on every question analysed under the partition, hatched on the questions common to all."""
+    names = summary["partition"].tolist()
+    x = np.arange(len(names))
+    own_n = summary["questions_analysed"].to_numpy(dtype=float)
+    common_n = summary["common_questions"].to_numpy(dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        panels = [
+            ("share of rankings that can change", summary["share_ranking_can_change"],
+             summary["common_share_ranking_can_change"]),
+            ("share of top choices that can change", summary["top_choice_can_change"] / own_n,
+             summary["common_top_choice_can_change"] / common_n),
+            ("median min-TV (questions that can change)", summary["median_min_tv"], summary["common_median_min_tv"]),
+        ]
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.4))
+    labels = [f"{n}\n({t} types)" if str(t) not in ("", "nan") else f"{n}\n(no input)"
+              for n, t in zip(names, summary["types"].fillna(""))]
+    for ax, (title, own, common) in zip(axes, panels):
+        ax.bar(x - 0.2, np.nan_to_num(np.asarray(own, dtype=float)), 0.4, color="tab:blue", label="all analysed")
+        ax.bar(x + 0.2, np.nan_to_num(np.asarray(common, dtype=float)), 0.4, color="tab:blue", alpha=0.45,
+               hatch="//", label="common questions")
+        ax.set_xticks(x, labels, fontsize=7)
+        ax.set_title(title, fontsize=9)
+    axes[0].legend(fontsize=7, loc="lower left")
+    n_text = ", ".join(f"{n}: {int(q)}" for n, q in zip(names, own_n))
+    fig.suptitle(demo_title(f"Who are the types? Questions analysed — {n_text}; common: {int(common_n.max(initial=0))}",
+                            demo), fontsize=9)
+    fig.tight_layout()
+    return fig
