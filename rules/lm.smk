@@ -64,6 +64,7 @@ rule lm_oracle:
     output:
         table=f"{LM_DIR}/length_oracle.csv",
         ceilings=f"{LM_DIR}/length_oracle_ceilings.json",
+        dpo_bound=f"{LM_DIR}/dpo_length_prior.csv",
     log:
         f"logs/lm/{LM_TAG}/oracle.log",
     threads: 1

@@ -7,14 +7,15 @@ snakemake.params: labellings (optional list; default anonymous, unanimous, unani
                   tol (optional, 1e-11: Newton's gradient tolerance)
 snakemake.output: table (CSV: one row per labelling: agreement, n_test, cross_entropy, kl, ...),
                   scores (optional CSV: labelling, n, score), ceilings (optional JSON {label: percent},
-                  the format lm_report's `ceilings` input reads)
+                  the format lm_report's `ceilings` input reads), dpo_bound (optional CSV: how far DPO with a
+                  uniform reference can move from "shorter wins", hetpref.lm.length_oracle.dpo_length_prior_bound)
 """
 import json
 from pathlib import Path
 
 import pandas as pd
 
-from hetpref.lm.length_oracle import oracle_table, scores_table
+from hetpref.lm.length_oracle import dpo_length_prior_bound, oracle_table, scores_table
 from hetpref.lm.relabel import LABELLINGS
 from hetpref.runtime import script_run
 
@@ -34,6 +35,13 @@ with script_run(snakemake, torch_threads=False) as log:  # noqa: F821
         Path(out.ceilings).write_text(json.dumps(
             {f"length ceiling ({r.labelling})": round(100 * r.agreement, 4) for r in table.itertuples()},
             indent=2) + "\n")
+    if getattr(out, "dpo_bound", None):
+        bound = dpo_length_prior_bound(test.n_chosen.to_numpy(), test.n_rejected.to_numpy())
+        bound.to_csv(out.dpo_bound, index=False)
+        for r in bound.itertuples():
+            log.info("DPO (uniform reference) at %.0f nats/token and an eos range of %.0f nats: %.1f%% of test pairs "
+                     "can leave the length prior; agreement ≤ %.1f%% (shorter-wins %.1f%%)", r.nats_per_token,
+                     r.eos_range_nats, 100 * r.flippable_share, 100 * r.upper_bound, 100 * r.shorter_wins)
     for r in table.itertuples():
         (log.info if r.converged else log.warning)(
             "%s: test agreement %.4f on %d pairs (%d r̄ ties left out, %d with an unseen length); "

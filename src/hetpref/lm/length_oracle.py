@@ -169,3 +169,41 @@ def scores_table(scorers: dict):
 
     return pd.concat([pd.DataFrame({"labelling": lab, "n": sc.lengths, "score": sc.scores - sc.scores.mean()})
                       for lab, sc in scorers.items()], ignore_index=True)
+
+
+# ----------------------------------------------------------------------------- DPO's length prior
+
+
+def dpo_length_prior_bound(test_a, test_b, nats_per_token=(1.0, 2.0, 4.0), eos_ranges=(10.0, 20.0, 50.0, 100.0)):
+    """How far direct alignment with a uniform reference can move from "the shorter response wins".
+
+    With a uniform reference DPO's induced reward is ``log π(y|x)`` itself (MATH.md §4, §8). On
+    text it cannot predict, a causal LM pays about ``H`` nats per response token (its per-token
+    cross-entropy, never below the text's entropy rate), so
+    ``log π(y|x) ≈ −H·|y| + g(y)``, where ``g`` collects what training can shape at no cost in
+    content: above all the log-probability of ending (eos) where it ends, ``g ≤ 0``. If ``g`` spans
+    at most ``G`` nats, a test pair whose responses differ by ``|Δ|`` tokens can be ordered against
+    the length prior only when ``H·|Δ| ≤ G``; every other pair keeps "shorter wins". The upper
+    bound on agreement with r̄ is then ``share(flippable) + agreement of shorter-wins on the rest``
+    (content noise ignored: a model of the mechanism, not a theorem about every network).
+
+    ``test_a``/``test_b``: token counts of the r̄-preferred and the other response's sequences (the
+    prompt is shared, so differences are response-length differences). Returns a DataFrame with one
+    row per (H, G): ``flippable_share``, ``upper_bound``, and ``shorter_wins`` (the length prior's
+    own agreement)."""
+    import pandas as pd
+
+    a, b = np.asarray(test_a, np.float64), np.asarray(test_b, np.float64)
+    dr = average_reward(a) - average_reward(b)
+    keep = np.abs(dr) > TIE_TOL
+    a, b, dr = a[keep], b[keep], dr[keep]
+    shorter_right = np.sign(b - a) == np.sign(dr)  # a pair of equal lengths: the prior cannot order it
+    rows = []
+    for h in nats_per_token:
+        for g in eos_ranges:
+            flippable = h * np.abs(a - b) <= g
+            rows.append({"nats_per_token": float(h), "eos_range_nats": float(g), "n_test": int(keep.sum()),
+                         "shorter_wins": float(shorter_right.mean()) if keep.any() else None,
+                         "flippable_share": float(flippable.mean()) if keep.any() else None,
+                         "upper_bound": float(np.where(flippable, True, shorter_right).mean()) if keep.any() else None})
+    return pd.DataFrame(rows)
