@@ -6,7 +6,7 @@ from pathlib import Path
 from snakemake.utils import validate
 
 from hetpref.config import ConfigError, validate_config
-from hetpref.synthetic.experiment import expand_methods, method_id, parse_method
+from hetpref.synthetic.methods import expand_methods, method_id, parse_method
 from hetpref.synthetic.heterogeneity import heterogeneity_points, sweep_problem
 
 # Our own pass first: one line per problem naming the key, the value and what was expected

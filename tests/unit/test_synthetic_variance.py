@@ -171,7 +171,8 @@ def test_heterogeneity_checks_fail_when_the_effect_vanishes():
                                     ("cdpo_alpha1_oracle", "corrected_dpo", 0.054, cdpo),
                                     ("consistent", "consistent", 0.03, 1e-9)):
             rows.append({"point": point, "method": mid, "family": fam, "tv_to_optimal": tv,
-                         "exact_tv_to_optimal": exact, "variance_correlation": 0.95 if mid == "cdpo_alpha1" else np.nan})
+                         "exact_tv_to_optimal": exact, "variance_correlation": 0.95 if mid == "cdpo_alpha1" else np.nan,
+                         "variance_true_mean": 0.05 if mid == "cdpo_alpha1" else np.nan})
     het = pd.DataFrame(rows)
     assert all(c["passed"] is not False for c in heterogeneity_checks(het))
     het.loc[(het.point == "b") & (het.family == "corrected_dpo"), "exact_tv_to_optimal"] = 0.05

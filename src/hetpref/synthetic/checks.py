@@ -7,10 +7,10 @@ the oracle-variance arm stays from its exact limit.
 """
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import pandas as pd
+
+from .methods import parse_method
 
 
 def _plain(value):
@@ -31,16 +31,13 @@ def _finding(name, value, note):
     return _check(name, value, None, note)
 
 
-_CDPO = re.compile(r"^cdpo_alpha(\d+(?:\.\d+)?)(_oracle)?$")
-
-
 def _cdpo_arms(table: pd.DataFrame) -> dict:
     """α → {"estimated": rows, "oracle": rows} of the corrected-DPO runs in a table."""
     out = {}
     for mid, rows in table.groupby("method"):
-        m = _CDPO.match(mid)
-        if m:
-            out.setdefault(float(m.group(1)), {})["oracle" if m.group(2) else "estimated"] = rows
+        spec = parse_method(mid)
+        if spec.method == "corrected_dpo":
+            out.setdefault(spec.alpha, {})[spec.variance] = rows
     return out
 
 
@@ -138,12 +135,12 @@ def heterogeneity_checks(het: pd.DataFrame) -> list[dict]:
                           "limit at every point", f"{int(better.sum())} of {len(better)}", better.all(),
                           "all points"))
     trained = het.groupby(["point", "method"])["tv_to_optimal"].mean().unstack()
-    for mid in [m for m in trained if m.startswith("cdpo_alpha")]:
+    for mid in [m for m in trained if parse_method(m).method == "corrected_dpo"]:
         if "dpo" in trained:
             better = trained[mid] < trained["dpo"]
             out.append(_finding(f"heterogeneity sweep: trained {mid} closer to π* than trained DPO (seed mean)",
                                 f"{int(better.sum())} of {len(better)} points", "points where it helps"))
-    est = [m for m in trained if _CDPO.match(m) and not m.endswith("_oracle")]
+    est = [m for m in trained if parse_method(m).variance == "estimated"]
     for mid in est:
         oracle = f"{mid}_oracle"
         if oracle in trained and "dpo" in trained:
@@ -155,10 +152,13 @@ def heterogeneity_checks(het: pd.DataFrame) -> list[dict]:
                                   "gap at every point where the oracle arm beats DPO (least share)",
                                   [round(min(closed), 3), f"{len(closed)} points"], min(closed) >= 0.5, "≥ 0.5"))
     if "variance_correlation" in het and het["variance_correlation"].notna().any():
-        corr = het.groupby("point")["variance_correlation"].min()
-        out.append(_finding("heterogeneity sweep: variance estimate's correlation with the true variance (least, "
-                            "and at which point)", [corr.min(), corr.idxmin()],
-                            "low where the types' variance is small and nearly flat"))
+        by_point = het.groupby("point")[["variance_correlation", "variance_true_mean"]]
+        corr, true_mean = by_point.min()["variance_correlation"], by_point.mean()["variance_true_mean"]
+        worst = corr.idxmin()
+        out.append(_finding("heterogeneity sweep: variance estimate's least correlation with the true variance, its "
+                            "point, the mean true variance there and the median over points",
+                            [corr.min(), worst, true_mean[worst], true_mean.median()],
+                            "the estimate is weakest where there is little variance to estimate"))
     return out
 
 
@@ -210,7 +210,7 @@ def synthetic_checks(table: pd.DataFrame, oracle_summary: dict, sweep: pd.DataFr
                               [round(float(d.iloc[-1]), 4), round(lim, 4)], abs(d.iloc[-1] - lim) <= 0.25 * lim,
                               "|TV − TV(limit)| ≤ 0.25·TV(limit)"))
             largest = means.index.get_level_values(1).max()
-            for mid in sorted(m for m in means.index.get_level_values(0).unique() if m.startswith("cdpo_alpha")):
+            for mid in sorted(m for m in means.index.get_level_values(0).unique() if parse_method(m).method == "corrected_dpo"):
                 tc, td = means[mid].get(largest), d.get(largest)
                 if tc is not None and td is not None:
                     out.append(_check(f"sweep: at the largest n ({largest}) trained {mid} is closer to π* than DPO",

@@ -1,15 +1,13 @@
 """The synthetic experiment end to end (§7.2): oracles, the methods of one dataset, their metrics.
 
-Method ids used by the workflow: ``dpo``, ``ipo``, ``consistent``, ``nbc_counts``,
+Method ids (:mod:`hetpref.synthetic.methods`): ``dpo``, ``ipo``, ``consistent``, ``nbc_counts``,
 ``cdpo_alpha<α>`` (first-order corrected DPO at strength α with the variance estimated by
 Eq. 19's joint model, e.g. ``cdpo_alpha1``) and ``cdpo_alpha<α>_oracle`` (the same loss and
 training with the *true* Var_u[σ(Δ_u)]: the arm that separates estimator error from training).
 """
 from __future__ import annotations
 
-import re
 from dataclasses import replace
-from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -19,48 +17,14 @@ from ..oracles import (consistent_limit_reward, corrected_dpo_limit_reward, dpo_
                        optimal_policy, population_limit_reward, type_delta_variance, unanimous_fraction)
 from .data import anonymous_labels, counted_nbc, empirical_pair_weights, sample_pairs
 from .environment import SyntheticEnvironment, profile, signed_offsets
+from .methods import (BASE_METHODS, VARIANCE_SOURCES, MethodSpec, expand_methods, method_id,  # noqa: F401
+                      oracle_key, parse_method)
 from .train import (Arm, CorrectionConfig, TrainConfig, TrainResult, corrected_arm, orient_by_label, train_arms,
                     train_joint_model, true_sigmoid_variance)
 
-BASE_METHODS = ("dpo", "ipo", "consistent", "nbc_counts", "corrected_dpo")
-VARIANCE_SOURCES = ("estimated", "oracle")
-_CDPO = re.compile(r"^cdpo_alpha(\d+(?:\.\d+)?)(_oracle)?$")
 # facts about the variance estimate copied into every estimated arm's metrics
 QUALITY_KEYS = ("variance_correlation", "variance_bias", "variance_true_mean", "variance_estimate_mean",
                 "joint_heldout_loss", "joint_heldout_loss_true_q")
-
-
-class MethodSpec(NamedTuple):
-    method: str
-    alpha: float | None = None
-    variance: str | None = None  # corrected DPO only: "estimated" (Eq. 19) or "oracle"
-
-
-def method_id(method: str, alpha: float | None = None, variance: str = "estimated") -> str:
-    """``corrected_dpo`` + α (+ variance source) → ``cdpo_alpha<α>[_oracle]``; others are their own id."""
-    if method == "corrected_dpo":
-        if variance not in VARIANCE_SOURCES:
-            raise ValueError(f"variance must be one of {', '.join(VARIANCE_SOURCES)}, got {variance!r}")
-        return f"cdpo_alpha{float(alpha):g}" + ("_oracle" if variance == "oracle" else "")
-    return method
-
-
-def parse_method(mid: str) -> MethodSpec:
-    m = _CDPO.match(mid)
-    if m:
-        return MethodSpec("corrected_dpo", float(m.group(1)), "oracle" if m.group(2) else "estimated")
-    if mid in BASE_METHODS and mid != "corrected_dpo":
-        return MethodSpec(mid)
-    raise ValueError(f"unknown synthetic method {mid!r}; allowed: dpo, ipo, consistent, nbc_counts, "
-                     "cdpo_alpha<α>, cdpo_alpha<α>_oracle")
-
-
-def expand_methods(methods, alphas, variances=("estimated",)) -> list[str]:
-    """Config method names → method ids: ``corrected_dpo`` becomes one id per α and variance source."""
-    out = []
-    for m in methods:
-        out += ([method_id(m, a, v) for a in alphas for v in variances] if m == "corrected_dpo" else [m])
-    return out
 
 
 def correction_config(section: dict, **overrides) -> CorrectionConfig:
@@ -72,16 +36,6 @@ def correction_config(section: dict, **overrides) -> CorrectionConfig:
 def environment_from_config(cfg: dict) -> SyntheticEnvironment:
     return SyntheticEnvironment(n=cfg["n"], shifts=tuple(cfg["shifts"]), slopes=tuple(cfg["slopes"]),
                                 scales=tuple(cfg["scales"]), beta=cfg["beta"])
-
-
-def oracle_key(mid: str) -> str:
-    """Name of a method's own population limit in the oracle file (both variance sources of
-    corrected DPO share the limit of the loss with the true variance)."""
-    spec = parse_method(mid)
-    if spec.method == "corrected_dpo":
-        return f"limit_{method_id('corrected_dpo', spec.alpha)}"
-    return {"dpo": "dpo_limit", "ipo": "dpo_limit", "consistent": "consistent_limit",
-            "nbc_counts": "nbc"}[spec.method]
 
 
 def compute_oracles(env: SyntheticEnvironment, alphas, corr: CorrectionConfig, theory: bool = True) -> dict:

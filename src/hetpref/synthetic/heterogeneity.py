@@ -13,10 +13,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from ..metrics import total_variation
-from .experiment import (compute_oracles, environment_from_config, oracle_key, parse_method,
-                         profile_total_variation, run_methods)
-from .train import CorrectionConfig, TrainConfig
+from .methods import oracle_key, parse_method
 
 
 def sweep_problem(environment: dict, shifts, outer_scales) -> str | None:
@@ -54,12 +51,16 @@ def heterogeneity_points(environment: dict, shifts, outer_scales) -> list[dict]:
     return list(points.values())
 
 
-def run_point(point: dict, seed: int, n: int, train_cfg: TrainConfig, corr: CorrectionConfig, alpha: float,
+def run_point(point: dict, seed: int, n: int, train_cfg, corr, alpha: float,
               methods: list[str]):
     """Exact limits and trained policies of ``methods`` (ids, e.g. from
     :func:`~hetpref.synthetic.experiment.expand_methods`) at one point. Returns (rows, policies,
     provenance facts): one row per method with its trained and exact TV to π*; every method's
     loss trajectory and the joint model's info (None without an estimated arm)."""
+    # imported here: the point list above is built by the workflow at DAG time, without torch
+    from ..metrics import total_variation
+    from .experiment import compute_oracles, environment_from_config, profile_total_variation, run_methods
+
     env = environment_from_config(point["environment"])
     corr = replace(corr, alpha=alpha)
     oracles = compute_oracles(env, [alpha], corr, theory=False)
@@ -80,6 +81,7 @@ def run_point(point: dict, seed: int, n: int, train_cfg: TrainConfig, corr: Corr
             "tv_to_optimal": total_variation(pol, opt), "tv_profile_to_optimal": profile_total_variation(pol, opt),
             "exact_tv_to_optimal": total_variation(exact, opt),
             "variance_correlation": results[mid].info.get("variance_correlation", np.nan),
+            "variance_true_mean": results[mid].info.get("variance_true_mean", np.nan),
         })
     facts = {"joint_model": joint["info"] if joint else None,
              "loss_trajectories": {mid: results[mid].loss_trajectory for mid in methods}}
