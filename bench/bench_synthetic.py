@@ -4,15 +4,20 @@
    DPO, corrected DPO at α = 1 (its joint-likelihood model included) and the consistent loss,
    each in its own process with one torch thread, two at a time (2 cores) — wall clock for all
    three, repeated; medians reported.
-2. The whole synthetic stage from the default config.yaml (oracles, every method, α grid,
-   sweep, figures) with `snakemake --cores 2` in a fresh directory, once.
+2. The whole synthetic stage (`snakemake --cores 2 synthetic`: oracles, every method, α grid with
+   both variance arms, sample-size sweep, heterogeneity sweep, exact minimisers on the data,
+   tables, checks, figures) in a fresh directory, once, from the default config.yaml and — with
+   --paper-stage — from configs/paper.yaml. Reported: wall clock, the summed CPU time of the jobs
+   (from Snakemake's benchmark files; less sensitive to other load than wall time) and the load
+   average around the run, since these machines are shared.
 
-Usage: python bench/bench_synthetic.py [--repeats 3] [--skip-stage]
+Usage: python bench/bench_synthetic.py [--repeats 3] [--skip-stage] [--paper-stage] [--skip-headline]
 """
 from __future__ import annotations
 
 import argparse
 import concurrent.futures as cf
+import csv
 import os
 import platform
 import shutil
@@ -40,7 +45,7 @@ if which == "dpo":
 elif which == "consistent":
     train_consistent(R, pairs, 0, cfg)
 else:
-    corr = CorrectionConfig(alpha=1.0)
+    corr = CorrectionConfig(alpha=1.0)  # the default estimator: offset joint model, early stopping
     jm, _, _ = train_joint_model(R, pairs, 0, cfg, corr)
     train_corrected_dpo(R, pairs, 0, cfg, corr, jm)
 print(f"{which} {time.perf_counter() - t:.2f}")
@@ -63,31 +68,53 @@ def headline(repeats: int) -> list[float]:
     return walls
 
 
-def whole_stage() -> float:
+def whole_stage(config: Path) -> dict:
     work = Path(tempfile.mkdtemp(prefix="hetpref-bench-"))
     try:
+        load_before = os.getloadavg()
         t = time.perf_counter()
         subprocess.run([str(Path(sys.executable).parent / "snakemake"), "--snakefile", str(ROOT / "Snakefile"),
-                        "--configfile", str(ROOT / "config.yaml"), "--directory", str(work), "--cores", "2",
-                        "--quiet", "all"], check=True, cwd=ROOT)
-        return time.perf_counter() - t
+                        "--configfile", str(config), "--directory", str(work), "--cores", "2",
+                        "synthetic", "--quiet"], check=True, cwd=ROOT)
+        wall = time.perf_counter() - t
+        cpu = job_wall = 0.0
+        jobs = 0
+        for tsv in (work / "benchmarks").rglob("*.tsv"):
+            with open(tsv) as f:
+                row = next(csv.DictReader(f, delimiter="\t"))
+            cpu += float(row["cpu_time"])
+            job_wall += float(row["s"])
+            jobs += 1
+        return {"wall": wall, "cpu": cpu, "job_wall": job_wall, "jobs": jobs, "load_before": load_before,
+                "load_after": os.getloadavg()}
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def report_stage(name: str, r: dict) -> None:
+    print(f"whole synthetic stage, {name} (snakemake --cores 2 synthetic): {r['wall']:.1f} s wall; "
+          f"{r['jobs']} benchmarked jobs: {r['cpu']:.1f} s CPU in total, {r['job_wall']:.1f} s summed job wall; "
+          f"load average before {r['load_before'][0]:.2f}, after {r['load_after'][0]:.2f} (1 min)")
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--skip-stage", action="store_true")
+    ap.add_argument("--skip-headline", action="store_true", help="skip the three headline runs")
+    ap.add_argument("--skip-stage", action="store_true", help="skip the default config's whole stage")
+    ap.add_argument("--paper-stage", action="store_true", help="also time the stage with configs/paper.yaml")
     args = ap.parse_args()
     print(f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} CPUs, python {platform.python_version()}")
-    walls = headline(args.repeats)
-    print(f"DPO + corrected DPO (α=1, with joint model) + consistent, 2 at a time: "
-          f"median {statistics.median(walls):.1f} s wall over {len(walls)} repeats {[round(w, 1) for w in walls]}")
-    for which in ("dpo", "corrected_dpo", "consistent"):
-        print(f"  {which} alone (process incl. imports): {one_process(which):.1f} s")
+    if not args.skip_headline:
+        walls = headline(args.repeats)
+        print(f"DPO + corrected DPO (α=1, with joint model) + consistent, 2 at a time: "
+              f"median {statistics.median(walls):.1f} s wall over {len(walls)} repeats {[round(w, 1) for w in walls]}")
+        for which in ("dpo", "corrected_dpo", "consistent"):
+            print(f"  {which} alone (process incl. imports): {one_process(which):.1f} s")
     if not args.skip_stage:
-        print(f"whole synthetic stage (snakemake --cores 2, default config): {whole_stage():.1f} s wall")
+        report_stage("default config.yaml", whole_stage(ROOT / "config.yaml"))
+    if args.paper_stage:
+        report_stage("configs/paper.yaml", whole_stage(ROOT / "configs" / "paper.yaml"))
 
 
 if __name__ == "__main__":

@@ -6,6 +6,8 @@ from pathlib import Path
 from snakemake.utils import validate
 
 from hetpref.config import ConfigError, validate_config
+from hetpref.synthetic.methods import expand_methods, method_id, parse_method
+from hetpref.synthetic.heterogeneity import heterogeneity_points, sweep_problem
 
 # Our own pass first: one line per problem naming the key, the value and what was expected
 # (Snakemake's message dumps the whole schema); then Snakemake's, which fills in defaults.
@@ -43,60 +45,112 @@ _check(
 _check(lm_hub.spec_problem(LM["model"]) is None, "lm.model", lm_hub.spec_problem(LM["model"]))
 
 
-def cdpo_id(alpha):
-    """Method id of corrected DPO at strength alpha (as in hetpref.synthetic.experiment)."""
-    return f"cdpo_alpha{float(alpha):g}"
+CDPO = SYN["corrected_dpo"]
+HET = SYN["heterogeneity"]
+MAIN_N = SYN["n_preferences"]
+MAIN_METHODS = expand_methods(SYN["methods"], CDPO["alphas"], CDPO["variance"])
+SWEEP_METHODS = expand_methods(SYN["sweep"]["methods"], [SYN["sweep"]["corrected_dpo_alpha"]], CDPO["variance"])
+HET_METHODS = expand_methods(HET["methods"], [HET["corrected_dpo_alpha"]], CDPO["variance"])
+
+_check(
+    not (CDPO["joint_early_stopping"] and CDPO["joint_holdout"] == 0),
+    "synthetic.corrected_dpo.joint_early_stopping",
+    "early stopping needs held-out pairs: set synthetic.corrected_dpo.joint_holdout > 0 or joint_early_stopping: false",
+)
+if HET["enabled"]:
+    _problem = sweep_problem(SYN["environment"], HET["shifts"], HET["outer_scales"])
+    _check(_problem is None, "synthetic.heterogeneity", f"the sweep of synthetic.environment {_problem}")
+HET_POINTS = (
+    {p["name"]: p for p in heterogeneity_points(SYN["environment"], HET["shifts"], HET["outer_scales"])}
+    if HET["enabled"]
+    else {}
+)
 
 
-def expand_methods(methods, alphas):
-    out = []
-    for m in methods:
-        out += [cdpo_id(a) for a in alphas] if m == "corrected_dpo" else [m]
-    return out
-
-
-MAIN_METHODS = expand_methods(SYN["methods"], SYN["corrected_dpo"]["alphas"])
-SWEEP_METHODS = expand_methods(SYN["sweep"]["methods"], [SYN["sweep"]["corrected_dpo_alpha"]])
+def _regex(values):
+    return "|".join(re.escape(str(v)) for v in values)
 
 
 wildcard_constraints:
     seed=r"\d+",
     n=r"\d+",
-    method="|".join(re.escape(m) for m in sorted(set(MAIN_METHODS + SWEEP_METHODS))),
+    point=_regex(HET_POINTS) or "no-heterogeneity-point",
     wave=r"W\d+|C_[A-Za-z0-9_.-]+",
     number=r"\d+",
     objective="dpo|reward|ipo",
     dataset="anonymous|unanimous|unanimous_filtered|average|indirect|per_type_u[123]",
 
 
+def needs_joint_model(methods):
+    return any(parse_method(m).variance == "estimated" for m in methods)
+
+
+def synthetic_job_outputs(prefix, methods):
+    """Named outputs of one training job (one n, one seed, several methods): every method's
+    policy, metrics and provenance, and the Eq. 19 joint model when an estimated arm uses one."""
+    out = {
+        kind: [f"{prefix}/{m}/seed{{seed}}/{kind}.{ext}" for m in methods]
+        for kind, ext in (("policy", "npy"), ("metrics", "json"), ("provenance", "json"))
+    }
+    if needs_joint_model(methods):
+        out["joint_model"] = f"{prefix}/joint_model/seed{{seed}}/joint_model.pt"
+        out["joint_provenance"] = f"{prefix}/joint_model/seed{{seed}}/provenance.json"
+    return out
+
+
 def synthetic_run(n, method, seed, name):
     return f"results/synthetic/n{n}/{method}/seed{seed}/{name}"
 
 
+def sweep_run(n, method, seed, name):
+    """A sweep run: the main run where the main jobs train it, else the sweep job's."""
+    if n == MAIN_N and seed in SYN["seeds"] and set(SWEEP_METHODS) <= set(MAIN_METHODS):
+        return synthetic_run(n, method, seed, name)
+    return f"results/synthetic/sweep/n{n}/{method}/seed{seed}/{name}"
+
+
 def main_runs(method, name="policy.npy"):
-    return [synthetic_run(SYN["n_preferences"], method, s, name) for s in SYN["seeds"]]
-
-
-def synthetic_train_inputs(wildcards):
-    inputs = {"oracles": "results/synthetic/oracles.npz"}
-    if wildcards.method.startswith("cdpo_alpha"):
-        inputs["joint_model"] = (
-            f"results/synthetic/n{wildcards.n}/joint_model/seed{wildcards.seed}/joint_model.pt"
-        )
-    return inputs
+    return [synthetic_run(MAIN_N, method, s, name) for s in SYN["seeds"]]
 
 
 def main_metrics():
-    return [synthetic_run(SYN["n_preferences"], m, s, "metrics.json") for m in MAIN_METHODS for s in SYN["seeds"]]
+    return [synthetic_run(MAIN_N, m, s, "metrics.json") for m in MAIN_METHODS for s in SYN["seeds"]]
 
 
 def sweep_metrics():
     return [
-        synthetic_run(n, m, s, "metrics.json")
+        sweep_run(n, m, s, "metrics.json")
         for n in SYN["sweep"]["n_preferences"]
         for m in SWEEP_METHODS
         for s in SYN["sweep"]["seeds"]
     ]
+
+
+def fig4b_runs(variance):
+    if "corrected_dpo" not in SYN["methods"] or variance not in CDPO["variance"]:
+        return []
+    return [f for a in CDPO["alphas"] for f in main_runs(method_id("corrected_dpo", a, variance))]
+
+
+def heterogeneity_point(wildcards):
+    return HET_POINTS[wildcards.point]
+
+
+def heterogeneity_files(name):
+    """One point's outputs, one per seed (a job runs every seed of a point)."""
+    return [f"results/synthetic/heterogeneity/{{point}}/seed{s}/{name}" for s in HET["seeds"]]
+
+
+def heterogeneity_metrics():
+    return [f"results/synthetic/heterogeneity/{p}/seed{s}/metrics.csv" for p in HET_POINTS for s in HET["seeds"]]
+
+
+def empirical_limit_sizes():
+    """The main size, and the sweep's largest where the sweep runs."""
+    sizes = [MAIN_N]
+    if SYN["sweep"]["enabled"] and max(SYN["sweep"]["n_preferences"]) != MAIN_N:
+        sizes.append(max(SYN["sweep"]["n_preferences"]))
+    return sizes
 
 
 def figure(name):
@@ -109,13 +163,31 @@ def synthetic_figures():
         names.append("fig4b")
     if SYN["sweep"]["enabled"]:
         names.append("fig_sweep")
+    if HET["enabled"]:
+        names.append("fig_heterogeneity")
     return [f for name in names for f in figure(name)]
+
+
+def synthetic_outputs():
+    out = ["results/synthetic/table.csv", "results/synthetic/oracles.json", "results/synthetic/checks.md"]
+    out += synthetic_figures()
+    if SYN["sweep"]["enabled"]:
+        out.append("results/synthetic/sweep.csv")
+    if HET["enabled"]:
+        out.append("results/synthetic/heterogeneity.csv")
+    if SYN["empirical_limits"]:
+        out.append("results/synthetic/empirical_limits.csv")
+    return out
 
 
 def synthetic_check_inputs(wildcards):
     inputs = {"table": "results/synthetic/table.csv", "oracle_summary": "results/synthetic/oracles.json"}
     if SYN["sweep"]["enabled"]:
         inputs["sweep"] = "results/synthetic/sweep.csv"
+    if HET["enabled"]:
+        inputs["heterogeneity"] = "results/synthetic/heterogeneity.csv"
+    if SYN["empirical_limits"]:
+        inputs["empirical_limits"] = "results/synthetic/empirical_limits.csv"
     return inputs
 
 
@@ -292,11 +364,8 @@ def lm_outputs():
 
 
 def final_outputs():
-    out = ["results/synthetic/table.csv", "results/synthetic/oracles.json", "results/synthetic/checks.md"]
-    out += synthetic_figures()
+    out = synthetic_outputs()
     out += pew_outputs()
     out += ["results/claims/claims.md"]
     out += lm_outputs()
-    if SYN["sweep"]["enabled"]:
-        out.append("results/synthetic/sweep.csv")
     return out

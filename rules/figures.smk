@@ -45,7 +45,8 @@ rule fig4a:
 rule fig4b:
     input:
         oracles="results/synthetic/oracles.npz",
-        cdpo=[f for a in SYN["corrected_dpo"]["alphas"] for f in main_runs(cdpo_id(a))],
+        cdpo=fig4b_runs("estimated"),
+        cdpo_oracle=fig4b_runs("oracle"),
     output:
         pdf="results/figures/fig4b.pdf",
         png=report(
@@ -98,6 +99,27 @@ rule fig_sweep:
         figure="sweep",
     log:
         "logs/figures/fig_sweep.log",
+    localrule: True
+    conda:
+        "../envs/hetpref.yaml"
+    script:
+        "../workflow_scripts/synthetic_figures.py"
+
+
+rule fig_heterogeneity:
+    input:
+        heterogeneity="results/synthetic/heterogeneity.csv",
+    output:
+        pdf="results/figures/fig_heterogeneity.pdf",
+        png=report(
+            "results/figures/fig_heterogeneity.png",
+            caption="../report/fig_heterogeneity.rst",
+            category="Synthetic (§7.2)",
+        ),
+    params:
+        figure="heterogeneity",
+    log:
+        "logs/figures/fig_heterogeneity.log",
     localrule: True
     conda:
         "../envs/hetpref.yaml"

@@ -3,14 +3,12 @@ import numpy as np
 
 from hetpref.provenance import write_json
 from hetpref.runtime import script_run
-from hetpref.synthetic.experiment import compute_oracles, environment_from_config, oracle_summary
-from hetpref.synthetic.train import CorrectionConfig
+from hetpref.synthetic.experiment import compute_oracles, correction_config, environment_from_config, oracle_summary
 
 with script_run(snakemake, torch_threads=True) as log:  # noqa: F821
     p = snakemake.params  # noqa: F821
     env = environment_from_config(p.environment)
-    corr = CorrectionConfig(**{k: v for k, v in p.corrected_dpo.items() if k != "alphas"})
-    oracles = compute_oracles(env, p.corrected_dpo["alphas"], corr)
+    oracles = compute_oracles(env, p.corrected_dpo["alphas"], correction_config(p.corrected_dpo))
     np.savez_compressed(snakemake.output.npz, **oracles)  # noqa: F821
     summary = oracle_summary(oracles)
     write_json(snakemake.output.json, summary)  # noqa: F821

@@ -1,30 +1,40 @@
-"""Fit one synthetic method for one seed → policy.npy, metrics.json, provenance.json."""
+"""Fit every method of one job (one n, one seed) → per method policy.npy, metrics.json,
+provenance.json; and the Eq. 19 joint model with its provenance when an estimated arm used one."""
+from dataclasses import replace
+
 import numpy as np
 import torch
 
 from hetpref.provenance import provenance, write_json
 from hetpref.runtime import script_run
-from hetpref.synthetic.experiment import environment_from_config, evaluate, parse_method, run_method
-from hetpref.synthetic.train import CorrectionConfig, LatentTypeJointModel, TrainConfig, config_dict
+from hetpref.synthetic.experiment import (correction_config, environment_from_config, evaluate, parse_method,
+                                          run_methods)
+from hetpref.synthetic.train import TrainConfig, config_dict
 
 with script_run(snakemake, torch_threads=True) as log:  # noqa: F821
     p, wc, inp, out = snakemake.params, snakemake.wildcards, snakemake.input, snakemake.output  # noqa: F821
-    seed, n, mid = int(wc.seed), int(wc.n), wc.method
+    seed, n = int(wc.seed), int(wc.n)
     env = environment_from_config(p.environment)
     cfg = TrainConfig(**p.train)
-    corr = CorrectionConfig(**{k: v for k, v in p.corrected_dpo.items() if k != "alphas"})
-    joint = None
-    if parse_method(mid)[0] == "corrected_dpo":
-        joint = LatentTypeJointModel(corr.latent_types, env.n, env.n, seed)
-        joint.load_state_dict(torch.load(inp.joint_model))
-    result = run_method(mid, env, n, seed, cfg, corr, joint, ipo_tau=p.ipo_tau)
+    corr = correction_config(p.corrected_dpo)
+    results, joint = run_methods(p.methods, env, n, seed, cfg, corr, ipo_tau=p.ipo_tau)
     oracles = dict(np.load(inp.oracles))
-    metrics = {"n_preferences": n, "seed": seed, **evaluate(mid, result.policy.numpy(), oracles), **result.info,
-               "train_seconds": result.seconds}
-    log.info("%s", metrics)
-    np.save(out.policy, result.policy.numpy())
-    write_json(out.metrics, metrics)
-    write_json(out.provenance, provenance(
-        seed, {"method": mid, "environment": p.environment, "n_preferences": n, **config_dict(cfg, corr)},
-        loss_trajectory=result.loss_trajectory, threads=snakemake.threads,  # noqa: F821
-        train_seconds=result.seconds))
+    base = {"environment": p.environment, "n_preferences": n}
+    for mid, policy_path, metrics_path, provenance_path in zip(p.methods, out.policy, out.metrics, out.provenance):
+        result = results[mid]
+        spec = parse_method(mid)
+        run_corr = replace(corr, alpha=spec.alpha) if spec.method == "corrected_dpo" else corr
+        metrics = {"n_preferences": n, "seed": seed, **evaluate(mid, result.policy.numpy(), oracles), **result.info,
+                   "train_seconds": result.seconds}
+        log.info("%s", metrics)
+        np.save(policy_path, result.policy.numpy())
+        write_json(metrics_path, metrics)
+        write_json(provenance_path, provenance(
+            seed, {"method": mid, **base, **config_dict(cfg, run_corr)}, loss_trajectory=result.loss_trajectory,
+            threads=snakemake.threads, train_seconds=result.seconds))  # noqa: F821
+    if joint is not None:
+        log.info("joint model: %s", {k: v for k, v in joint["info"].items() if k != "heldout_trajectory"})
+        torch.save(joint["model"].state_dict(), out.joint_model)
+        write_json(out.joint_provenance, provenance(
+            seed, {**base, **config_dict(cfg, corr)}, loss_trajectory=joint["trajectory"],
+            threads=snakemake.threads, **joint["info"]))  # noqa: F821

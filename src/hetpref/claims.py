@@ -488,7 +488,9 @@ def _latent_model_variance(rewards, pairs_ij, seed, n_preferences, joint_steps):
 
     torch_rewards = torch.tensor(rewards[:, None, :], dtype=torch.float32)  # one context
     cfg = TrainConfig(steps=1, batch_size=1024, log_every=joint_steps)
-    corr = CorrectionConfig(latent_types=rewards.shape[0], joint_steps=joint_steps, joint_lr=1e-2)
+    corr = CorrectionConfig(latent_types=rewards.shape[0], joint_steps=joint_steps, joint_lr=1e-2,
+                            joint_rewards="tabular", joint_batch_size=1024, joint_holdout=0.0,
+                            joint_early_stopping=False)  # the reference code's settings
     model, traj, info = train_joint_model(torch_rewards, sample_pairs(n_preferences, 1, rewards.shape[1], seed),
                                           seed, cfg, corr)
     with torch.no_grad():

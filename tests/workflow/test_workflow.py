@@ -37,21 +37,29 @@ def test_lint_is_clean():
     assert "Lints for" not in res.stdout + res.stderr, res.stdout + res.stderr
 
 
-@pytest.mark.parametrize("config, min_train_jobs", [(ROOT / "config.yaml", 20), (ROOT / "configs" / "paper.yaml", 100)])
-def test_dry_run_plans_the_full_dag(tmp_path, config, min_train_jobs):
-    res = snakemake("-n", "--quiet", "rules", workdir=tmp_path, config=config)
+# (config, training runs at least, batched training jobs exactly): one job per (n, seed) fits every
+# method of that dataset, one per heterogeneity point every seed of it
+@pytest.mark.parametrize("config, min_runs, jobs", [(ROOT / "config.yaml", 20, 1 + 5 + 6),
+                                                    (ROOT / "configs" / "paper.yaml", 100, 5 + 20 + 12)])
+def test_dry_run_plans_the_full_dag(tmp_path, config, min_runs, jobs):
+    res = snakemake("-n", workdir=tmp_path, config=config)
     assert res.returncode == 0, res.stderr[-3000:]
-    counts = {line.split()[0]: int(line.split()[1]) for line in res.stdout.splitlines()
+    stats = res.stdout[res.stdout.index("Job stats:"):]
+    counts = {line.split()[0]: int(line.split()[1]) for line in stats.splitlines()[:80]
               if len(line.split()) == 2 and line.split()[1].isdigit()}
-    assert counts["synthetic_train"] >= min_train_jobs
-    for rule in ("synthetic_oracles", "fig3", "fig4a", "fig4b", "fig4c", "fig_sweep", "synthetic_table"):
+    runs = set(re.findall(r"results/synthetic/(?:sweep/)?n\d+/[\w.]+/seed\d+/metrics\.json", res.stdout))
+    assert len(runs) >= min_runs, len(runs)
+    assert counts["synthetic_train"] + counts["synthetic_sweep_train"] + counts["synthetic_heterogeneity"] == jobs, counts
+    for rule in ("synthetic_oracles", "fig3", "fig4a", "fig4b", "fig4c", "fig_sweep", "fig_heterogeneity",
+                 "synthetic_table", "synthetic_empirical_limits", "synthetic_heterogeneity_table"):
         assert counts.get(rule) == 1, (rule, counts)
 
 
 def test_smoke_outputs(smoke_run):
     cfg = yaml.safe_load(SMOKE.read_text())["synthetic"]
     table = pd.read_csv(smoke_run / "results/synthetic/table.csv")
-    expected = {"dpo", "ipo", "consistent", "nbc_counts", "cdpo_alpha0", "cdpo_alpha1"}
+    expected = {"dpo", "ipo", "consistent", "nbc_counts", "cdpo_alpha0", "cdpo_alpha1", "cdpo_alpha0_oracle",
+                "cdpo_alpha1_oracle"}
     assert set(table["method"]) == expected
     assert len(table) == len(expected) * len(cfg["seeds"])
     trained = table[table.method != "nbc_counts"]
@@ -64,14 +72,27 @@ def test_smoke_outputs(smoke_run):
     assert prov["seed"] == 1 and len(prov["config_hash"]) == 64 and prov["git_sha"]
     assert prov["versions"]["torch"] and prov["threads"] == 1
     assert [step for step, _ in prov["loss_trajectory"]] == [50, 100, 150]
+    est = table[table.method == "cdpo_alpha1"]
+    assert est["variance_correlation"].between(-1, 1).all() and est["joint_heldout_loss"].gt(0).all()
+    assert (table.loc[table.method == "cdpo_alpha1_oracle", "variance_source"] == "oracle").all()
+    joint = json.loads((smoke_run / "results/synthetic/n4000/joint_model/seed0/provenance.json").read_text())
+    assert joint["n_heldout_pairs"] > 0 and joint["selected_step"] in [s for s, _ in joint["heldout_trajectory"]]
     sweep = pd.read_csv(smoke_run / "results/synthetic/sweep.csv")
     assert set(sweep["n_preferences"]) == {1000, 4000}
+    assert set(sweep["method"]) == {"dpo", "cdpo_alpha1", "cdpo_alpha1_oracle", "consistent"}
+    het = pd.read_csv(smoke_run / "results/synthetic/heterogeneity.csv")
+    assert set(het["point"]) == {"shift0_outer4", "shift3_outer4", "shift3_outer1.5"}
+    assert len(het) == 3 * 4 and het.loc[het.method == "consistent", "exact_tv_to_optimal"].max() < 1e-6
+    limits = pd.read_csv(smoke_run / "results/synthetic/empirical_limits.csv")
+    assert list(limits["method"]) == ["dpo", "cdpo_alpha1_oracle"]
+    checks = (smoke_run / "results/synthetic/checks.md").read_text()
+    assert "oracle-variance arm" in checks and "heterogeneity sweep" in checks and "FINDING" in checks
     oracles = json.loads((smoke_run / "results/synthetic/oracles.json").read_text())
     assert oracles["consistent_limit"]["tv_to_optimal"] < 1e-6
-    for name in ("fig3", "fig4a", "fig4b", "fig4c", "fig_sweep"):
+    for name in ("fig3", "fig4a", "fig4b", "fig4c", "fig_sweep", "fig_heterogeneity"):
         assert (smoke_run / f"results/figures/{name}.pdf").read_bytes()[:4] == b"%PDF"
         assert (smoke_run / f"results/figures/{name}.png").read_bytes()[:4] == b"\x89PNG"
-    log = (smoke_run / "logs/synthetic/n4000/dpo/seed0.log").read_text()
+    log = (smoke_run / "logs/synthetic/n4000/seed0.log").read_text()
     assert "done in" in log
 
 
@@ -106,6 +127,8 @@ def _bad_config(tmp_path, edit):
     (lambda c: c.update(seeds=[-1]), "synthetic.seeds.0 = -1"),
     (lambda c: c["corrected_dpo"].update(warmup_steps=10_000), "synthetic.corrected_dpo.warmup_steps"),
     (lambda c: c["environment"].update(slopes=[0.1]), "synthetic.environment"),
+    (lambda c: c["corrected_dpo"].update(joint_holdout=0), "synthetic.corrected_dpo.joint_early_stopping"),
+    (lambda c: c["heterogeneity"].update(shifts=[0, 7]), "shifts [7] are outside 0..n/2 = 0..6"),
 ])
 def test_bad_config_fails_at_dag_build_naming_the_key(tmp_path, edit, needle):
     res = _bad_config(tmp_path, edit)

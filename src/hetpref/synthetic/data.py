@@ -13,7 +13,7 @@ import torch
 
 from ..preferences import sample_bt_labels
 
-_STREAMS = {"pairs": 0, "anonymous": 1, "per_type": 2, "pairing": 3, "train": 4, "init": 5}
+_STREAMS = {"pairs": 0, "anonymous": 1, "per_type": 2, "pairing": 3, "train": 4, "init": 5, "holdout": 6}
 
 
 def generator(seed: int, stream: str) -> torch.Generator:
@@ -92,3 +92,15 @@ def counted_nbc(pairs: Pairs, labels: torch.Tensor, n_contexts: int, n_responses
             + torch.bincount(pairs.x * n_responses + pairs.y2, minlength=n_cells)).double()
     nbc = torch.where(apps > 0, wins / apps.clamp(min=1), torch.full_like(wins, 0.5))
     return nbc.reshape(n_contexts, n_responses)
+
+
+def empirical_pair_weights(x: torch.Tensor, y_w: torch.Tensor, y_l: torch.Tensor, n_contexts: int,
+                           n_responses: int) -> torch.Tensor:
+    """The data's own weight W[x, a, b] of "pair (a, b) shown, a labelled winner": counts of the
+    oriented preferences (x, y_w, y_l), scaled so each context's weights sum to about 1. Minimising
+    Σ W ℓ(r[x,a] − r[x,b]) over tabular rewards gives the exact minimiser of a loss on this
+    dataset (what a tabular policy trained to convergence reaches) — see
+    :func:`hetpref.oracles.population_limit_reward`."""
+    cells = (x * n_responses + y_w) * n_responses + y_l
+    counts = torch.bincount(cells, minlength=n_contexts * n_responses * n_responses).double()
+    return counts.reshape(n_contexts, n_responses, n_responses) * (n_contexts / len(x))

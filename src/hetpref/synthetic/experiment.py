@@ -1,41 +1,36 @@
-"""The synthetic experiment end to end (§7.2): oracles, one method run, its metrics.
+"""The synthetic experiment end to end (§7.2): oracles, the methods of one dataset, their metrics.
 
-Method ids used by the workflow: ``dpo``, ``ipo``, ``consistent``, ``nbc_counts`` and
-``cdpo_alpha<α>`` (first-order corrected DPO at strength α, e.g. ``cdpo_alpha1``).
+Method ids (:mod:`hetpref.synthetic.methods`): ``dpo``, ``ipo``, ``consistent``, ``nbc_counts``,
+``cdpo_alpha<α>`` (first-order corrected DPO at strength α with the variance estimated by
+Eq. 19's joint model, e.g. ``cdpo_alpha1``) and ``cdpo_alpha<α>_oracle`` (the same loss and
+training with the *true* Var_u[σ(Δ_u)]: the arm that separates estimator error from training).
 """
 from __future__ import annotations
 
-import re
+from dataclasses import replace
 
 import numpy as np
 import torch
 
 from ..metrics import kl_divergence, spearman, total_variation
 from ..oracles import (consistent_limit_reward, corrected_dpo_limit_reward, dpo_limit_reward,
-                       optimal_policy, unanimous_fraction)
-from .data import anonymous_labels, counted_nbc, sample_pairs
+                       optimal_policy, population_limit_reward, type_delta_variance, unanimous_fraction)
+from .data import anonymous_labels, counted_nbc, empirical_pair_weights, sample_pairs
 from .environment import SyntheticEnvironment, profile, signed_offsets
-from .train import (CorrectionConfig, LatentTypeJointModel, TrainConfig, TrainResult, train_consistent,
-                    train_corrected_dpo, train_dpo)
+from .methods import (BASE_METHODS, VARIANCE_SOURCES, MethodSpec, expand_methods, method_id,  # noqa: F401
+                      oracle_key, parse_method)
+from .train import (Arm, CorrectionConfig, TrainConfig, TrainResult, corrected_arm, orient_by_label, train_arms,
+                    train_joint_model, true_sigmoid_variance)
 
-BASE_METHODS = ("dpo", "ipo", "consistent", "nbc_counts", "corrected_dpo")
-_CDPO = re.compile(r"^cdpo_alpha(\d+(?:\.\d+)?)$")
-
-
-def method_id(method: str, alpha: float | None = None) -> str:
-    """``corrected_dpo`` + α → ``cdpo_alpha<α>``; other methods are their own id."""
-    if method == "corrected_dpo":
-        return f"cdpo_alpha{float(alpha):g}"
-    return method
+# facts about the variance estimate copied into every estimated arm's metrics
+QUALITY_KEYS = ("variance_correlation", "variance_bias", "variance_true_mean", "variance_estimate_mean",
+                "joint_heldout_loss", "joint_heldout_loss_true_q")
 
 
-def parse_method(mid: str) -> tuple[str, float | None]:
-    m = _CDPO.match(mid)
-    if m:
-        return "corrected_dpo", float(m.group(1))
-    if mid in BASE_METHODS and mid != "corrected_dpo":
-        return mid, None
-    raise ValueError(f"unknown synthetic method {mid!r}; allowed: dpo, ipo, consistent, nbc_counts, cdpo_alpha<α>")
+def correction_config(section: dict, **overrides) -> CorrectionConfig:
+    """CorrectionConfig from the workflow's ``corrected_dpo`` section; its list-valued keys
+    ``alphas`` and ``variance`` choose which runs exist, not how one runs."""
+    return CorrectionConfig(**{**{k: v for k, v in section.items() if k not in ("alphas", "variance")}, **overrides})
 
 
 def environment_from_config(cfg: dict) -> SyntheticEnvironment:
@@ -43,21 +38,12 @@ def environment_from_config(cfg: dict) -> SyntheticEnvironment:
                                 scales=tuple(cfg["scales"]), beta=cfg["beta"])
 
 
-def oracle_key(mid: str) -> str:
-    """Name of a method's own population limit in the oracle file."""
-    method, alpha = parse_method(mid)
-    if method == "corrected_dpo":
-        return f"limit_{mid}"
-    return {"dpo": "dpo_limit", "ipo": "dpo_limit", "consistent": "consistent_limit",
-            "nbc_counts": "nbc"}[method]
-
-
-def compute_oracles(env: SyntheticEnvironment, alphas, corr: CorrectionConfig) -> dict:
+def compute_oracles(env: SyntheticEnvironment, alphas, corr: CorrectionConfig, theory: bool = True) -> dict:
     """Every exact population answer the synthetic figures and metrics use, as arrays [X, N]
     (plus per-type rewards [U, X, N]). Corrected DPO has two limits per α: ``limit_cdpo_alpha…``
     is the trained method's own limit (its loss — Var_u[σ(Δ_u)] via the delta method, the
     configured clamp — with the *true* variance); ``theory_cdpo_alpha…`` is §5's expansion with
-    the true Var_u(Δ_u) and no clamp."""
+    the true Var_u(Δ_u) and no clamp (skipped with ``theory=False``)."""
     rewards = env.rewards()
     out = {
         "rewards": rewards,
@@ -71,9 +57,17 @@ def compute_oracles(env: SyntheticEnvironment, alphas, corr: CorrectionConfig) -
         mid = method_id("corrected_dpo", a)
         out[f"limit_{mid}"] = optimal_policy(corrected_dpo_limit_reward(
             rewards, a, variance_kind="sigmoid", correction_clamp=corr.correction_clamp, eps=corr.eps), env.beta)
-        out[f"theory_{mid}"] = optimal_policy(corrected_dpo_limit_reward(
-            rewards, a, variance_kind="delta", correction_clamp=None, eps=corr.eps), env.beta)
+        if theory:
+            out[f"theory_{mid}"] = optimal_policy(corrected_dpo_limit_reward(
+                rewards, a, variance_kind="delta", correction_clamp=None, eps=corr.eps), env.beta)
     return out
+
+
+def profile_total_variation(p, q) -> float:
+    """½ Σ_d |π̄(d) − q̄(d)| between the 1-D profiles (means over x) that Figures 4 draw. For the
+    translation-invariant §7.2 targets it is the systematic part of the TV: per-context
+    sampling noise averages out over the N contexts."""
+    return float(0.5 * np.abs(profile(p)[0] - profile(q)[0]).sum())
 
 
 def oracle_summary(oracles: dict) -> dict:
@@ -92,27 +86,62 @@ def oracle_summary(oracles: dict) -> dict:
     return summary
 
 
-def run_method(mid: str, env: SyntheticEnvironment, n: int, seed: int, train_cfg: TrainConfig,
-               corr: CorrectionConfig | None = None, joint_model: LatentTypeJointModel | None = None,
-               ipo_tau: float = 0.1) -> TrainResult:
-    """Generate the seed's data and fit one method. ``nbc_counts`` returns the count-based NBC
-    table in place of a policy (a score, not a distribution)."""
-    method, alpha = parse_method(mid)
+def variance_quality(estimate, truth) -> dict:
+    """How well a per-preference variance estimate tracks the true Var_u[σ(Δ_u)]."""
+    est, true = np.asarray(estimate, dtype=float), np.asarray(truth, dtype=float)
+    corr = float(np.corrcoef(est, true)[0, 1]) if est.std() > 0 and true.std() > 0 else float("nan")
+    return {"variance_correlation": corr, "variance_bias": float(est.mean() - true.mean()),
+            "variance_true_mean": float(true.mean()), "variance_estimate_mean": float(est.mean())}
+
+
+def run_methods(mids, env: SyntheticEnvironment, n: int, seed: int, train_cfg: TrainConfig,
+                corr: CorrectionConfig | None = None, ipo_tau: float = 0.1):
+    """Generate one seed's data and fit every method of ``mids`` on it. Each method sees exactly
+    the pairs, labels and batches a run of its own would (they train side by side,
+    :func:`~hetpref.synthetic.train.train_arms`). Estimated corrected-DPO arms share
+    one Eq. 19 joint model, fitted here. Returns ``(results, joint)``: id → TrainResult
+    (``nbc_counts`` gives the count-based NBC table in place of a policy), and None or
+    ``{"model", "trajectory", "info"}`` of the joint model (its info includes the estimate's
+    correlation and bias against the true variance)."""
+    specs = {mid: parse_method(mid) for mid in mids}
     rewards = torch.tensor(env.rewards(), dtype=torch.float32)
     pairs = sample_pairs(n, env.n, env.n, seed)
-    if method == "dpo":
-        return train_dpo(rewards, pairs, seed, train_cfg)
-    if method == "ipo":
-        return train_dpo(rewards, pairs, seed, train_cfg, loss="ipo", tau=ipo_tau)
-    if method == "consistent":
-        return train_consistent(rewards, pairs, seed, train_cfg)
-    if method == "nbc_counts":
+    cdpo = [mid for mid, s in specs.items() if s.method == "corrected_dpo"]
+    if cdpo and corr is None:
+        raise ValueError(f"{cdpo[0]} needs a CorrectionConfig")
+    joint, truth, estimated, quality = None, None, None, {}
+    if cdpo:
         labels, _ = anonymous_labels(rewards, pairs, seed)
-        return TrainResult(counted_nbc(pairs, labels, env.n, env.n), [], {"fraction_used": 1.0}, 0.0)
-    if joint_model is None or corr is None:
-        raise ValueError(f"{mid} needs a trained joint-likelihood model and a CorrectionConfig")
-    corr = CorrectionConfig(**{**corr.__dict__, "alpha": alpha})
-    return train_corrected_dpo(rewards, pairs, seed, train_cfg, corr, joint_model)
+        x, yw, yl = orient_by_label(pairs, labels)
+        truth = true_sigmoid_variance(rewards, x, yw, yl)
+        if any(specs[m].variance == "estimated" for m in cdpo):
+            model, traj, info = train_joint_model(rewards, pairs, seed, train_cfg, corr)
+            with torch.no_grad():
+                estimated = model.sigmoid_variance(x * env.n + yw, x * env.n + yl)
+            info.update(variance_quality(estimated, truth))
+            joint = {"model": model, "trajectory": traj, "info": info}
+            renamed = {f"joint_{k}": v for k, v in info.items() if k.startswith("heldout_loss")}
+            quality = {k: v for k, v in {**info, **renamed}.items() if k in QUALITY_KEYS}
+    arms = []
+    for mid, s in specs.items():
+        if s.method in ("dpo", "ipo", "consistent"):
+            arms.append(Arm(mid, s.method, {"tau": ipo_tau} if s.method == "ipo" else {}))
+        elif s.method == "corrected_dpo":
+            info = {"variance_source": s.variance, **(quality if s.variance == "estimated" else {})}
+            arms.append(corrected_arm(mid, replace(corr, alpha=s.alpha),
+                                      estimated if s.variance == "estimated" else truth, info))
+    results = train_arms(rewards, pairs, seed, train_cfg, arms) if arms else {}
+    for mid, s in specs.items():
+        if s.method == "nbc_counts":
+            labels, _ = anonymous_labels(rewards, pairs, seed)
+            results[mid] = TrainResult(counted_nbc(pairs, labels, env.n, env.n), [], {"fraction_used": 1.0}, 0.0)
+    return {mid: results[mid] for mid in mids}, joint
+
+
+def run_method(mid: str, env: SyntheticEnvironment, n: int, seed: int, train_cfg: TrainConfig,
+               corr: CorrectionConfig | None = None, ipo_tau: float = 0.1) -> TrainResult:
+    """One method on one seed's data (see :func:`run_methods`)."""
+    return run_methods([mid], env, n, seed, train_cfg, corr, ipo_tau)[0][mid]
 
 
 def evaluate(mid: str, table, oracles: dict) -> dict:
@@ -128,10 +157,46 @@ def evaluate(mid: str, table, oracles: dict) -> dict:
         "spearman_vs_average_reward": spearman(prof, profile(oracles["average_reward"])[0]),
     }
     out["argmax_abs_d"] = abs(out["argmax_d"])
-    if parse_method(mid)[0] == "nbc_counts":
-        out.update(tv_to_optimal=None, kl_optimal_to_policy=None,
+    if parse_method(mid).method == "nbc_counts":
+        out.update(tv_to_optimal=None, kl_optimal_to_policy=None, tv_profile_to_optimal=None,
                    tv_to_own_limit=None, max_abs_error_vs_exact_nbc=float(np.abs(table - nbc).max()))
     else:
         out.update(tv_to_optimal=total_variation(table, opt), kl_optimal_to_policy=kl_divergence(opt, table),
+                   tv_profile_to_optimal=profile_total_variation(table, opt),
                    tv_to_own_limit=total_variation(table, oracles[oracle_key(mid)]))
     return out
+
+
+def empirical_limit_policies(env: SyntheticEnvironment, n: int, seed: int, alphas, corr: CorrectionConfig) -> dict:
+    """Exact minimisers, over tabular rewards, of DPO's loss and of corrected DPO's loss with the
+    *true* variance (configured clamp and ε) on one seed's own anonymous data — where training
+    a tabular policy on these data to convergence ends up. Returns id → policy [X, N]; corrected
+    DPO starts from DPO's minimiser, as the trained policy does after its warm-up."""
+    rewards = torch.tensor(env.rewards(), dtype=torch.float32)
+    pairs = sample_pairs(n, env.n, env.n, seed)
+    labels, _ = anonymous_labels(rewards, pairs, seed)
+    weights = empirical_pair_weights(*orient_by_label(pairs, labels), env.n, env.n).numpy()
+    variance = type_delta_variance(env.rewards(), kind="sigmoid")
+    r_dpo = population_limit_reward("dpo", weights)
+    out = {"dpo": optimal_policy(r_dpo, env.beta)}
+    for a in (a for a in alphas if a > 0):  # α = 0 is DPO
+        r = population_limit_reward("corrected_dpo", weights, dict(
+            variance=variance, alpha=a, variance_kind="sigmoid", correction_clamp=corr.correction_clamp,
+            eps=corr.eps), init=r_dpo)
+        out[method_id("corrected_dpo", a, "oracle")] = optimal_policy(r, env.beta)
+    return out
+
+
+def empirical_limits(env: SyntheticEnvironment, n: int, seed: int, alphas, corr: CorrectionConfig,
+                     oracles: dict) -> list[dict]:
+    """TV to π* of the exact minimisers on the data (:func:`empirical_limit_policies`), beside
+    their population limits': the gap between the two is sampling noise, not optimisation."""
+    opt = oracles["optimal"]
+    rows = []
+    for mid, pol in empirical_limit_policies(env, n, seed, alphas, corr).items():
+        limit = oracles[oracle_key(mid)]
+        rows.append({"n_preferences": n, "seed": seed, "method": mid, "tv_to_optimal": total_variation(pol, opt),
+                     "tv_profile_to_optimal": profile_total_variation(pol, opt),
+                     "tv_to_population_limit": total_variation(pol, limit),
+                     "population_limit_tv_to_optimal": total_variation(limit, opt)})
+    return rows

@@ -3,18 +3,26 @@ joint-likelihood variance model (Eq. 19), and the consistent loss (Eq. 20).
 
 Every trainer minimises a loss from :mod:`hetpref.losses` on ``h = β[log π(y_w|x) − log π(y_l|x)]``
 (uniform π_ref cancels) with Adam on random mini-batches. Runs are deterministic for a seed.
+The methods of one dataset (DPO, IPO, corrected DPO at several α and with either variance, the
+consistent loss) are trained side by side as one :class:`PolicyStack`, each on the batches a run
+of its own would draw, which equals separate runs (tested) at a fraction of their cost.
 """
 from __future__ import annotations
 
+import copy
 import math
 import time
 from dataclasses import asdict, dataclass, field
 
+import numpy as np
 import torch
 import torch.nn as nn
 
 from ..losses import preference_loss, unanimous_mask
+from ..oracles import type_delta_variance
 from .data import Pairs, anonymous_labels, generator, per_type_labels, same_annotator_pairing
+
+JOINT_REWARDS = ("offset", "tabular")
 
 
 @dataclass
@@ -42,10 +50,24 @@ class TrainConfig:
 
 @dataclass
 class CorrectionConfig:
+    """Corrected DPO (§5) and its Eq. 19 variance model. The defaults are the estimator this
+    project chose (README, "First-order corrected DPO"); the reference code's model is
+    ``joint_rewards="tabular", joint_lr=1e-2, joint_steps=10_000, joint_batch_size=1024,
+    joint_holdout=0, joint_early_stopping=False``."""
+
     alpha: float = field(default=1.0, metadata={"help": "correction strength α (0 = DPO, 1 = theory)"})
     latent_types: int = field(default=3, metadata={"help": "K, latent types of the joint model"})
-    joint_lr: float = field(default=1e-2, metadata={"help": "Adam lr of the joint model"})
-    joint_steps: int = field(default=10_000, metadata={"help": "joint-model optimizer steps"})
+    joint_rewards: str = field(default="offset", metadata={
+        "help": "latent rewards ρ_k: 'offset' (a function of d = (y − x) mod N, the environment's "
+                "translation structure) or 'tabular' (one value per (x, y), the reference code's)"})
+    joint_lr: float = field(default=3e-2, metadata={"help": "Adam lr of the joint model"})
+    joint_steps: int = field(default=2_000, metadata={"help": "joint-model optimizer steps"})
+    joint_batch_size: int = field(default=4096, metadata={"help": "same-annotator pairs per joint-model step"})
+    joint_holdout: float = field(default=0.1, metadata={
+        "help": "share of same-annotator pairs held out (held-out loss, early stopping); 0 = none"})
+    joint_early_stopping: bool = field(default=True, metadata={
+        "help": "keep the joint model of the evaluation with the lowest held-out loss"})
+    joint_eval_every: int = field(default=250, metadata={"help": "joint-model steps per held-out evaluation"})
     warmup_steps: int = field(default=8_000, metadata={"help": "plain DPO steps before the correction starts"})
     correction_clamp: float | None = field(default=0.1, metadata={"help": "bound on |correction| (None: none)"})
     eps: float = field(default=1e-6, metadata={"help": "stable-log floor ε"})
@@ -58,6 +80,15 @@ class CorrectionConfig:
                              f"{self.latent_types}, {self.joint_steps}, {self.warmup_steps}")
         if self.correction_clamp is not None and self.correction_clamp <= 0:
             raise ValueError(f"correction_clamp must be > 0 or None, got {self.correction_clamp}")
+        if self.joint_rewards not in JOINT_REWARDS:
+            raise ValueError(f"joint_rewards must be one of {', '.join(JOINT_REWARDS)}, got {self.joint_rewards!r}")
+        if self.joint_batch_size < 1 or self.joint_eval_every < 1:
+            raise ValueError(f"joint_batch_size and joint_eval_every must be ≥ 1, got "
+                             f"{self.joint_batch_size}, {self.joint_eval_every}")
+        if not 0 <= self.joint_holdout < 1:
+            raise ValueError(f"joint_holdout must be in [0, 1), got {self.joint_holdout}")
+        if self.joint_early_stopping and self.joint_holdout == 0:
+            raise ValueError("joint_early_stopping needs held-out pairs: set joint_holdout > 0")
 
 
 class TabularPolicy(nn.Module):
@@ -95,6 +126,32 @@ def make_policy(cfg: TrainConfig, n_contexts: int, n_responses: int, seed: int) 
     if cfg.policy == "tabular":
         return TabularPolicy(n_contexts, n_responses)
     return MLPPolicy(n_contexts, n_responses, cfg.hidden)
+
+
+class PolicyStack(nn.Module):
+    """M copies of one freshly initialised policy, trained side by side on the same batches.
+
+    Adam acts elementwise and each copy's loss reaches only its own parameters, so the copies
+    follow exactly the trajectories of M separate runs from the same initialisation (tested);
+    the per-step cost is close to one run's, which is what makes many α per job cheap."""
+
+    def __init__(self, cfg: TrainConfig, n_contexts: int, n_responses: int, seed: int, copies: int):
+        super().__init__()
+        if copies < 1:
+            raise ValueError(f"a policy stack needs ≥ 1 copy, got {copies}")
+        base = make_policy(cfg, n_contexts, n_responses, seed)
+        if isinstance(base, TabularPolicy):
+            self.logits = nn.Parameter(base.logits.detach().clone().expand(copies, -1, -1).contiguous())
+            self.members = None
+        else:
+            self.logits = None
+            self.members = nn.ModuleList([copy.deepcopy(base) for _ in range(copies)])
+
+    def logit_tables(self) -> torch.Tensor:
+        """Unnormalised log π(y|x) of every copy, [M, X, N]."""
+        if self.members is None:
+            return self.logits
+        return torch.stack([m.logit_table() for m in self.members])
 
 
 def policy_table(policy: nn.Module, n_contexts: int) -> torch.Tensor:
@@ -139,31 +196,39 @@ class Adam:
             p.addcdiv_(m, (v / c2).sqrt_().add_(self.eps), value=-self.lr / c1)
 
 
-def _optimise(module: nn.Module, loss_of_batch, n: int, steps: int, batch_size: int, lr: float,
-              seed: int, log_every: int, what: str = "policy", chunk: int = 500):
+def _optimise(module: nn.Module, loss_of_batch, n, steps: int, batch_size: int, lr: float,
+              seed: int, log_every: int, what: str = "policy", chunk: int = 500, after_step=None):
     """Adam on uniform random mini-batches of [0, n); raises on a non-finite loss.
 
-    Batch indices are drawn ``chunk`` steps at a time (one RNG call instead of one per step);
-    ``loss_of_batch(indices, step)`` returns the mean loss of a batch."""
-    g = generator(seed, "train")
+    Batch indices are drawn ``chunk`` steps at a time (one RNG call instead of one per step).
+    ``loss_of_batch(indices, step)`` returns the mean loss of a batch, or a vector of per-copy
+    mean losses for a :class:`PolicyStack` (their sum is minimised; each trajectory point is
+    then a list). ``n`` may be a tuple of dataset sizes: each dataset then gets its own batches
+    from its own stream, seeded as a run on that dataset alone would be, and ``indices`` is a
+    tuple. ``after_step(step)``, if given, runs after each update (held-out evaluation)."""
+    sizes = tuple(n) if isinstance(n, (tuple, list)) else (n,)
+    gens = [generator(seed, "train") for _ in sizes]
     opt = Adam(module.parameters(), lr=lr)
     traj, window = [], []
     for first in range(0, steps, chunk):
-        batches = torch.randint(n, (min(chunk, steps - first), batch_size), generator=g)
-        for j, idx in enumerate(batches):
+        shape = (min(chunk, steps - first), batch_size)
+        batches = [torch.randint(size, shape, generator=g) for size, g in zip(sizes, gens)]
+        for j in range(shape[0]):
             step = first + j
-            loss = loss_of_batch(idx, step)
+            loss = loss_of_batch(tuple(b[j] for b in batches) if len(sizes) > 1 else batches[0][j], step)
             opt.zero_grad()
-            loss.backward()
+            loss.sum().backward()
             opt.step()
             window.append(loss.detach())
             if len(window) == log_every or step == steps - 1:
-                mean = torch.stack(window).mean().item()
-                if not math.isfinite(mean):
-                    raise FloatingPointError(f"non-finite {what} loss ({mean}) by step {step + 1}; "
+                mean = torch.stack(window).mean(0)
+                if not bool(torch.isfinite(mean).all()):
+                    raise FloatingPointError(f"non-finite {what} loss ({mean.tolist()}) by step {step + 1}; "
                                              "lower the learning rate or check the inputs")
-                traj.append((step + 1, mean))
+                traj.append((step + 1, mean.tolist() if mean.ndim else mean.item()))
                 window = []
+            if after_step is not None:
+                after_step(step)
     return traj
 
 
@@ -185,54 +250,179 @@ def orient_by_label(pairs: Pairs, labels: torch.Tensor):
     return pairs.x, torch.where(win, pairs.y1, pairs.y2), torch.where(win, pairs.y2, pairs.y1)
 
 
+# ---------------------------------------------------------------- arms trained side by side
+@dataclass
+class Arm:
+    """One method of a stacked run. ``loss`` names a loss of
+    :func:`hetpref.losses.preference_loss`: dpo, ipo and corrected_dpo learn from the anonymous
+    labels; the consistent losses (Eq. 20) from the unanimous pairs of the one-label-per-type data.
+    ``loss_params`` holds its scalar parameters (``tau``; ``alpha``, ``correction_clamp``,
+    ``eps``); ``variance`` the per-preference Var_u[σ(Δ_u)] for corrected DPO, [n];
+    ``warmup_steps`` plain DPO steps first (corrected DPO); ``info`` is copied into the result."""
+
+    name: str
+    loss: str = "dpo"
+    loss_params: dict = field(default_factory=dict)
+    variance: torch.Tensor | None = None
+    warmup_steps: int = 0
+    info: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.loss not in ("dpo", "ipo", "corrected_dpo") and not self.loss.startswith("consistent"):
+            raise ValueError(f"arm {self.name!r}: loss must be dpo, ipo, corrected_dpo or a consistent loss, "
+                             f"got {self.loss!r}")
+        if (self.loss == "corrected_dpo") != (self.variance is not None):
+            raise ValueError(f"arm {self.name!r}: a variance is needed by, and only by, corrected_dpo")
+
+    @property
+    def data(self) -> str:
+        return "unanimous" if self.loss.startswith("consistent") else "anonymous"
+
+
+def _arm_groups(arms, indices, n_types):
+    """Rows of the stack that share data, a loss and its scalar parameters (α may differ)."""
+    groups = {}
+    for i in indices:
+        arm = arms[i]
+        params = {k: v for k, v in arm.loss_params.items() if k != "alpha"}
+        if arm.loss.startswith("consistent"):
+            params.setdefault("n_types", n_types)
+        key = (arm.loss, arm.warmup_steps, tuple(sorted(params.items())))
+        groups.setdefault(key, []).append(i)
+    out = []
+    for (loss, warmup, params), rows in groups.items():
+        group = {"loss": loss, "warmup": warmup, "params": dict(params), "rows": torch.tensor(rows)}
+        if loss == "corrected_dpo":
+            group["alpha"] = torch.tensor([[float(arms[i].loss_params.get("alpha", 1.0))] for i in rows])
+            group["variance"] = torch.stack([arms[i].variance.float() for i in rows])  # [rows, n]
+        out.append(group)
+    return out
+
+
+def _group_loss(g, h, i, step):
+    if g["loss"] == "dpo" or (g["loss"] == "corrected_dpo" and step < g["warmup"]):
+        return preference_loss("dpo", h)
+    if g["loss"] == "corrected_dpo":
+        return preference_loss("corrected_dpo", h, variance=g["variance"].index_select(1, i), alpha=g["alpha"],
+                               variance_kind="sigmoid", **g["params"])
+    return preference_loss(g["loss"], h, **g["params"])
+
+
+def unanimous_data(rewards, pairs: Pairs, seed: int):
+    """Maximum annotator information: each type labels each pair; the unanimous pairs, oriented
+    towards the agreed winner, as (x, y_w, y_l), and their share of all pairs."""
+    labels = per_type_labels(rewards, pairs, seed)
+    keep, _ = unanimous_mask(labels)
+    if keep.sum() == 0:
+        raise ValueError("no unanimous pair in the data: increase the number of preferences")
+    kept = Pairs(pairs.x[keep], pairs.y1[keep], pairs.y2[keep])
+    return orient_by_label(kept, labels[:, 0][keep]), len(kept) / len(pairs)
+
+
+def train_arms(rewards, pairs: Pairs, seed: int, cfg: TrainConfig, arms: list) -> dict:
+    """Every :class:`Arm` on one seed's data — anonymous labels (one random hidden type per pair)
+    for DPO, IPO and corrected DPO, the unanimous pairs for the consistent losses — trained side
+    by side as one :class:`PolicyStack`. Each arm gets the batches a run of its own would (one
+    stream per dataset), so the result equals separate runs. Returns name → TrainResult."""
+    t0 = time.perf_counter()
+    if not arms:
+        raise ValueError("train_arms needs at least one arm")
+    if len({a.name for a in arms}) != len(arms):
+        raise ValueError(f"arm names must be unique, got {[a.name for a in arms]}")
+    for arm in arms:
+        if arm.warmup_steps > cfg.steps:
+            raise ValueError(f"warmup_steps ({arm.warmup_steps}) exceeds steps ({cfg.steps})")
+        if arm.variance is not None and arm.variance.shape != (len(pairs),):
+            raise ValueError(f"arm {arm.name!r}: variance has shape {tuple(arm.variance.shape)}, "
+                             f"expected ({len(pairs)},)")
+    n_ctx, n_resp = rewards.shape[1:]
+    datasets, extra = [], {}
+    for data in ("anonymous", "unanimous"):
+        rows = [i for i, a in enumerate(arms) if a.data == data]
+        if not rows:
+            continue
+        if data == "anonymous":
+            labels, _ = anonymous_labels(rewards, pairs, seed)
+            x, yw, yl = orient_by_label(pairs, labels)
+        else:
+            (x, yw, yl), fraction = unanimous_data(rewards, pairs, seed)
+            extra = {"fraction_used": fraction, "n_unanimous": len(x)}
+        datasets.append({"fw": _flat(x, yw, n_resp), "fl": _flat(x, yl, n_resp), "n": len(x),
+                         "groups": _arm_groups(arms, rows, rewards.shape[0])})
+    stack = PolicyStack(cfg, n_ctx, n_resp, seed, len(arms))
+
+    def loss_of(indices, step):
+        indices = indices if isinstance(indices, tuple) else (indices,)
+        table = stack.logit_tables().reshape(len(arms), -1)
+        rows, values = [], []
+        for d, i in zip(datasets, indices):
+            h = cfg.beta * (table.index_select(1, d["fw"].index_select(0, i))
+                            - table.index_select(1, d["fl"].index_select(0, i)))
+            for g in d["groups"]:
+                rows.append(g["rows"])
+                values.append(_group_loss(g, h.index_select(0, g["rows"]), i, step).mean(1))
+        return torch.zeros(len(arms), dtype=table.dtype).index_copy(0, torch.cat(rows), torch.cat(values))
+
+    traj = _optimise(stack, loss_of, tuple(d["n"] for d in datasets), cfg.steps, cfg.batch_size, cfg.lr, seed,
+                     cfg.log_every)
+    with torch.no_grad():
+        tables = torch.softmax(stack.logit_tables().double(), dim=-1)
+    seconds = time.perf_counter() - t0
+    out = {}
+    for k, arm in enumerate(arms):
+        info = {"fraction_used": 1.0, **(extra if arm.data == "unanimous" else {}), **arm.info,
+                "trained_side_by_side": len(arms)}
+        if arm.loss == "corrected_dpo":
+            info.update(alpha=float(arm.loss_params.get("alpha", 1.0)),
+                        mean_sigmoid_variance=float(arm.variance.mean()))
+        out[arm.name] = TrainResult(tables[k].clone(), [(st, v[k] if isinstance(v, list) else v) for st, v in traj],
+                                    info, seconds)
+    return out
+
+
 def train_dpo(rewards, pairs: Pairs, seed: int, cfg: TrainConfig, loss: str = "dpo", **loss_params) -> TrainResult:
     """Plain DPO (or another anonymous-label loss, e.g. IPO) on one random type's label per pair."""
-    t0 = time.perf_counter()
-    labels, _ = anonymous_labels(rewards, pairs, seed)
-    x, yw, yl = orient_by_label(pairs, labels)
-    n_ctx, n_resp = rewards.shape[1:]
-    fw, fl = _flat(x, yw, n_resp), _flat(x, yl, n_resp)
-    policy = make_policy(cfg, n_ctx, n_resp, seed)
-    traj = _optimise(policy, lambda i, s: preference_loss(loss, _h(policy, fw.index_select(0, i), fl.index_select(0, i), cfg.beta), **loss_params).mean(),
-                        len(pairs), cfg.steps, cfg.batch_size, cfg.lr, seed, cfg.log_every)
-    return TrainResult(policy_table(policy, n_ctx), traj, {"fraction_used": 1.0}, time.perf_counter() - t0)
+    return train_arms(rewards, pairs, seed, cfg, [Arm(loss, loss, loss_params)])[loss]
 
 
 def train_consistent(rewards, pairs: Pairs, seed: int, cfg: TrainConfig, loss: str = "consistent") -> TrainResult:
     """Eq. 20 on maximum annotator information: each type labels each pair; only unanimous
     pairs are kept, oriented towards the agreed winner; loss −log σ(k·h)."""
-    t0 = time.perf_counter()
-    labels = per_type_labels(rewards, pairs, seed)
-    keep, _ = unanimous_mask(labels)
-    if keep.sum() == 0:
-        raise ValueError("no unanimous pair in the data: increase the number of preferences")
-    agreed = labels[:, 0][keep]
-    kept = Pairs(pairs.x[keep], pairs.y1[keep], pairs.y2[keep])
-    x, yw, yl = orient_by_label(kept, agreed)
-    k = rewards.shape[0]
-    n_ctx, n_resp = rewards.shape[1:]
-    fw, fl = _flat(x, yw, n_resp), _flat(x, yl, n_resp)
-    policy = make_policy(cfg, n_ctx, n_resp, seed)
-    traj = _optimise(policy, lambda i, s: preference_loss(loss, _h(policy, fw.index_select(0, i), fl.index_select(0, i), cfg.beta), n_types=k).mean(),
-                        len(kept), cfg.steps, cfg.batch_size, cfg.lr, seed, cfg.log_every)
-    info = {"fraction_used": len(kept) / len(pairs), "n_unanimous": len(kept)}
-    return TrainResult(policy_table(policy, n_ctx), traj, info, time.perf_counter() - t0)
+    return train_arms(rewards, pairs, seed, cfg, [Arm(loss, loss)])[loss]
 
 
+# ---------------------------------------------------------------- the variance: Eq. 19 and the oracle
 class LatentTypeJointModel(nn.Module):
-    """q(pair1; pair2) = Σ_k w_k σ(Δρ_k(pair1)) σ(Δρ_k(pair2)): K latent types with tabular
-    rewards ρ_k(x, y) and weights softmax(logits), the reference code's model for Eq. 19."""
+    """q(pair1; pair2) = Σ_k w_k σ(Δρ_k(pair1)) σ(Δρ_k(pair2)): K latent types with rewards ρ_k
+    and weights softmax(logits) — the reference code's model family for Eq. 19.
 
-    def __init__(self, n_latent: int, n_contexts: int, n_responses: int, seed: int):
+    ``rewards="tabular"``: one ρ_k(x, y) per cell (the reference code's choice, K·X·N values).
+    ``rewards="offset"``: ρ_k depends on d = (y − x) mod N only (K·N values) — the §7.2
+    environment's rewards are functions of d, and so is every type's; the reference code has
+    this variant too (its "Loc" model). Pairs are given as flat indices x·N + y."""
+
+    def __init__(self, n_latent: int, n_contexts: int, n_responses: int, seed: int, rewards: str = "offset"):
         super().__init__()
+        if rewards not in JOINT_REWARDS:
+            raise ValueError(f"joint-model rewards must be one of {', '.join(JOINT_REWARDS)}, got {rewards!r}")
         g = generator(seed, "init")
-        self.n_responses = n_responses
-        self.rho = nn.Parameter(0.1 * torch.randn(n_latent, n_contexts * n_responses, generator=g))
+        self.n_responses, self.rewards = n_responses, rewards
+        n_cells = n_contexts * n_responses if rewards == "tabular" else n_responses
+        self.rho = nn.Parameter(0.1 * torch.randn(n_latent, n_cells, generator=g))
         self.logits = nn.Parameter(torch.zeros(n_latent))
 
+    def cells(self, flat):
+        """The reward cell of each flat index x·N + y."""
+        if self.rewards == "tabular":
+            return flat
+        return (flat % self.n_responses - flat // self.n_responses) % self.n_responses
+
+    def _probs(self, c1, c2):
+        return torch.sigmoid(self.rho.index_select(1, c1) - self.rho.index_select(1, c2))
+
     def type_probs(self, flat1, flat2):
-        """σ(Δρ_k) for pairs given as flat cell indices x·N + y of both responses, [K, n]."""
-        return torch.sigmoid(self.rho.index_select(1, flat1) - self.rho.index_select(1, flat2))
+        """σ(Δρ_k) for pairs given as flat indices of both responses, [K, n]."""
+        return self._probs(self.cells(flat1), self.cells(flat2))
 
     def joint(self, a: tuple, b: tuple):
         w = torch.softmax(self.logits, 0)[:, None]
@@ -247,56 +437,104 @@ class LatentTypeJointModel(nn.Module):
         return (a - m * m).clamp(min=0)
 
 
+def _bce(q, target):
+    return nn.functional.binary_cross_entropy(q.clamp(1e-7, 1 - 1e-7), target)
+
+
 def train_joint_model(rewards, pairs: Pairs, seed: int, cfg: TrainConfig, corr: CorrectionConfig):
     """Fit the joint-likelihood model on same-annotator preference pairs by cross-entropy
-    against o·o' (both first options preferred). Returns (model, trajectory, info)."""
+    against o·o' (both first options preferred), Eq. 19. With ``corr.joint_holdout > 0`` a
+    random share of the pairs is held out: its loss is reported (beside the loss of the true q,
+    the floor) and, with early stopping, the evaluation with the lowest held-out loss is kept.
+    Returns (model, trajectory, info)."""
     t0 = time.perf_counter()
     labels, types = anonymous_labels(rewards, pairs, seed)
     first, second = same_annotator_pairing(types, seed)
     target = (labels[first] * labels[second]).float()
     n_ctx, n_resp = rewards.shape[1:]
     f1, f2 = _flat(pairs.x, pairs.y1, n_resp), _flat(pairs.x, pairs.y2, n_resp)
-    a = (f1[first], f2[first])
-    b = (f1[second], f2[second])
-    model = LatentTypeJointModel(corr.latent_types, n_ctx, n_resp, seed)
-    bce = nn.BCELoss()
+    model = LatentTypeJointModel(corr.latent_types, n_ctx, n_resp, seed, corr.joint_rewards)
+    c1, c2 = model.cells(f1), model.cells(f2)
+    n_paired = len(first)
+    n_hold = int(round(corr.joint_holdout * n_paired))
+    if n_hold:
+        perm = torch.randperm(n_paired, generator=generator(seed, "holdout"))
+        hold, fit = perm[:n_hold], perm[n_hold:]
+    else:
+        hold, fit = torch.arange(0), torch.arange(n_paired)
+    a = (c1[first[fit]], c2[first[fit]])
+    b = (c1[second[fit]], c2[second[fit]])
+    target_fit = target[fit]
+    w_of = lambda: torch.softmax(model.logits, 0)[:, None]  # noqa: E731
 
     def loss_of(i, s):
-        q = model.joint(tuple(t.index_select(0, i) for t in a), tuple(t.index_select(0, i) for t in b))
-        return bce(q.clamp(1e-7, 1 - 1e-7), target.index_select(0, i))
+        pa = model._probs(a[0].index_select(0, i), a[1].index_select(0, i))
+        pb = model._probs(b[0].index_select(0, i), b[1].index_select(0, i))
+        return _bce((w_of() * pa * pb).sum(0), target_fit.index_select(0, i))
 
-    traj = _optimise(model, loss_of, len(first), corr.joint_steps, cfg.batch_size, corr.joint_lr,
-                        seed, cfg.log_every, what="joint-model")
-    info = {"n_paired": int(len(first)), "seconds": time.perf_counter() - t0}
+    heldout, best = [], {"loss": math.inf, "state": None, "step": None}
+    if n_hold:
+        ha = (c1[first[hold]], c2[first[hold]])
+        hb = (c1[second[hold]], c2[second[hold]])
+        target_hold = target[hold]
+
+        def evaluate_heldout(step):
+            if (step + 1) % corr.joint_eval_every and step + 1 != corr.joint_steps:
+                return
+            with torch.no_grad():
+                value = _bce((w_of() * model._probs(*ha) * model._probs(*hb)).sum(0), target_hold).item()
+            heldout.append((step + 1, value))
+            if value < best["loss"]:
+                best.update(loss=value, step=step + 1,
+                            state={k: v.detach().clone() for k, v in model.state_dict().items()})
+    else:
+        evaluate_heldout = None
+
+    traj = _optimise(model, loss_of, len(fit), corr.joint_steps, corr.joint_batch_size, corr.joint_lr,
+                     seed, cfg.log_every, what="joint-model", after_step=evaluate_heldout)
+    info = {"n_paired": int(n_paired), "n_fit_pairs": int(len(fit)), "n_heldout_pairs": int(n_hold)}
+    if n_hold:
+        if corr.joint_early_stopping:
+            model.load_state_dict(best["state"])
+        with torch.no_grad():
+            p_true = torch.sigmoid(rewards[:, pairs.x, pairs.y1] - rewards[:, pairs.x, pairs.y2])  # [U, n]
+            q_true = (p_true[:, first[hold]] * p_true[:, second[hold]]).mean(0)
+        info.update(heldout_loss=best["loss"] if corr.joint_early_stopping else heldout[-1][1],
+                    heldout_loss_true_q=_bce(q_true, target_hold).item(),
+                    selected_step=best["step"] if corr.joint_early_stopping else corr.joint_steps,
+                    heldout_trajectory=heldout)
+    info["seconds"] = time.perf_counter() - t0
     return model, traj, info
 
 
+def true_sigmoid_variance(rewards, x, y1, y2) -> torch.Tensor:
+    """The oracle: Var_u[σ(Δ_u)] of each pair under equally weighted types (as the anonymous
+    labels are drawn), [n] — what Eq. 19's estimator estimates."""
+    table = type_delta_variance(np.asarray(rewards, dtype=float), kind="sigmoid")
+    return torch.as_tensor(table[x.numpy(), y1.numpy(), y2.numpy()], dtype=torch.float32)
+
+
+def corrected_arm(name: str, corr: CorrectionConfig, variance: torch.Tensor, info: dict | None = None) -> Arm:
+    """The corrected-DPO arm of a configuration: α, clamp and ε from ``corr``, warm-up of DPO steps."""
+    return Arm(name, "corrected_dpo",
+                        {"alpha": corr.alpha, "correction_clamp": corr.correction_clamp, "eps": corr.eps},
+                        variance=variance, warmup_steps=corr.warmup_steps, info=dict(info or {}))
+
+
 def train_corrected_dpo(rewards, pairs: Pairs, seed: int, cfg: TrainConfig, corr: CorrectionConfig,
-                        joint_model: LatentTypeJointModel) -> TrainResult:
+                        joint_model: LatentTypeJointModel | None = None, variance: torch.Tensor | None = None) -> TrainResult:
     """First-order corrected DPO: ``warmup_steps`` of DPO, then −log(σ(h) + α·correction) with
-    Var_u[σ(Δ_u)] from the joint model (delta method, §5.3). Same anonymous labels as DPO."""
-    t0 = time.perf_counter()
-    if corr.warmup_steps > cfg.steps:
-        raise ValueError(f"warmup_steps ({corr.warmup_steps}) exceeds steps ({cfg.steps})")
-    labels, _ = anonymous_labels(rewards, pairs, seed)
-    x, yw, yl = orient_by_label(pairs, labels)
-    n_ctx, n_resp = rewards.shape[1:]
-    fw, fl = _flat(x, yw, n_resp), _flat(x, yl, n_resp)
-    with torch.no_grad():
-        variance = joint_model.sigmoid_variance(fw, fl)
-    policy = make_policy(cfg, n_ctx, n_resp, seed)
-
-    def loss_of(i, step):
-        h = _h(policy, fw.index_select(0, i), fl.index_select(0, i), cfg.beta)
-        if step < corr.warmup_steps:
-            return preference_loss("dpo", h).mean()
-        return preference_loss("corrected_dpo", h, variance=variance.index_select(0, i), alpha=corr.alpha,
-                               variance_kind="sigmoid", correction_clamp=corr.correction_clamp,
-                               eps=corr.eps).mean()
-
-    traj = _optimise(policy, loss_of, len(pairs), cfg.steps, cfg.batch_size, cfg.lr, seed, cfg.log_every)
-    info = {"fraction_used": 1.0, "alpha": corr.alpha, "mean_estimated_sigmoid_variance": float(variance.mean())}
-    return TrainResult(policy_table(policy, n_ctx), traj, info, time.perf_counter() - t0)
+    Var_u[σ(Δ_u)] from the joint model (delta method, §5.3) or given per preference
+    (``variance``, e.g. :func:`true_sigmoid_variance`). Same anonymous labels as DPO."""
+    if (joint_model is None) == (variance is None):
+        raise ValueError("give exactly one of joint_model and variance")
+    if variance is None:
+        labels, _ = anonymous_labels(rewards, pairs, seed)
+        x, yw, yl = orient_by_label(pairs, labels)
+        n_resp = rewards.shape[2]
+        with torch.no_grad():
+            variance = joint_model.sigmoid_variance(_flat(x, yw, n_resp), _flat(x, yl, n_resp))
+    return train_arms(rewards, pairs, seed, cfg, [corrected_arm("corrected_dpo", corr, variance)])["corrected_dpo"]
 
 
 def config_dict(*cfgs) -> dict:
