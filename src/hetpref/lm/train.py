@@ -470,6 +470,25 @@ def trainer_arguments(cfg: LMTrainConfig, output_dir: str | Path, device: str | 
     )
 
 
+TRAIN_LOG_COLUMNS = ("step", "epoch", "loss", "accuracy", "lr", "grad_norm", "tokens", "tokens_per_s", "elapsed_s")
+
+
+def step_row(entry: dict) -> dict:
+    """A row of ``train_log.csv`` from a Trainer log entry of a training step."""
+    return {"step": entry["step"], "epoch": entry["epoch"], "loss": entry["loss"], "accuracy": entry["accuracy"],
+            "lr": entry["learning_rate"], "grad_norm": entry.get("grad_norm"), "tokens": entry["tokens"],
+            "tokens_per_s": entry["tokens_per_s"], "elapsed_s": entry["elapsed_s"]}
+
+
+def write_train_log(path: Path, history: list[dict], mode: str = "w") -> None:
+    """One row per optimizer step (:data:`TRAIN_LOG_COLUMNS`); ``mode='a'`` appends rows."""
+    with open(path, mode, newline="") as f:
+        w = csv.DictWriter(f, fieldnames=TRAIN_LOG_COLUMNS, extrasaction="ignore")
+        if mode == "w":
+            w.writeheader()
+        w.writerows(history)
+
+
 CHECKPOINT_MARKER = "hetpref_checkpoint.json"
 _CHECKPOINT_DIR = re.compile(r"checkpoint-(\d+)")
 
@@ -527,14 +546,18 @@ class _LogStream:
 class LogCallback(TrainerCallback):
     """The job log's view of training (main process only): a tqdm bar written through the
     logger every ``mininterval`` seconds (replaces the Trainer's own bar, which writes to stderr),
-    a line every ``log_every`` steps, and no checkpoint after the final step (the adapter is
-    saved then)."""
+    a line every ``log_every`` steps, ``train_log.csv`` grown by a row per step (so a long run
+    can be watched), and no checkpoint after the final step (the adapter is saved then)."""
 
-    def __init__(self, desc: str, log_every: int, progress: bool = True, mininterval: float = 5.0):
+    def __init__(self, desc: str, log_every: int, progress: bool = True, mininterval: float = 5.0,
+                 csv_path: Path | None = None):
         self.desc, self.log_every, self.progress, self.mininterval = desc, log_every, progress, mininterval
-        self.bar = None
+        self.csv_path, self.bar = csv_path, None
 
     def on_train_begin(self, args, state, control, **kwargs):
+        if state.is_world_process_zero and self.csv_path is not None:  # grows step by step (the resumed steps first)
+            self.csv_path.parent.mkdir(parents=True, exist_ok=True)
+            write_train_log(self.csv_path, [step_row(e) for e in state.log_history if "loss" in e])
         if state.is_world_process_zero and self.progress:
             from tqdm.auto import tqdm
 
@@ -550,6 +573,8 @@ class LogCallback(TrainerCallback):
     def on_log(self, args, state, control, logs=None, **kwargs):
         if not (state.is_world_process_zero and logs and "loss" in logs):
             return
+        if self.csv_path is not None:
+            write_train_log(self.csv_path, [step_row({**logs, "step": state.global_step})], mode="a")
         step = state.global_step
         if step % self.log_every == 0 or step == state.max_steps:
             window = [e["loss"] for e in state.log_history if "loss" in e][-self.log_every:]
@@ -566,13 +591,15 @@ class LogCallback(TrainerCallback):
 
 
 class _StepClock(TrainerCallback):
-    """Starts the first step's clock when the loop starts (after the Trainer's set-up)."""
+    """Starts the first step's clock when the loop starts (after the Trainer's set-up) and the
+    token count from the (possibly resumed) state."""
 
     def __init__(self, trainer):
         self.trainer = trainer
 
     def on_train_begin(self, args, state, control, **kwargs):
         self.trainer._step_clock = time.perf_counter()
+        self.trainer._tokens_logged = state.num_input_tokens_seen  # the resumed count after a resume
 
 
 class PreferenceTrainer(Trainer):
@@ -592,7 +619,7 @@ class PreferenceTrainer(Trainer):
         self.loss_name, self.loss_params, self.pair_ids = loss_name, loss_params, list(pair_ids)
         self.pair_sampler, self.fingerprint, self.step_callback = pair_sampler, fingerprint, step_callback
         self.steps_per_epoch = len(pair_sampler) // pair_sampler.global_batch
-        self._counts, self._tokens_logged, self._elapsed_before = None, None, elapsed_before
+        self._counts, self._tokens_logged, self._elapsed_before = None, 0, elapsed_before
         self._session_start = self._step_clock = time.perf_counter()
         self._last_callback_step = -1
         super().__init__(*args, **kwargs)
@@ -642,8 +669,6 @@ class PreferenceTrainer(Trainer):
                 counts = self.accelerator.reduce(counts, reduction="sum")
             self._counts = None
             correct, n = counts.tolist()
-            if self._tokens_logged is None:
-                self._tokens_logged = self._initial_num_input_tokens_seen
             tokens = int(self.state.num_input_tokens_seen - self._tokens_logged)
             self._tokens_logged = self.state.num_input_tokens_seen
             seconds = now - self._step_clock
@@ -787,7 +812,7 @@ def train(objective: str, dataset: str, records: Sequence[dict], tokenizer, mode
     desc = f"{objective}/{dataset}/seed{seed}"
     trainer = PreferenceTrainer(
         model=scorer, args=args, train_dataset=pairs, data_collator=PairCollator(enc, tokenizer.pad_token_id),
-        callbacks=[LogCallback(desc, cfg.log_every, progress)], loss_name=loss_name, loss_params=loss_params,
+        callbacks=[LogCallback(desc, cfg.log_every, progress, csv_path=out_dir / "train_log.csv")], loss_name=loss_name, loss_params=loss_params,
         pair_ids=enc.ids, pair_sampler=sampler, fingerprint=fingerprint, elapsed_before=elapsed_before,
         step_callback=callback)
     for cb in (ProgressCallback, PrinterCallback):  # LogCallback writes the progress into the job log instead
@@ -804,14 +829,12 @@ def train(objective: str, dataset: str, records: Sequence[dict], tokenizer, mode
     trainer.train(resume_from_checkpoint=None if resume is None else str(resume))
     loop_seconds = time.perf_counter() - t_loop
 
-    history = [{"step": e["step"], "epoch": e["epoch"], "loss": e["loss"], "accuracy": e["accuracy"],
-                "lr": e["learning_rate"], "grad_norm": e.get("grad_norm"), "tokens": e["tokens"],
-                "tokens_per_s": e["tokens_per_s"], "elapsed_s": e["elapsed_s"]}
-               for e in trainer.state.log_history if "loss" in e]
+    history = [step_row(e) for e in trainer.state.log_history if "loss" in e]
     if len(history) != total_steps:
         raise RuntimeError(f"expected {total_steps} logged steps, the Trainer logged {len(history)}")
     tokens = int(trainer.state.num_input_tokens_seen)
-    session_tokens = tokens - int(trainer._initial_num_input_tokens_seen)
+    resumed_step = 0 if resume_info is None else resume_info["step"]
+    session_tokens = sum(e["tokens"] for e in history if e["step"] > resumed_step)
     last = history[-min(len(history), cfg.log_every):]
     metrics = {"objective": objective, "dataset": dataset, "seed": seed, "loss": loss_name,
                "loss_params": loss_params, "model": model_spec, "steps": total_steps, "n_pairs": len(enc),
@@ -842,17 +865,6 @@ def train(objective: str, dataset: str, records: Sequence[dict], tokenizer, mode
             shutil.rmtree(ck_root)  # a finished run needs no resume point; a stale one would only mislead
     trainer.accelerator.wait_for_everyone()
     return TrainResult(adapter_dir, metrics, prov)
-
-
-TRAIN_LOG_COLUMNS = ("step", "epoch", "loss", "accuracy", "lr", "grad_norm", "tokens", "tokens_per_s", "elapsed_s")
-
-
-def write_train_log(path: Path, history: list[dict]) -> None:
-    """One row per optimizer step (:data:`TRAIN_LOG_COLUMNS`)."""
-    with open(path, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=TRAIN_LOG_COLUMNS, extrasaction="ignore")
-        w.writeheader()
-        w.writerows(history)
 
 
 def _loss_curve(history: list[dict], every: int) -> list[dict]:
