@@ -1,5 +1,7 @@
 """LM stage (MATH.md §8): response log-probabilities, losses per dataset, LoRA, determinism,
-resume after a kill, evaluation, report, the workflow scripts and the GPU check's smoke mode.
+the Trainer (gradient accumulation, activation checkpointing, bf16 arguments, SDPA, per-step CSV,
+progress in the log, NaN stop, data order per process split, resume after a kill, 2 gloo
+processes = 1), evaluation, report, the workflow scripts and the GPU check's smoke mode.
 
 Everything runs a tiny Llama on a byte-level BPE tokenizer trained here; one test loads the
 SmolLM2-135M GGUF (skipped without the package)."""
