@@ -43,6 +43,14 @@ _check(
 # lm.model: a local path that is not there (or not a model folder) fails now, not in a job; a hub
 # id is only looked up in the lm_data job (nothing touches the network while the DAG is built)
 _check(lm_hub.spec_problem(LM["model"]) is None, "lm.model", lm_hub.spec_problem(LM["model"]))
+_check(
+    LM["train"]["batch_size"] % (LM["train"]["gradient_accumulation_steps"] * LM["gpus_per_job"]) == 0,
+    "lm.train.batch_size",
+    f"{LM['train']['batch_size']} pairs per step cannot be split evenly into "
+    f"lm.train.gradient_accumulation_steps × lm.gpus_per_job = {LM['train']['gradient_accumulation_steps']} × "
+    f"{LM['gpus_per_job']} micro-batches (the global batch is per device × accumulation × processes)",
+)
+
 
 
 CDPO = SYN["corrected_dpo"]

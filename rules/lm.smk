@@ -1,7 +1,8 @@
 # Semi-synthetic LM experiment (paper §7.3, App. F): HH-RLHF (or demo data) → token counts →
 # length-based relabelling → one LoRA training job per objective × dataset × seed → evaluation
-# against r̄'s order → Figure 5 and the per-seed tables. GPU rules declare gpu=1 only when
-# lm.gpu is true; nothing probes CUDA while the DAG is built.
+# against r̄'s order → Figure 5 and the per-seed tables. GPU rules declare gpus only when
+# lm.gpu is true (training: lm.gpus_per_job, one data-parallel process each); nothing probes CUDA
+# while the DAG is built.
 
 
 # Only the manifest is the output: Snakemake deletes a job's outputs before it runs and after it
@@ -87,13 +88,14 @@ rule lm_train:
         tiny=lm_tiny_config(),
         train=lm_train_params,
         device=LM_DEVICE,
+        processes=LM["gpus_per_job"],  # > 1: torchrun with that many data-parallel processes
     log:
         f"logs/lm/{LM_TAG}/train/{{objective}}_{{dataset}}_seed{{seed}}.log",
     benchmark:
         f"benchmarks/lm/{LM_TAG}/train/{{objective}}_{{dataset}}_seed{{seed}}.tsv"
-    threads: 1  # CPU: tiny models; the SLURM profile raises it with the GPU
+    threads: LM["gpus_per_job"]  # CPU: one per (gloo) process; the SLURM profile raises it with the GPUs
     resources:
-        gpu=1 if LM["gpu"] else 0,
+        gpu=LM["gpus_per_job"] if LM["gpu"] else 0,
         mem_mb=64000 if LM["gpu"] else 4000,
         runtime=720 if LM["gpu"] else 60,
     conda:

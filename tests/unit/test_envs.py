@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # import name → distribution name, for the third-party packages the project uses
 DIST = {"torch": "torch", "numpy": "numpy", "scipy": "scipy", "pandas": "pandas", "matplotlib": "matplotlib",
         "yaml": "pyyaml", "jsonschema": "jsonschema", "snakemake": "snakemake", "pyreadstat": "pyreadstat",
-        "transformers": "transformers", "peft": "peft", "tokenizers": "tokenizers", "gguf": "gguf"}
+        "transformers": "transformers", "accelerate": "accelerate", "peft": "peft", "tokenizers": "tokenizers", "gguf": "gguf"}
 
 
 def pins():

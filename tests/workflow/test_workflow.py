@@ -256,3 +256,55 @@ def test_lm_download_offline_fails_with_manual_instructions(tmp_path):
     assert "Error in rule lm_download" in out
     assert not (tmp_path / "results/lm").exists()  # nothing downstream ran
     assert placed.read_bytes() == b"placed by hand"  # Snakemake did not delete it as an output of the job
+
+
+# The kill hook: a sitecustomize.py on PYTHONPATH, active only in the lm_train job's Python, that
+# SIGKILLs the job's whole process group (snakemake included, as a node failure or a SLURM time
+# limit would) right after the first checkpoint is complete. No test hook lives in the library.
+KILL_HOOK = '''
+import os
+import sys
+
+if os.environ.get("HETPREF_TEST_KILL_AFTER_CHECKPOINT") and sys.argv and sys.argv[0].endswith("lm_train.py"):
+    import signal
+
+    import hetpref.lm.train as lm_train
+
+    save = lm_train.PreferenceTrainer._save_checkpoint
+
+    def save_then_die(self, model, trial):
+        save(self, model, trial)
+        os.killpg(os.getpgid(0), signal.SIGKILL)
+
+    lm_train.PreferenceTrainer._save_checkpoint = save_then_die
+'''
+
+
+def test_killed_lm_job_resumes_with_rerun_incomplete(smoke_run, tmp_path):
+    """Last in this file: it reruns one training job of the smoke run (same numbers, newer files)."""
+    import os
+    import shutil
+
+    run_dir = "results/lm/demo_tiny/runs/dpo/anonymous/seed0"
+    target = f"{run_dir}/metrics.json"
+    uninterrupted = json.loads((smoke_run / target).read_text())
+    assert json.loads((smoke_run / run_dir / "provenance.json").read_text())["resumed_from_step"] is None
+    assert uninterrupted["steps"] > 5  # the smoke config checkpoints every 5 steps
+    (tmp_path / "sitecustomize.py").write_text(KILL_HOOK)
+    env = {**os.environ, "PYTHONPATH": str(tmp_path), "HETPREF_TEST_KILL_AFTER_CHECKPOINT": "1"}
+    cmd = [SNAKEMAKE, "--snakefile", str(ROOT / "Snakefile"), "--configfile", str(SMOKE), "--directory", str(smoke_run)]
+    killed = subprocess.run(cmd + ["--cores", "1", "-f", target], cwd=ROOT, env=env, capture_output=True, text=True,
+                            timeout=300, start_new_session=True)
+    assert killed.returncode == -9, killed.stdout[-2000:] + killed.stderr[-3000:]
+    ck = smoke_run / run_dir / "checkpoint"
+    assert [p.name for p in ck.iterdir()] == ["checkpoint-5"] and not (smoke_run / target).exists()
+    assert (smoke_run / ".snakemake" / "incomplete").exists()
+    # the killed run's lock, removed as `snakemake --unlock` does (one DAG build less for the test)
+    shutil.rmtree(smoke_run / ".snakemake" / "locks")
+    res = snakemake("--cores", "1", "--rerun-incomplete", target, workdir=smoke_run)
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-3000:]
+    assert json.loads((smoke_run / target).read_text()) == uninterrupted
+    prov = json.loads((smoke_run / run_dir / "provenance.json").read_text())
+    assert prov["resumed_from_step"] == 5 and not ck.exists()
+    log = (smoke_run / "logs/lm/demo_tiny/train/dpo_anonymous_seed0.log").read_text()
+    assert "resuming from" in log and f"{uninterrupted['steps']}/{uninterrupted['steps']}" in log

@@ -22,6 +22,9 @@ import torch
 from . import SMOLLM2_SPEC, TINY_SPEC, smollm2_gguf
 
 KINDS = ("causal_lm", "reward")
+# attention kernels a model may be loaded with: SDPA (PyTorch's fused scaled-dot-product
+# attention, flash / memory-efficient kernels on GPUs) by default, eager for debugging
+ATTN_IMPLEMENTATIONS = ("sdpa", "eager")
 
 # defaults of build_tiny_llama, also the keys accepted in a ``tiny_config`` dict
 TINY_DEFAULTS = dict(hidden_size=64, num_layers=2, num_heads=4, intermediate_size=128,
@@ -45,11 +48,13 @@ def resolve_dtype(dtype: str | torch.dtype, device: str | torch.device = "cpu") 
 def build_tiny_llama(vocab_size: int, hidden_size: int = 64, num_layers: int = 2, num_heads: int = 4,
                      intermediate_size: int = 128, max_position: int = 1024, seed: int = 0,
                      pad_token_id: int | None = None, bos_token_id: int | None = None,
-                     eos_token_id: int | None = None):
+                     eos_token_id: int | None = None, attn_implementation: str = "sdpa"):
     """A random-initialised ``LlamaForCausalLM`` (same architecture family as the paper's
     Llama-3-8B, scaled down). Deterministic: the same arguments give bit-identical weights; the
     global torch RNG is left untouched (initialisation runs in a forked RNG)."""
     from transformers import LlamaConfig, LlamaForCausalLM
+
+    _check_attn(attn_implementation)
 
     for name, v in dict(vocab_size=vocab_size, hidden_size=hidden_size, num_layers=num_layers,
                         num_heads=num_heads, intermediate_size=intermediate_size,
@@ -62,14 +67,19 @@ def build_tiny_llama(vocab_size: int, hidden_size: int = 64, num_layers: int = 2
                          num_hidden_layers=num_layers, num_attention_heads=num_heads,
                          num_key_value_heads=num_heads, max_position_embeddings=max_position,
                          pad_token_id=pad_token_id, bos_token_id=bos_token_id, eos_token_id=eos_token_id,
-                         tie_word_embeddings=False, use_cache=False)
+                         tie_word_embeddings=False, use_cache=False, attn_implementation=attn_implementation)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = LlamaForCausalLM(config)
     return model
 
 
-def classifier_from_causal(causal, num_labels: int = 1, seed: int = 0):
+def _check_attn(attn_implementation: str) -> None:
+    if attn_implementation not in ATTN_IMPLEMENTATIONS:
+        raise ValueError(f"attn_implementation must be one of {ATTN_IMPLEMENTATIONS}, got {attn_implementation!r}")
+
+
+def classifier_from_causal(causal, num_labels: int = 1, seed: int = 0, attn_implementation: str = "sdpa"):
     """A ``LlamaForSequenceClassification``-style model (any ``AutoModelForSequenceClassification``
     of the same config) whose backbone is ``causal``'s and whose score head is freshly initialised
     (normal, std = config.initializer_range, seeded). The fallback when a checkpoint cannot be
@@ -80,7 +90,7 @@ def classifier_from_causal(causal, num_labels: int = 1, seed: int = 0):
     config.num_labels = num_labels
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        clf = AutoModelForSequenceClassification.from_config(config)
+        clf = AutoModelForSequenceClassification.from_config(config, attn_implementation=attn_implementation)
     clf.to(next(causal.parameters()).dtype)
     backbone = getattr(clf, clf.base_model_prefix)
     backbone.load_state_dict(getattr(causal, causal.base_model_prefix).state_dict(), strict=True)
@@ -119,8 +129,9 @@ def _from_pretrained(cls, spec, **kwargs):
 
 
 def load_base_model(spec: str, tokenizer, kind: str = "causal_lm", dtype: str | torch.dtype = "float32",
-                    tiny_config: dict | None = None, seed: int = 0):
-    """The frozen base model of a spec, as a causal LM or as a scalar reward model.
+                    tiny_config: dict | None = None, seed: int = 0, attn_implementation: str = "sdpa"):
+    """The frozen base model of a spec, as a causal LM or as a scalar reward model, with the
+    attention kernel ``attn_implementation`` (SDPA by default, for every spec).
 
     - ``"tiny"``: :func:`build_tiny_llama` with ``tiny_config`` (keys of :data:`TINY_DEFAULTS`)
       and the tokenizer's vocabulary; for ``"reward"`` the same backbone (same seed → same
@@ -141,6 +152,8 @@ def load_base_model(spec: str, tokenizer, kind: str = "causal_lm", dtype: str | 
 
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    _check_attn(attn_implementation)
+    attn = {"attn_implementation": attn_implementation}
     torch_dtype = resolve_dtype(dtype)
     if spec == TINY_SPEC:
         cfg = {**TINY_DEFAULTS, **(tiny_config or {})}
@@ -148,28 +161,30 @@ def load_base_model(spec: str, tokenizer, kind: str = "causal_lm", dtype: str | 
         if unknown:
             raise ValueError(f"unknown tiny-model keys {sorted(unknown)}; allowed: {sorted(TINY_DEFAULTS)}")
         model = build_tiny_llama(len(tokenizer), pad_token_id=tokenizer.pad_token_id,
-                                 bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id, **cfg)
+                                 bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+                                 attn_implementation=attn_implementation, **cfg)
         if kind == "reward":
-            model = classifier_from_causal(model, num_labels=1, seed=seed)
+            model = classifier_from_causal(model, num_labels=1, seed=seed, attn_implementation=attn_implementation)
     elif spec == SMOLLM2_SPEC:
         folder, file = smollm2_gguf()
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             if kind == "causal_lm":
-                model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=file, dtype=torch_dtype)
+                model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=file, dtype=torch_dtype, **attn)
             else:
                 try:
                     model = AutoModelForSequenceClassification.from_pretrained(
-                        folder, gguf_file=file, num_labels=1, dtype=torch_dtype)
+                        folder, gguf_file=file, num_labels=1, dtype=torch_dtype, **attn)
                 except (ValueError, KeyError, NotImplementedError):
-                    causal = AutoModelForCausalLM.from_pretrained(folder, gguf_file=file, dtype=torch_dtype)
-                    model = classifier_from_causal(causal, num_labels=1, seed=seed)
+                    causal = AutoModelForCausalLM.from_pretrained(folder, gguf_file=file, dtype=torch_dtype, **attn)
+                    model = classifier_from_causal(causal, num_labels=1, seed=seed,
+                                                   attn_implementation=attn_implementation)
     else:
         cls = AutoModelForCausalLM if kind == "causal_lm" else AutoModelForSequenceClassification
         extra = {} if kind == "causal_lm" else {"num_labels": 1}
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            model = _from_pretrained(cls, spec, dtype=torch_dtype, **extra)
+            model = _from_pretrained(cls, spec, dtype=torch_dtype, **attn, **extra)
     model.to(torch_dtype)
     if kind == "reward":
         model.config.pad_token_id = tokenizer.pad_token_id

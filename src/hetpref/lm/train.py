@@ -13,17 +13,28 @@ length-based types (MATH.md §8), with the losses of :mod:`hetpref.losses` (MATH
 
 Sequences are ``[bos] + prompt + response + [eos]`` with prompt and response tokenised apart
 (so the response boundary is exact), right-padded; chosen and rejected responses of a batch run
-in one forward pass. Training is deterministic for a seed on CPU (same thread count), and
-resumes bit-identically from ``out_dir/checkpoint/`` after a kill.
+in one forward pass.
+
+Training runs on ``transformers.Trainer`` (:class:`PreferenceTrainer`): the model it sees is a
+:class:`PairScorer` whose forward returns the per-sequence scores (all of the model's work inside
+one ``forward``, so DDP and mixed precision wrap it), and ``compute_loss`` turns them into
+``h`` and calls :func:`hetpref.losses.preference_loss`, the one definition the synthetic
+trainers use too. The Trainer brings gradient accumulation, activation checkpointing, bf16
+autocast on CUDA, multi-process data parallel (DDP, launched by :mod:`hetpref.lm.launch`),
+checkpoints of the trainable weights with optimizer, scheduler and RNG states, and the per-step
+log. The pair order is a function of (seed, epoch) only (:class:`EpochPermutationSampler`), the
+same for every process count. Training is deterministic for a seed on CPU (same thread count),
+and resumes bit-identically from ``out_dir/checkpoint/`` after a kill.
 """
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 import logging
 import math
 import os
-import random
+import re
 import shutil
 import time
 from dataclasses import asdict, dataclass, field
@@ -32,12 +43,12 @@ from typing import Callable, Sequence
 
 import numpy as np
 import torch
-
 import torch.nn.functional as F
+from transformers import Trainer, TrainerCallback
 
 from ..losses import preference_loss
 from ..provenance import config_hash, provenance, write_json
-from .models import add_lora, describe_base, load_base_model, resolve_dtype
+from .models import ATTN_IMPLEMENTATIONS, add_lora, describe_base, load_base_model, resolve_dtype
 
 log = logging.getLogger("hetpref.lm.train")
 
@@ -48,7 +59,12 @@ TRAIN_DATASETS = ("anonymous", "unanimous", "unanimous_filtered", "average", "in
 # plain DPO / BT: one BT label per pair (anonymous), labels from r̄ (average) or from the averaged
 # per-type reward models (indirect, §6), and each type's own labels (per_type_u<k>)
 PLAIN_DATASETS = ("anonymous", "average", "indirect", "per_type_u1", "per_type_u2", "per_type_u3")
-CHECKPOINT_FORMAT = 1
+CHECKPOINT_FORMAT = 2  # 2: transformers.Trainer checkpoint-<step>/ folders with a completion marker
+# LMTrainConfig fields that change the numbers only by floating-point noise (or not at all): a
+# checkpoint written with other values is still resumed (e.g. switch on activation
+# checkpointing after an out-of-memory kill, or move to more GPUs)
+RESUME_NEUTRAL_FIELDS = ("checkpoint_every", "log_every", "gradient_accumulation_steps", "gradient_checkpointing",
+                         "attn_implementation")
 
 
 @dataclass
@@ -59,7 +75,11 @@ class LMTrainConfig:
     lora_dropout: float = field(default=0.1, metadata={"help": "dropout on the LoRA input"})
     lr: float = field(default=3e-5, metadata={"help": "AdamW peak learning rate, decays linearly to 0"})
     weight_decay: float = field(default=0.001, metadata={"help": "AdamW weight decay"})
-    batch_size: int = field(default=2, metadata={"help": "preference pairs per optimizer step"})
+    batch_size: int = field(default=2, metadata={
+        "help": "preference pairs per optimizer step (the global batch: per device × accumulation × processes)"})
+    gradient_accumulation_steps: int = field(default=1, metadata={
+        "help": "micro-batches accumulated per optimizer step; the per-device batch is "
+                "batch_size / (gradient_accumulation_steps × processes)"})
     epochs: int = field(default=1, metadata={"help": "passes over the training pairs"})
     max_length: int = field(default=512, metadata={
         "help": "max text tokens of prompt + longer response (bos/eos not counted, as the data filter)"})
@@ -76,11 +96,16 @@ class LMTrainConfig:
         "help": "gradient-norm clip; the paper states none (None); HF Trainer's default is 1.0"})
     add_eos: bool = field(default=True, metadata={
         "help": "end each response with eos, scored: where a response stops is what the length types judge"})
-    gradient_checkpointing: bool = field(default=False, metadata={"help": "trade compute for memory (8B models)"})
+    gradient_checkpointing: bool = field(default=False, metadata={
+        "help": "activation checkpointing (non-reentrant): recompute each layer in backward, trading compute "
+                "for memory (8B models)"})
+    attn_implementation: str = field(default="sdpa", metadata={
+        "help": "attention kernel: 'sdpa' (PyTorch's fused attention) or 'eager'"})
     target_modules: list | None = field(default=None, metadata={"help": "LoRA targets; None = peft's default"})
 
     def __post_init__(self):
-        for name in ("lora_r", "lora_alpha", "batch_size", "epochs", "max_length", "log_every", "n_types"):
+        for name in ("lora_r", "lora_alpha", "batch_size", "gradient_accumulation_steps", "epochs", "max_length",
+                     "log_every", "n_types"):
             v = getattr(self, name)
             if isinstance(v, bool) or int(v) != v or v < 1:
                 raise ValueError(f"LMTrainConfig.{name} must be an integer ≥ 1, got {v!r}")
@@ -103,6 +128,12 @@ class LMTrainConfig:
             raise ValueError(f"LMTrainConfig.ipo_tau must be > 0, got {self.ipo_tau!r}")
         if self.max_grad_norm is not None and not self.max_grad_norm > 0:
             raise ValueError(f"LMTrainConfig.max_grad_norm must be > 0 or null, got {self.max_grad_norm!r}")
+        if self.batch_size % self.gradient_accumulation_steps:
+            raise ValueError(f"LMTrainConfig.batch_size = {self.batch_size} (pairs per optimizer step) must be "
+                             f"divisible by gradient_accumulation_steps = {self.gradient_accumulation_steps}")
+        if self.attn_implementation not in ATTN_IMPLEMENTATIONS:
+            raise ValueError(f"LMTrainConfig.attn_implementation must be one of {ATTN_IMPLEMENTATIONS}, "
+                             f"got {self.attn_implementation!r}")
         if self.target_modules is not None:
             self.target_modules = list(self.target_modules)
 
@@ -260,7 +291,7 @@ def pair_h(model, enc: EncodedPairs, idx: Sequence[int], objective: str, pad_id:
     return s[:b] - s[b:], int(attention_mask.sum())
 
 
-# ----------------------------------------------------------------------------- training
+# ----------------------------------------------------------------------------- Trainer pieces
 
 
 @dataclass
@@ -295,37 +326,404 @@ def tokenizer_sha256(tokenizer) -> str:
     return hashlib.sha256(json.dumps([vocab, special], ensure_ascii=False).encode()).hexdigest()
 
 
-def _rng_state(device) -> dict:
-    return {"torch": torch.get_rng_state(), "python": random.getstate(), "numpy": np.random.get_state(),
-            "cuda": torch.cuda.get_rng_state_all() if device.type == "cuda" else None}
-
-
-def _set_rng_state(state: dict) -> None:
-    torch.set_rng_state(state["torch"])
-    random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
-    if state.get("cuda") is not None and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
-def _epoch_order(seed: int, epoch: int, n: int) -> np.ndarray:
+def epoch_order(seed: int, epoch: int, n: int) -> np.ndarray:
     """The pair order of an epoch: a function of (seed, epoch) only, so a resumed run needs no
-    saved iterator state."""
+    saved iterator state and every process count sees the same order."""
     return np.random.default_rng([seed, epoch]).permutation(n)
 
 
-def _trainable(model) -> dict:
-    return {n: p for n, p in model.named_parameters() if p.requires_grad}
+class PairDataset(torch.utils.data.Dataset):
+    """Indices of the encoded pairs (the collator builds the tensors). Holds the current epoch
+    for :class:`EpochPermutationSampler`: accelerate forwards ``set_epoch`` to the sampler or to
+    the dataset depending on how the data loader is wrapped (a resumed multi-process loader
+    reaches only the dataset), so both lead here."""
+
+    def __init__(self, n: int):
+        self.n, self.epoch = n, 0
+
+    def __len__(self):
+        return self.n
+
+    def __getitem__(self, i):
+        return i
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
 
 
-def save_checkpoint(ck_dir: Path, state: dict) -> None:
-    """Atomic: written to a temporary file, then renamed, so a kill mid-write leaves the
-    previous checkpoint intact."""
-    ck_dir.mkdir(parents=True, exist_ok=True)
-    tmp = ck_dir / "state.pt.tmp"
-    torch.save(state, tmp)
-    os.replace(tmp, ck_dir / "state.pt")
-    (ck_dir / "progress.json").write_text(json.dumps({"step": state["step"], "total": state["total_steps"]}) + "\n")
+class EpochPermutationSampler(torch.utils.data.Sampler):
+    """Yields :func:`epoch_order` of the current epoch, cut to a whole number of global batches.
+
+    accelerate shards the batches of this order round-robin over the processes (batch k of
+    ``per_device`` pairs goes to process k mod N), so optimizer step s always covers positions
+    ``[s·G, (s+1)·G)`` of the order, G = ``batch_size``, whatever the split into processes and
+    accumulation steps. The ``n mod G`` pairs at the end of each epoch's order are not used in
+    that epoch (another draw each epoch): a short last batch would be weighted differently by
+    different process counts (DDP averages equal-sized shards)."""
+
+    def __init__(self, dataset: PairDataset, seed: int, global_batch: int):
+        self.dataset, self.seed, self.global_batch = dataset, int(seed), int(global_batch)
+        self.n_used = len(dataset) // self.global_batch * self.global_batch
+
+    def set_epoch(self, epoch: int) -> None:
+        self.dataset.set_epoch(epoch)
+
+    def __len__(self):
+        return self.n_used
+
+    def __iter__(self):
+        return iter(epoch_order(self.seed, self.dataset.epoch, len(self.dataset))[:self.n_used].tolist())
+
+
+class PairCollator:
+    """A batch of pair indices → :func:`pair_batch`'s tensors (chosen rows first) and the indices."""
+
+    def __init__(self, enc: EncodedPairs, pad_id: int):
+        self.enc, self.pad_id = enc, pad_id
+
+    def __call__(self, idx: list[int]) -> dict:
+        input_ids, attention_mask, response_mask = pair_batch(self.enc, idx, self.pad_id)
+        return {"input_ids": input_ids, "attention_mask": attention_mask, "response_mask": response_mask,
+                "pair_index": torch.tensor(idx, dtype=torch.long)}
+
+
+class PairScorer(torch.nn.Module):
+    """The module the Trainer trains: the (peft) model plus our pooling, ``forward`` → one score
+    per sequence (:func:`sequence_scores`). Everything runs inside ``forward`` so that DDP's
+    gradient hooks and the mixed-precision autocast see the whole computation."""
+
+    def __init__(self, model, objective: str):
+        super().__init__()
+        if objective not in OBJECTIVES:
+            raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
+        self.model, self.objective = model, objective
+
+    def forward(self, input_ids, attention_mask, response_mask):
+        return sequence_scores(self.model, input_ids, attention_mask, response_mask, self.objective)
+
+    def activation_checkpointing_enable(self, activation_checkpointing_kwargs=None, **kwargs):
+        """Called by the Trainer when ``activation_checkpointing`` is on: forwarded to the
+        transformers model (non-reentrant, so the frozen inputs need no ``requires_grad``)."""
+        inner = _inner(self.model)
+        kw = activation_checkpointing_kwargs or {"use_reentrant": False}
+        if hasattr(inner, "activation_checkpointing_enable"):  # transformers ≥ 5.2x
+            inner.activation_checkpointing_enable(activation_checkpointing_kwargs=kw, **kwargs)
+        else:
+            inner.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kw, **kwargs)
+
+    @property
+    def is_activation_checkpointing(self) -> bool:
+        inner = _inner(self.model)
+        if hasattr(inner, "is_activation_checkpointing"):  # transformers ≥ 5.2x
+            return bool(inner.is_activation_checkpointing)
+        return bool(getattr(inner, "is_gradient_checkpointing", False))
+
+
+def per_device_batch(cfg: LMTrainConfig, world_size: int) -> int:
+    """Pairs per device and micro-batch: ``batch_size / (gradient_accumulation_steps × processes)``."""
+    denom = cfg.gradient_accumulation_steps * world_size
+    if cfg.batch_size % denom:
+        raise ValueError(f"LMTrainConfig.batch_size = {cfg.batch_size} pairs per optimizer step must be divisible by "
+                         f"gradient_accumulation_steps × processes = {cfg.gradient_accumulation_steps} × {world_size}"
+                         f" = {denom} (lm.gpus_per_job sets the processes)")
+    return cfg.batch_size // denom
+
+
+def mixed_precision(cfg: LMTrainConfig, device: str | torch.device) -> str:
+    """``"bf16"`` on CUDA with dtype auto / bf16 (the paper trains in bf16), ``"fp16"`` with
+    fp16 on CUDA, else ``"no"`` (CPU trains in the loaded dtype, float32 by default)."""
+    if torch.device(device).type != "cuda":
+        return "no"
+    return {"auto": "bf16", "bf16": "bf16", "bfloat16": "bf16", "fp16": "fp16", "float16": "fp16"}.get(cfg.dtype, "no")
+
+
+def trainer_arguments(cfg: LMTrainConfig, output_dir: str | Path, device: str | torch.device, seed: int,
+                      world_size: int = 1) -> dict:
+    """Keyword arguments of ``transformers.TrainingArguments`` for a config (a dict, so it can be
+    checked without CUDA: TrainingArguments refuses bf16 on a machine without a GPU)."""
+    device = torch.device(device)
+    precision = mixed_precision(cfg, device)
+    return dict(
+        output_dir=str(output_dir), seed=seed,
+        per_device_train_batch_size=per_device_batch(cfg, world_size),
+        gradient_accumulation_steps=cfg.gradient_accumulation_steps,
+        num_train_epochs=cfg.epochs,
+        # AdamW with the paper's weight decay; linear schedule from lr to 0, no warm-up
+        optim="adamw_torch", learning_rate=cfg.lr, weight_decay=cfg.weight_decay,
+        adam_beta1=0.9, adam_beta2=0.999, adam_epsilon=1e-8,
+        lr_scheduler_type="linear", warmup_steps=0,
+        max_grad_norm=cfg.max_grad_norm if cfg.max_grad_norm is not None else 0.0,  # 0 = no clipping
+        activation_checkpointing=cfg.gradient_checkpointing,
+        activation_checkpointing_kwargs={"use_reentrant": False} if cfg.gradient_checkpointing else None,
+        bf16=precision == "bf16", fp16=precision == "fp16", use_cpu=device.type == "cpu",
+        # a backend only for a multi-process launch (accelerate would try to join a process group otherwise)
+        ddp_backend=("gloo" if device.type == "cpu" else "nccl") if world_size > 1 else None,
+        ddp_find_unused_parameters=False,  # every trainable weight (LoRA, score head) gets a gradient each step
+        logging_strategy="steps", logging_steps=1, logging_nan_inf_filter=False,
+        include_num_input_tokens_seen="non_padding",
+        # checkpoints are rotated by PreferenceTrainer once complete on every rank (see _save_checkpoint)
+        save_strategy="steps" if cfg.checkpoint_every else "no", save_steps=max(cfg.checkpoint_every, 1),
+        save_total_limit=None,
+        report_to="none", disable_tqdm=True, log_level="warning",
+        dataloader_num_workers=0, dataloader_drop_last=True, dataloader_pin_memory=device.type == "cuda",
+        remove_unused_columns=False, eval_strategy="no", use_cache=False,
+    )
+
+
+TRAIN_LOG_COLUMNS = ("step", "epoch", "loss", "accuracy", "lr", "grad_norm", "tokens", "tokens_per_s", "elapsed_s")
+
+
+def step_row(entry: dict) -> dict:
+    """A row of ``train_log.csv`` from a Trainer log entry of a training step."""
+    return {"step": entry["step"], "epoch": entry["epoch"], "loss": entry["loss"], "accuracy": entry["accuracy"],
+            "lr": entry["learning_rate"], "grad_norm": entry.get("grad_norm"), "tokens": entry["tokens"],
+            "tokens_per_s": entry["tokens_per_s"], "elapsed_s": entry["elapsed_s"]}
+
+
+def write_train_log(path: Path, history: list[dict], mode: str = "w") -> None:
+    """One row per optimizer step (:data:`TRAIN_LOG_COLUMNS`); ``mode='a'`` appends rows."""
+    with open(path, mode, newline="") as f:
+        w = csv.DictWriter(f, fieldnames=TRAIN_LOG_COLUMNS, extrasaction="ignore")
+        if mode == "w":
+            w.writeheader()
+        w.writerows(history)
+
+
+CHECKPOINT_MARKER = "hetpref_checkpoint.json"
+_CHECKPOINT_DIR = re.compile(r"checkpoint-(\d+)")
+
+
+def select_checkpoint(root: Path, fingerprint: str, clean: bool = True) -> tuple[Path | None, dict | None]:
+    """The newest complete checkpoint under ``root`` (``checkpoint-<step>/`` with our marker)
+    whose fingerprint matches, and its marker. With ``clean`` (the main process), everything
+    else under ``root`` is removed: checkpoints of another run (warned), incomplete ones (a
+    kill mid-save) and older ones."""
+    if not root.exists():
+        return None, None
+    best, best_info, entries = None, None, sorted(root.iterdir())
+    for path in entries:
+        m = _CHECKPOINT_DIR.fullmatch(path.name)
+        marker = path / CHECKPOINT_MARKER
+        if not (m and path.is_dir() and marker.exists()):
+            continue
+        info = json.loads(marker.read_text())
+        if info.get("format") == CHECKPOINT_FORMAT and info.get("fingerprint") == fingerprint and (
+                best_info is None or info["step"] > best_info["step"]):
+            best, best_info = path, info
+    if clean:
+        others = [p for p in entries if p != best]
+        if best is None and others:
+            log.warning("ignoring checkpoint %s: it belongs to another run (config, seed or data differ) or is "
+                        "incomplete", root)
+        for p in others:
+            if best is not None:
+                log.info("removing %s (incomplete or older than %s)", p, best.name)
+            shutil.rmtree(p) if p.is_dir() else p.unlink()
+    return best, best_info
+
+
+class _LogStream:
+    """A file for tqdm that writes each refresh of the bar as one log line ('\\r' → new line),
+    so the progress shows in the rule's log file, not only on a terminal."""
+
+    def __init__(self, logger: logging.Logger):
+        self.logger, self.buffer = logger, ""
+
+    def write(self, text: str) -> int:
+        self.buffer += text
+        return len(text)
+
+    def flush(self) -> None:  # tqdm flushes after each refresh: one line per refresh
+        lines, self.buffer = re.split(r"[\r\n]", self.buffer), ""
+        for line in lines:
+            if line.strip():
+                self.logger.info("%s", line.strip())
+
+    def isatty(self) -> bool:
+        return False
+
+
+class LogCallback(TrainerCallback):
+    """The job log's view of training (main process only): a tqdm bar written through the
+    logger every ``mininterval`` seconds (replaces the Trainer's own bar, which writes to stderr),
+    a line every ``log_every`` steps, ``train_log.csv`` grown by a row per step (so a long run
+    can be watched), and no checkpoint after the final step (the adapter is saved then)."""
+
+    def __init__(self, desc: str, log_every: int, progress: bool = True, mininterval: float = 5.0,
+                 csv_path: Path | None = None):
+        self.desc, self.log_every, self.progress, self.mininterval = desc, log_every, progress, mininterval
+        self.csv_path, self.bar = csv_path, None
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        if state.is_world_process_zero and self.csv_path is not None:  # grows step by step (the resumed steps first)
+            self.csv_path.parent.mkdir(parents=True, exist_ok=True)
+            write_train_log(self.csv_path, [step_row(e) for e in state.log_history if "loss" in e])
+        if state.is_world_process_zero and self.progress:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=state.max_steps, initial=state.global_step, desc=self.desc, file=_LogStream(log),
+                            mininterval=self.mininterval, ncols=100, ascii=True)
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step >= state.max_steps:
+            control.should_save = False
+        if self.bar is not None:
+            self.bar.update(state.global_step - self.bar.n)
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if not (state.is_world_process_zero and logs and "loss" in logs):
+            return
+        if self.csv_path is not None:
+            write_train_log(self.csv_path, [step_row({**logs, "step": state.global_step})], mode="a")
+        step = state.global_step
+        if step % self.log_every == 0 or step == state.max_steps:
+            window = [e["loss"] for e in state.log_history if "loss" in e][-self.log_every:]
+            mean = sum(window) / len(window)
+            if self.bar is not None:
+                self.bar.set_postfix(loss=f"{mean:.4f}", refresh=False)
+            log.info("step %d/%d loss %.5f lr %.3g, %.0f tokens/s", step, state.max_steps, mean,
+                     logs.get("learning_rate", float("nan")), logs.get("tokens_per_s", float("nan")))
+
+    def on_train_end(self, args, state, control, **kwargs):
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+class _StepClock(TrainerCallback):
+    """Starts the first step's clock when the loop starts (after the Trainer's set-up) and the
+    token count from the (possibly resumed) state."""
+
+    def __init__(self, trainer):
+        self.trainer = trainer
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.trainer._step_clock = time.perf_counter()
+        self.trainer._tokens_logged = state.num_input_tokens_seen  # the resumed count after a resume
+
+
+class PreferenceTrainer(Trainer):
+    """``transformers.Trainer`` with our loss: ``compute_loss`` scores a batch of pairs
+    (chosen rows, then rejected rows) with :class:`PairScorer`, forms ``h = s[:B] − s[B:]`` and
+    returns ``preference_loss(loss_name, h).mean()`` — a per-micro-batch mean, which the Trainer
+    divides by the accumulation steps (``loss_is_scaled_for_ga = False``) and DDP averages over
+    processes: the mean over the global batch. It also stops on a non-finite loss naming the
+    step and the pairs, adds accuracy, tokens and timings to every step's log, saves and loads
+    only the trainable weights, and marks checkpoints complete."""
+
+    loss_is_scaled_for_ga = False
+
+    def __init__(self, *args, loss_name: str, loss_params: dict, pair_ids: Sequence[str],
+                 pair_sampler: EpochPermutationSampler, fingerprint: str, elapsed_before: float = 0.0,
+                 step_callback: Callable[[int, float], None] | None = None, **kwargs):
+        self.loss_name, self.loss_params, self.pair_ids = loss_name, loss_params, list(pair_ids)
+        self.pair_sampler, self.fingerprint, self.step_callback = pair_sampler, fingerprint, step_callback
+        self.steps_per_epoch = len(pair_sampler) // pair_sampler.global_batch
+        self._counts, self._tokens_logged, self._elapsed_before = None, 0, elapsed_before
+        self._session_start = self._step_clock = time.perf_counter()
+        self._last_callback_step = -1
+        super().__init__(*args, **kwargs)
+        self.add_callback(_StepClock(self))
+
+    # -- data and optimizer
+    def _get_train_sampler(self, train_dataset=None):
+        return self.pair_sampler
+
+    def get_decay_parameter_names(self, model) -> list[str]:
+        # the paper gives one weight decay: LoRA matrices and the score head alike
+        return [n for n, p in model.named_parameters() if p.requires_grad]
+
+    # -- loss
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        inputs = dict(inputs)
+        idx = inputs.pop("pair_index")
+        s = model(**inputs)
+        b = idx.numel()
+        h = s[:b] - s[b:]
+        loss = preference_loss(self.loss_name, h, **self.loss_params).mean()
+        self._stop_if_not_finite(loss, idx)
+        counts = torch.stack([(h.detach() > 0).sum().float(), torch.tensor(float(b), device=h.device)])
+        self._counts = counts if self._counts is None else self._counts + counts
+        return (loss, s) if return_outputs else loss
+
+    def _stop_if_not_finite(self, loss, idx):
+        bad = ~torch.isfinite(loss.detach())
+        if self.args.world_size > 1:  # every rank stops together (a lone raise would hang the others in DDP)
+            any_bad = float(self.accelerator.reduce(bad.float().reshape(1), reduction="sum")) > 0
+        else:
+            any_bad = bool(bad)
+        if any_bad:
+            step = self.state.global_step + 1
+            where = (f"pairs {[self.pair_ids[i] for i in idx.tolist()]}" if bool(bad)
+                     else "on another process; see its message")
+            raise FloatingPointError(
+                f"{self.loss_name} loss is {loss.item()} at step {step} of {self.state.max_steps} "
+                f"(epoch {self.state.global_step // self.steps_per_epoch + 1}, {where}); lower lr or check the data")
+
+    # -- per-step log
+    def log(self, logs: dict, start_time: float | None = None) -> None:
+        if "loss" in logs:  # a training step (logging_steps = 1)
+            now = time.perf_counter()
+            counts = self._counts if self._counts is not None else torch.zeros(2, device=self.args.device)
+            if self.args.world_size > 1:
+                counts = self.accelerator.reduce(counts, reduction="sum")
+            self._counts = None
+            correct, n = counts.tolist()
+            tokens = int(self.state.num_input_tokens_seen - self._tokens_logged)
+            self._tokens_logged = self.state.num_input_tokens_seen
+            seconds = now - self._step_clock
+            logs.update(accuracy=correct / n if n else float("nan"), tokens=tokens, step_seconds=seconds,
+                        tokens_per_s=tokens / seconds if seconds > 0 else float("nan"),
+                        elapsed_s=self._elapsed_before + now - self._session_start)
+        super().log(logs, start_time)
+
+    def _maybe_log_save_evaluate(self, *args, **kwargs):
+        super()._maybe_log_save_evaluate(*args, **kwargs)
+        self._step_clock = time.perf_counter()  # a step's time excludes the previous step's checkpoint
+        step = self.state.global_step
+        if self.step_callback is not None and step > self._last_callback_step and self.state.log_history:
+            self._last_callback_step = step
+            losses = [e["loss"] for e in self.state.log_history if "loss" in e]
+            self.step_callback(step, losses[-1])
+
+    # -- checkpoints: trainable weights only, complete on every rank before they count
+    def _save(self, output_dir: str | None = None, state_dict=None) -> None:
+        if not self.args.should_save:
+            return
+        output_dir = output_dir or self.args.output_dir
+        os.makedirs(output_dir, exist_ok=True)
+        # peft writes the LoRA matrices and the score head (modules_to_save), never the base
+        self.accelerator.unwrap_model(self.model).model.save_pretrained(output_dir)
+
+    def _load_from_checkpoint(self, resume_from_checkpoint: str, model=None) -> None:
+        from peft import set_peft_model_state_dict
+        from safetensors.torch import load_file
+
+        peft_model = self.accelerator.unwrap_model(model if model is not None else self.model).model
+        weights = load_file(os.path.join(resume_from_checkpoint, "adapter_model.safetensors"))
+        result = set_peft_model_state_dict(peft_model, weights)
+        missing = [k for k in result.missing_keys if "lora_" in k or "modules_to_save" in k]
+        if missing or result.unexpected_keys:
+            raise RuntimeError(f"checkpoint {resume_from_checkpoint} does not match the model: missing "
+                               f"{missing[:5]}, unexpected {list(result.unexpected_keys)[:5]}")
+
+    def _save_checkpoint(self, model, trial) -> None:
+        super()._save_checkpoint(model, trial)
+        self.accelerator.wait_for_everyone()  # every rank's RNG state written
+        if self.args.should_save:
+            folder = Path(self.args.output_dir) / f"checkpoint-{self.state.global_step}"
+            marker = {"format": CHECKPOINT_FORMAT, "fingerprint": self.fingerprint, "step": self.state.global_step,
+                      "total_steps": self.state.max_steps, "world_size": self.args.world_size}
+            tmp = folder / (CHECKPOINT_MARKER + ".tmp")
+            tmp.write_text(json.dumps(marker) + "\n")
+            os.replace(tmp, folder / CHECKPOINT_MARKER)  # the checkpoint counts from here on
+            for other in Path(self.args.output_dir).iterdir():
+                if other != folder and _CHECKPOINT_DIR.fullmatch(other.name):
+                    shutil.rmtree(other)
+        self.accelerator.wait_for_everyone()
+
+
+# ----------------------------------------------------------------------------- training
 
 
 def train(objective: str, dataset: str, records: Sequence[dict], tokenizer, model_spec: str,
@@ -335,23 +733,35 @@ def train(objective: str, dataset: str, records: Sequence[dict], tokenizer, mode
           keep_checkpoint: bool = False) -> TrainResult:
     """Train a LoRA policy (``objective='dpo'``) or reward model (``'reward'``) on ``records``
     of ``dataset`` with the dataset's loss (:func:`loss_for`), AdamW and a linear schedule from
-    ``cfg.lr`` to 0; one epoch of batches of ``cfg.batch_size`` pairs by default (MATH.md §8).
+    ``cfg.lr`` to 0; one epoch of batches of ``cfg.batch_size`` pairs by default (MATH.md §8),
+    on ``transformers.Trainer`` (:class:`PreferenceTrainer`).
+
+    Run by every process of a ``torchrun`` launch (:mod:`hetpref.lm.launch`) or in-process:
+    the global batch ``cfg.batch_size`` is split into ``gradient_accumulation_steps`` micro-
+    batches on each of ``WORLD_SIZE`` processes; the main process writes the outputs.
 
     Writes ``out_dir/adapter/`` (LoRA adapter, plus ``base.json`` naming the base),
-    ``out_dir/metrics.json`` (deterministic: losses, no timings) and ``out_dir/provenance.json``
-    (seed, versions, git SHA, device, config hash, loss curve, tokens/s, wall time).
+    ``out_dir/metrics.json`` (deterministic: losses, no timings), ``out_dir/train_log.csv``
+    (one row per optimizer step: step, epoch, loss, accuracy, lr, grad_norm, tokens — real,
+    summed over processes — tokens_per_s, elapsed_s) and ``out_dir/provenance.json`` (seed,
+    versions, git SHA, device, world size, config hash, loss curve, tokens/s, wall time).
 
-    Every ``cfg.checkpoint_every`` steps it saves ``out_dir/checkpoint/state.pt`` (trainable
-    weights = the adapter and score head, optimizer, scheduler, RNG states, step, loss history);
-    started again with a checkpoint of the same run (same config, seed, data: a fingerprint),
-    it resumes from it, and the result equals an uninterrupted run on CPU. A checkpoint of a
+    Every ``cfg.checkpoint_every`` steps it saves ``out_dir/checkpoint/checkpoint-<step>/``
+    (the adapter and score head, optimizer, scheduler, RNG states per process, trainer state);
+    started again with a complete checkpoint of the same run (same config up to
+    :data:`RESUME_NEUTRAL_FIELDS`, seed, data, tokenizer, device type: a fingerprint), it
+    resumes from it, and the result equals an uninterrupted run on CPU. A checkpoint of a
     different run is ignored (and replaced). The checkpoint is removed after success unless
     ``keep_checkpoint``. ``callback(step, loss)`` runs after each step (and its checkpoint).
     """
+    from transformers import TrainingArguments
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
     t_start = time.perf_counter()
     device = resolve_device(device)
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
     out_dir = Path(out_dir)
-    ck_dir = out_dir / "checkpoint"
+    ck_root = out_dir / "checkpoint"
     loss_name, loss_params = loss_for(objective, dataset, cfg)
     kind = "causal_lm" if objective == "dpo" else "reward"
     dtype = resolve_dtype(cfg.dtype, device)
@@ -360,132 +770,100 @@ def train(objective: str, dataset: str, records: Sequence[dict], tokenizer, mode
     if len(enc) == 0:
         raise ValueError(f"no training pairs left in {dataset!r} ({len(records)} records, "
                          f"{len(enc.dropped)} over max_length)")
-    steps_per_epoch = math.ceil(len(enc) / cfg.batch_size)
+    steps_per_epoch = len(enc) // cfg.batch_size
+    if steps_per_epoch == 0:
+        raise ValueError(f"{dataset!r} has {len(enc)} training pairs, fewer than one batch "
+                         f"(LMTrainConfig.batch_size = {cfg.batch_size})")
+    unused = len(enc) - steps_per_epoch * cfg.batch_size
     total_steps = cfg.epochs * steps_per_epoch
+    args = TrainingArguments(**trainer_arguments(cfg, ck_root, device, seed, world_size))
     base_desc = describe_base(model_spec, kind, cfg.dtype, tiny_config, seed,
                               None if tokenizer_dir is None else str(tokenizer_dir))
     run_config = {"objective": objective, "dataset": dataset, "loss": loss_name, "loss_params": loss_params,
                   "model": model_spec, "base": base_desc, "train": asdict(cfg), "seed": seed}
-    # what must match for a checkpoint to be resumed: everything that changes the numbers
-    # (the tokenizer by content, not by where it lies)
+    # what must match for a checkpoint to be resumed: everything that changes the numbers beyond
+    # floating-point noise (the tokenizer by content, not by where it lies; not the process count)
     fingerprint = config_hash({**run_config, "base": {**base_desc, "tokenizer_dir": None},
-                               "train": {k: v for k, v in asdict(cfg).items()
-                                         if k not in ("checkpoint_every", "log_every")},
+                               "train": {k: v for k, v in asdict(cfg).items() if k not in RESUME_NEUTRAL_FIELDS},
                                "data": records_sha256(records), "tokenizer": tokenizer_sha256(tokenizer),
                                "device": device.type})
 
-    torch.manual_seed(seed)
-    model = load_base_model(model_spec, tokenizer, kind, dtype, tiny_config, seed=seed)
+    torch.manual_seed(seed)  # the LoRA initialisation
+    model = load_base_model(model_spec, tokenizer, kind, dtype, tiny_config, seed=seed,
+                            attn_implementation=cfg.attn_implementation)
     model = add_lora(model, cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout, kind, cfg.target_modules)
-    if cfg.gradient_checkpointing:
-        inner = _inner(model)
-        # non-reentrant: needs no requires_grad on the (frozen) inputs; the method was renamed in 5.2x
-        if hasattr(inner, "activation_checkpointing_enable"):
-            inner.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
-        else:
-            inner.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-    model.to(device)
-    params = _trainable(model)
-    # AdamW's decay on LoRA matrices and the score head alike (the paper gives one weight decay)
-    optimizer = torch.optim.AdamW(params.values(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    scheduler = torch.optim.lr_scheduler.LinearLR(optimizer, start_factor=1.0, end_factor=0.0,
-                                                  total_iters=total_steps)
+    scorer = PairScorer(model, objective)
 
-    step, history, tokens, elapsed_before, resumed_from = 0, [], 0, 0.0, None
-    state_path = ck_dir / "state.pt"
-    if state_path.exists():
-        state = torch.load(state_path, map_location="cpu", weights_only=False)
-        if state.get("format") == CHECKPOINT_FORMAT and state.get("fingerprint") == fingerprint:
-            with torch.no_grad():
-                for name, p in params.items():
-                    p.copy_(state["adapter"][name])
-            optimizer.load_state_dict(state["optimizer"])
-            scheduler.load_state_dict(state["scheduler"])
-            _set_rng_state(state["rng"])
-            step, history, tokens = state["step"], state["history"], state["tokens"]
-            elapsed_before, resumed_from = state["elapsed"], state["step"]
-            log.info("resuming from %s at step %d of %d", state_path, step, total_steps)
-        else:
-            log.warning("ignoring checkpoint %s: it belongs to another run (config, seed or data differ)",
-                        state_path)
-            shutil.rmtree(ck_dir)
+    with args.main_process_first(local=False, desc="checkpoint selection"):
+        resume, resume_info = select_checkpoint(ck_root, fingerprint, clean=args.should_save)
+    elapsed_before = 0.0
+    if resume is not None:
+        state = json.loads((resume / "trainer_state.json").read_text())
+        steps = [e for e in state["log_history"] if "loss" in e]
+        elapsed_before = steps[-1]["elapsed_s"] if steps else 0.0
+        log.info("resuming from %s at step %d of %d", resume, resume_info["step"], total_steps)
+        if resume_info.get("world_size") != world_size:
+            log.warning("checkpoint %s was written by %s processes, resuming with %d: the data order and optimizer "
+                        "state carry over, the per-process dropout streams do not", resume,
+                        resume_info.get("world_size"), world_size)
 
-    pad_id = tokenizer.pad_token_id
-    log.info("%s on %s: %d pairs (%d dropped), %d steps, loss %s %s, %d trainable parameters, device %s %s",
-             objective, dataset, len(enc), len(enc.dropped), total_steps, loss_name, loss_params,
-             sum(p.numel() for p in params.values()), device, dtype)
-    from tqdm.auto import tqdm
+    pairs = PairDataset(len(enc))
+    sampler = EpochPermutationSampler(pairs, seed, cfg.batch_size)
+    desc = f"{objective}/{dataset}/seed{seed}"
+    trainer = PreferenceTrainer(
+        model=scorer, args=args, train_dataset=pairs, data_collator=PairCollator(enc, tokenizer.pad_token_id),
+        callbacks=[LogCallback(desc, cfg.log_every, progress, csv_path=out_dir / "train_log.csv")], loss_name=loss_name, loss_params=loss_params,
+        pair_ids=enc.ids, pair_sampler=sampler, fingerprint=fingerprint, elapsed_before=elapsed_before,
+        step_callback=callback)
+    for cb in (ProgressCallback, PrinterCallback):  # LogCallback writes the progress into the job log instead
+        trainer.remove_callback(cb)
+    n_trainable = sum(p.numel() for p in scorer.parameters() if p.requires_grad)
+    log.info("%s on %s: %d pairs (%d dropped, %d unused per epoch: not a whole batch), %d steps of %d pairs "
+             "(%d per device × %d accumulation × %d processes), loss %s %s, %d trainable parameters, device %s %s, "
+             "mixed precision %s, attention %s, activation checkpointing %s", objective, dataset, len(enc),
+             len(enc.dropped), unused, total_steps, cfg.batch_size, args.per_device_train_batch_size,
+             cfg.gradient_accumulation_steps, world_size, loss_name, loss_params, n_trainable, device, dtype,
+             mixed_precision(cfg, device), cfg.attn_implementation, cfg.gradient_checkpointing)
 
-    model.train()
     t_loop = time.perf_counter()
-    tokens_at_start = tokens
-    bar = tqdm(total=total_steps, initial=step, desc=f"{objective}/{dataset}/seed{seed}", disable=not progress,
-               mininterval=2.0)
-    order_epoch, order = None, None
-    try:
-        while step < total_steps:
-            epoch, i = divmod(step, steps_per_epoch)
-            if order_epoch != epoch:
-                order, order_epoch = _epoch_order(seed, epoch, len(enc)), epoch
-            idx = order[i * cfg.batch_size:(i + 1) * cfg.batch_size].tolist()
-            h, n_tok = pair_h(model, enc, idx, objective, pad_id, device)
-            loss = preference_loss(loss_name, h, **loss_params).mean()
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"{loss_name} loss is {loss.item()} at step {step + 1} of {total_steps} "
-                                         f"(epoch {epoch + 1}, pairs {[enc.ids[j] for j in idx]}); lower lr "
-                                         "or check the data")
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if cfg.max_grad_norm is not None:
-                torch.nn.utils.clip_grad_norm_(params.values(), cfg.max_grad_norm)
-            lr = optimizer.param_groups[0]["lr"]
-            optimizer.step()
-            scheduler.step()
-            step += 1
-            tokens += n_tok
-            history.append({"step": step, "loss": loss.item(), "accuracy": float((h > 0).float().mean()),
-                            "lr": lr})
-            if step % cfg.log_every == 0 or step == total_steps:
-                window = history[-cfg.log_every:]
-                mean = sum(e["loss"] for e in window) / len(window)
-                bar.set_postfix(loss=f"{mean:.4f}")
-                log.info("step %d/%d loss %.5f lr %.3g", step, total_steps, mean, lr)
-            if cfg.checkpoint_every and step % cfg.checkpoint_every == 0 and step < total_steps:
-                save_checkpoint(ck_dir, {
-                    "format": CHECKPOINT_FORMAT, "fingerprint": fingerprint, "step": step,
-                    "total_steps": total_steps,
-                    "adapter": {n: p.detach().cpu().clone() for n, p in params.items()},
-                    "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                    "rng": _rng_state(device), "history": history, "tokens": tokens,
-                    "elapsed": elapsed_before + time.perf_counter() - t_start})
-            bar.update(1)
-            if callback is not None:
-                callback(step, loss.item())
-    finally:
-        bar.close()
+    trainer.train(resume_from_checkpoint=None if resume is None else str(resume))
     loop_seconds = time.perf_counter() - t_loop
 
-    adapter_dir = out_dir / "adapter"
-    model.save_pretrained(str(adapter_dir))
-    (adapter_dir / "base.json").write_text(json.dumps(base_desc, indent=2) + "\n")
-    curve = _loss_curve(history, cfg.log_every)
+    history = [step_row(e) for e in trainer.state.log_history if "loss" in e]
+    if len(history) != total_steps:
+        raise RuntimeError(f"expected {total_steps} logged steps, the Trainer logged {len(history)}")
+    tokens = int(trainer.state.num_input_tokens_seen)
+    resumed_step = 0 if resume_info is None else resume_info["step"]
+    session_tokens = sum(e["tokens"] for e in history if e["step"] > resumed_step)
     last = history[-min(len(history), cfg.log_every):]
     metrics = {"objective": objective, "dataset": dataset, "seed": seed, "loss": loss_name,
                "loss_params": loss_params, "model": model_spec, "steps": total_steps, "n_pairs": len(enc),
-               "n_dropped": len(enc.dropped), "dropped": enc.dropped,
+               "n_dropped": len(enc.dropped), "dropped": enc.dropped, "n_unused_per_epoch": unused,
                "final_loss": sum(e["loss"] for e in last) / len(last),
                "final_train_accuracy": sum(e["accuracy"] for e in last) / len(last),
                "loss_history": [e["loss"] for e in history], "tokens": tokens}
-    write_json(out_dir / "metrics.json", metrics)
+    adapter_dir = out_dir / "adapter"
     wall = elapsed_before + time.perf_counter() - t_start
-    prov = provenance(seed, run_config, loss_trajectory=curve, device=_device_name(device),
-                      threads=torch.get_num_threads(), wall_seconds=wall, train_loop_seconds=loop_seconds,
-                      tokens_per_second=(tokens - tokens_at_start) / loop_seconds if loop_seconds > 0 else None,
-                      tokens=tokens, resumed_from_step=resumed_from, data_sha256=records_sha256(records),
-                      fingerprint=fingerprint, lm_versions=_lm_versions())
-    write_json(out_dir / "provenance.json", prov)
-    if not keep_checkpoint and ck_dir.exists():
-        shutil.rmtree(ck_dir)  # a finished run needs no resume point; a stale one would only mislead
+    prov = provenance(seed, run_config, loss_trajectory=_loss_curve(history, cfg.log_every),
+                      device=_device_name(args.device), threads=torch.get_num_threads(), wall_seconds=wall,
+                      train_loop_seconds=loop_seconds,
+                      tokens_per_second=session_tokens / loop_seconds if loop_seconds > 0 else None,
+                      tokens=tokens, resumed_from_step=None if resume_info is None else resume_info["step"],
+                      data_sha256=records_sha256(records), fingerprint=fingerprint, lm_versions=_lm_versions(),
+                      trainer="transformers.Trainer", world_size=args.world_size,
+                      per_device_batch_size=args.per_device_train_batch_size,
+                      gradient_accumulation_steps=cfg.gradient_accumulation_steps,
+                      mixed_precision=mixed_precision(cfg, device), attn_implementation=cfg.attn_implementation,
+                      activation_checkpointing=scorer.is_activation_checkpointing)
+    if args.should_save:
+        model.save_pretrained(str(adapter_dir))
+        (adapter_dir / "base.json").write_text(json.dumps(base_desc, indent=2) + "\n")
+        write_json(out_dir / "metrics.json", metrics)
+        write_train_log(out_dir / "train_log.csv", history)
+        write_json(out_dir / "provenance.json", prov)
+        if not keep_checkpoint and ck_root.exists():
+            shutil.rmtree(ck_root)  # a finished run needs no resume point; a stale one would only mislead
+    trainer.accelerator.wait_for_everyone()
     return TrainResult(adapter_dir, metrics, prov)
 
 
@@ -508,7 +886,7 @@ def _lm_versions() -> dict:
     from importlib import metadata
 
     out = {}
-    for name in ("transformers", "peft", "tokenizers", "tqdm", "gguf"):
+    for name in ("transformers", "accelerate", "peft", "tokenizers", "tqdm", "gguf"):
         try:
             out[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
