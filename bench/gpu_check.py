@@ -129,7 +129,8 @@ def correctness_smoke(hh_file: Path, device, work: Path, smoke: bool, log) -> di
     report = {"passed": bool(ok), "pairs": len(records), "test_pairs": len(test), "steps": res.metrics["steps"],
               "loss_first_tenth": first, "loss_last_tenth": last, "test_agreement": metrics["agreement"],
               "files_written": written, "train_seconds": train_s, "seconds": time.perf_counter() - t0,
-              "device": res.provenance.get("device"), "dtype": res.provenance.get("config", {}).get("base", {}).get("dtype"),
+              "device": res.provenance.get("device"), "mixed_precision": res.provenance.get("mixed_precision"),
+              "attn_implementation": res.provenance.get("attn_implementation"),
               "tokens_per_second": res.provenance.get("tokens_per_second")}
     log(f"smoke: {report['pairs']} real pairs, {report['steps']} steps, loss {first:.4f} → {last:.4f}, "
         f"test agreement {metrics['agreement']:.3f}, {'PASS' if ok else 'FAIL'} ({report['seconds']:.0f} s)")

@@ -642,13 +642,31 @@ def test_workflow_scripts_end_to_end(tok_dir, tmp_path):
 
 
 def test_gpu_check_smoke_runs_on_cpu(tmp_path):
+    """bench/gpu_check.py --smoke: the real trainer on real HH-RLHF text (skipped without
+    ../shared), and the ~1B throughput code at tiny shapes, with the MFU's FLOP count."""
+    hh = ROOT.parent / "shared" / "data" / "hh-rlhf" / "harmless-base_test.jsonl.gz"
     spec = importlib.util.spec_from_file_location("gpu_check", ROOT / "bench" / "gpu_check.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
-    report = mod.main(["--smoke", "--out", str(tmp_path)])
+    args = ["--smoke", "--out", str(tmp_path)] + ([] if hh.is_file() else ["--skip-smoke"])
+    report = mod.main(args)
     torch.set_num_threads(1)
-    assert report["tokens_per_second"] > 0 and report["ratio_to_floor"] > 0 and math.isfinite(report["final_loss"])
-    assert json.loads((tmp_path / "gpu_check.json").read_text())["layers"] == 2
+    saved = json.loads((tmp_path / "gpu_check.json").read_text())
+    for kind in ("causal_lm", "reward"):
+        best = saved["throughput"][kind]["best"]
+        assert best["tokens_per_second"] > 0 and 0 < best["mfu"] < 1 and math.isfinite(best["loss"])
+        t = saved["throughput"][kind]
+        # the FLOP count by hand: (4·P_mm + 6·P_lora + 6·L·S·d)·T
+        flops = (4 * t["matmul_parameters"] + 6 * t["lora_parameters"] + 6 * 2 * 32 * 64) * best["tokens_per_step"]
+        assert math.isclose(best["model_tflops"] * 1e12 * best["step_seconds"], flops, rel_tol=1e-9)
+    # tied LM head counted once as a product; neither the embedding lookup nor the 5 RMSNorm vectors
+    t = saved["throughput"]["causal_lm"]
+    norms = (2 * 2 + 1) * 64
+    assert t["matmul_parameters"] == t["parameters"] - t["lora_parameters"] - t["embedding_parameters"] - norms + 512 * 64
+    if hh.is_file():
+        smoke = report["smoke"]
+        assert smoke["passed"], smoke
+        assert all(smoke["files_written"].values()) and smoke["loss_last_tenth"] < smoke["loss_first_tenth"]
 
 
 # ----------------------------------------------------------------------------- SmolLM2 GGUF

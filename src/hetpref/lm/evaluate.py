@@ -14,7 +14,7 @@ from typing import Sequence
 
 import torch
 
-from .train import EncodedPairs, encode_records, pair_h, resolve_device
+from .train import EncodedPairs, encode_records, pair_batch, resolve_device, sequence_scores
 
 # How the workflow's datasets map onto the paper's Figure 5 labels
 LABELLING = {"anonymous": "ignoring", "unanimous": "modelling", "unanimous_filtered": "modelling (filtered)",
@@ -32,16 +32,28 @@ def agreement(h: torch.Tensor) -> dict:
 
 
 @torch.no_grad()
+def pair_scores(model, enc: EncodedPairs, objective: str, pad_id: int, batch_size: int = 8,
+                device: str | torch.device = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
+    """(score of chosen, score of rejected) of every encoded pair, model in eval mode (no dropout):
+    ``log π(y|x)`` for a policy, ``R(x, y)`` for a reward model."""
+    model.eval()
+    chosen, rejected = [], []
+    for start in range(0, len(enc), batch_size):
+        idx = list(range(start, min(start + batch_size, len(enc))))
+        input_ids, attention_mask, response_mask = (t.to(device) for t in pair_batch(enc, idx, pad_id))
+        s = sequence_scores(model, input_ids, attention_mask, response_mask, objective).float().cpu()
+        chosen.append(s[:len(idx)])
+        rejected.append(s[len(idx):])
+    if not chosen:
+        return torch.zeros(0), torch.zeros(0)
+    return torch.cat(chosen), torch.cat(rejected)
+
+
 def pair_differences(model, enc: EncodedPairs, objective: str, pad_id: int, batch_size: int = 8,
                      device: str | torch.device = "cpu") -> torch.Tensor:
     """``h`` of every encoded pair (chosen − rejected score), model in eval mode (no dropout)."""
-    model.eval()
-    out = []
-    for start in range(0, len(enc), batch_size):
-        idx = list(range(start, min(start + batch_size, len(enc))))
-        h, _ = pair_h(model, enc, idx, objective, pad_id, device)
-        out.append(h.float().cpu())
-    return torch.cat(out) if out else torch.zeros(0)
+    s_c, s_r = pair_scores(model, enc, objective, pad_id, batch_size, device)
+    return s_c - s_r
 
 
 def evaluate_model(model, tokenizer, records: Sequence[dict], objective: str, max_length: int = 512,
@@ -49,11 +61,26 @@ def evaluate_model(model, tokenizer, records: Sequence[dict], objective: str, ma
                    device: str | torch.device = "cpu") -> tuple[dict, list[dict]]:
     """(metrics, per-pair rows) of a model on test records. Over-long pairs follow the same
     explicit choice as training (``overlength``); dropped ones are excluded from the share and
-    counted in ``n_dropped``."""
+    counted in ``n_dropped``.
+
+    For a policy the metrics also give ``response_nll_per_token``: the mean −log p per scored
+    response token (eos included) — the ``H`` that makes ``log π(y|x)`` fall with every token and
+    bounds how far a uniform-reference policy can leave "shorter wins"
+    (:func:`hetpref.lm.length_oracle.dpo_length_prior_bound`) — and ``shorter_wins_agreement``,
+    the agreement of that length prior on the same pairs."""
     enc = encode_records(records, tokenizer, max_length, overlength, add_eos)
-    h = pair_differences(model, enc, objective, tokenizer.pad_token_id, batch_size, device)
+    s_c, s_r = pair_scores(model, enc, objective, tokenizer.pad_token_id, batch_size, device)
+    h = s_c - s_r
     metrics = {**agreement(h), "n_dropped": len(enc.dropped), "objective": objective}
-    rows = [{"id": i, "h": float(v), "correct": bool(v > 0)} for i, v in zip(enc.ids, h.tolist())]
+    len_c = torch.tensor([len(c) for c in enc.chosen], dtype=torch.float64)
+    len_r = torch.tensor([len(r) for r in enc.rejected], dtype=torch.float64)
+    if objective == "dpo" and len(enc):
+        metrics["response_nll_per_token"] = float(-(s_c.double().sum() + s_r.double().sum()) / (len_c.sum() + len_r.sum()))
+        metrics["shorter_wins_agreement"] = float((len_c < len_r).double().mean())
+    rows = [{"id": i, "h": float(v), "correct": bool(v > 0), "score_chosen": float(a), "score_rejected": float(b),
+             "response_tokens_chosen": int(lc), "response_tokens_rejected": int(lr)}
+            for i, v, a, b, lc, lr in zip(enc.ids, h.tolist(), s_c.tolist(), s_r.tolist(), len_c.tolist(),
+                                          len_r.tolist())]
     return metrics, rows
 
 

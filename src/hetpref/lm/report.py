@@ -87,7 +87,9 @@ def figure5(runs: Sequence[dict], ax=None, ceilings: Mapping[str, float] | None 
     """Figure 5: bars = mean agreement (percent) for reward model / DPO × ignoring (anonymous) /
     modelling (``modelling_dataset``), per-seed points, 95 % t-interval whiskers. ``ceilings``:
     {label: percent} drawn as horizontal dashed lines (e.g. a length oracle's agreement).
-    ``paper``: the paper's means as black diamonds. Returns the figure."""
+    ``paper``: the paper's means as black diamonds. DPO runs whose metrics carry
+    ``shorter_wins_agreement`` (:func:`hetpref.lm.evaluate.evaluate_model`) get a dotted segment at
+    that length prior's agreement. Returns the figure."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -124,6 +126,10 @@ def figure5(runs: Sequence[dict], ax=None, ceilings: Mapping[str, float] | None 
                 drawn.add("paper")
     for i, (label, value) in enumerate((ceilings or {}).items()):
         ax.axhline(value, linestyle="--", linewidth=1, color=f"C{i + 4}", label=label)
+    prior = [r["shorter_wins_agreement"] for r in runs if r.get("objective") == "dpo" and "shorter_wins_agreement" in r]
+    if prior:  # where a uniform-reference policy starts and, on unpredictable text, stays (length_oracle)
+        ax.hlines(100 * float(np.mean(prior)), 1 - 1.2 * width, 1 + 1.2 * width, colors="black", linestyles=":",
+                  linewidth=1.5, label="shorter response wins (DPO's length prior)", zorder=5)
     ax.set_xticks([0, 1], [OBJECTIVE_NAMES["reward"], OBJECTIVE_NAMES["dpo"]])
     ax.set_ylabel("test pairs ordered as the average reward (%)")
     ax.set_ylim(0, 103)  # room for a ceiling at 100 %
