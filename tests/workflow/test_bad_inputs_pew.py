@@ -174,6 +174,7 @@ def test_all_bad_inputs_fail_with_one_line_naming_them(tmp_path):
     assert res.returncode == 1
     lines = [line for line in (res.stdout + res.stderr).splitlines() if "no Pew question to analyse" in line]
     assert lines, res.stderr[-3000:]
+    assert "Traceback" not in res.stderr, res.stderr[-3000:]  # one line, the traceback only in the job's log
     message = lines[-1]
     for name, *_ in cases:
         assert name in message, (name, message)

@@ -13,14 +13,16 @@ import numpy as np
 import pandas as pd
 
 from ..provenance import file_sha256
+from ..runtime import InputError
 from .reader import DEFAULT_TYPE_COLUMNS, WEIGHT_COLUMN, SurveyFileError, parse_counts_table, read_sav, rows_for
 
 PEW_DOWNLOAD = "https://www.pewresearch.org/american-trends-panel-datasets/"
 INVENTORY_COLUMNS = ["wave", "file", "kind", "status", "detail"]
 
 
-class NoQuestionError(RuntimeError):
-    """The Pew inputs leave no question to analyse; the message names the inputs and the report."""
+class NoQuestionError(InputError):
+    """The Pew inputs leave no question to analyse; the message names the inputs and the report
+    (an input error: the job prints it as one line, the traceback only in its log)."""
 
 
 def inspect_sav(path, type_columns=DEFAULT_TYPE_COLUMNS, refused_codes=(99,)) -> dict:
