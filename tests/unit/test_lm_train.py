@@ -161,7 +161,9 @@ def test_models_build_deterministically_and_classifier_shares_backbone(tok):
     assert any("score" in n for n in names) and any("lora_A" in n for n in names)
     with pytest.raises(ValueError, match="kind"):
         load_base_model("tiny", tok, "policy", "float32", TINY)
-    with pytest.raises(OSError, match="offline"):
+    from hetpref.lm.hub import ModelUnavailable
+
+    with pytest.raises(ModelUnavailable, match=r"lm.model = .*no-such-model-dir.* is not a folder here"):
         load_base_model(str(ROOT / "no-such-model-dir"), tok, "causal_lm", "float32")
 
 
