@@ -25,6 +25,7 @@ from hetpref.lm.relabel import (DATASETS, NOT_UNANIMOUS, TIE, average_reward, ex
                                 reward_long, reward_mid, reward_short, type_rewards, write_dataset)
 from hetpref.lm.tokenization import (TOO_LONG, TokenizerUnavailable, count_pair_tokens, filter_max_length,
                                      load_tokenizer, tokenizer_training_texts, train_tiny_tokenizer)
+from tests.snakemake_stub import Names
 
 ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT.parent / "shared" / "data" / "hh-rlhf"
@@ -462,23 +463,10 @@ def test_tokenizer_spec_errors(tmp_path):
 # ------------------------------------------------------------------ workflow scripts
 
 
-class _Names(list):
-    """The part of Snakemake's named lists the scripts use."""
-
-    def __init__(self, **named):
-        super().__init__(named.values())
-        self._named = named
-        for k, v in named.items():
-            setattr(self, k, v)
-
-    def items(self):
-        return self._named.items()
-
-
 class _Snakemake:
     def __init__(self, rule, params, input, output, log):
         self.rule, self.threads, self.wildcards = rule, 1, {}
-        self.params, self.input, self.output, self.log = _Names(**params), _Names(**input), _Names(**output), [log]
+        self.params, self.input, self.output, self.log = Names(**params), Names(**input), Names(**output), [log]
 
 
 def test_workflow_scripts_on_demo_data(tmp_path):

@@ -28,6 +28,7 @@ import yaml
 from hetpref.lm.hh_rlhf import (INVALID_JSON, INVALID_UTF8, NO_ASSISTANT, NOT_A_PAIR, PROMPT_MISMATCH, ChecksumError,
                                 DownloadError, HHRLHFFileError, download_hh_rlhf, local_files, read_source)
 from hetpref.lm.relabel import DATASETS
+from tests.snakemake_stub import Names
 
 ROOT = Path(__file__).resolve().parents[2]
 SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
@@ -297,17 +298,6 @@ def test_download_that_does_not_read_to_the_end_is_retried_and_never_recorded(tm
 # ------------------------------------------------------------------ no pair left: one line, pointing to the report
 
 
-class _Names(list):
-    def __init__(self, **named):
-        super().__init__(named.values())
-        self._named = named
-        for k, v in named.items():
-            setattr(self, k, v)
-
-    def items(self):
-        return self._named.items()
-
-
 def _run_lm_data(tmp_path, files: dict[str, list[str]], max_length=512):
     """workflow_scripts/lm_data.py in-process on local files ``{subset/split: lines}``."""
     data = tmp_path / "hh"
@@ -317,11 +307,11 @@ def _run_lm_data(tmp_path, files: dict[str, list[str]], max_length=512):
     out.update(lengths=str(tmp_path / "data" / "lengths.csv"), tokenizer=str(tmp_path / "data" / "tokenizer"),
                summary=str(tmp_path / "data" / "summary.json"))
     smk = type("Smk", (), {})()
-    smk.rule, smk.threads, smk.wildcards, smk.input = "lm_data", 1, {}, _Names()
-    smk.params = _Names(source="local", data_dir=str(data), subsets=sorted({n.split("/")[0] for n in files}), seed=0,
+    smk.rule, smk.threads, smk.wildcards, smk.input = "lm_data", 1, {}, Names()
+    smk.params = Names(source="local", data_dir=str(data), subsets=sorted({n.split("/")[0] for n in files}), seed=0,
                         tokenizer="tiny", max_length=max_length, vocab_size=400)
-    smk.output = _Names(**out)
-    smk.log = _Names(log=str(tmp_path / "data.log"), report=str(tmp_path / "data_report.json"))
+    smk.output = Names(**out)
+    smk.log = Names(log=str(tmp_path / "data.log"), report=str(tmp_path / "data_report.json"))
     (tmp_path / "data").mkdir(exist_ok=True)
     runpy.run_path(str(ROOT / "workflow_scripts" / "lm_data.py"), init_globals={"snakemake": smk})
     return data
