@@ -12,7 +12,7 @@ Two parts, one JSON (``gpu_check.json``) and a printed summary:
    Llama-3.2-1B's shape (hidden 2048, intermediate 8192, 16 layers, 32 heads, 8 KV heads,
    vocabulary 128,256, tied embeddings: 1.24 B parameters), bf16, SDPA attention, LoRA r 8 /
    alpha 32 on peft's default targets (q_proj, v_proj), running the trainer's own scoring
-   (``hetpref.lm.train.sequence_scores``: response-token log-probabilities, causal shift) and loss
+   (``hetpref.lm.train.PairScorer``: response-token log-probabilities, causal shift) and loss
    (``hetpref.losses.preference_loss``) on ``--seq-len``-token sequences, for the DPO objective and for
    the reward model. Batch sizes of ``--batch-pairs`` (a sweep) are tried; each reports step time,
    tokens/s, peak memory and MFU.
@@ -164,13 +164,14 @@ def throughput(shape: dict, kind: str, batch_pairs: list[int], seq_len: int, ste
     import torch
 
     from hetpref.lm.models import add_lora
-    from hetpref.lm.train import sequence_scores
+    from hetpref.lm.train import PairScorer
     from hetpref.losses import preference_loss
 
     t0 = time.perf_counter()
     model = add_lora(build_1b(shape, device, dtype, kind), r=8, alpha=32, dropout=0.1, kind=kind)
     model.train()
     objective = "dpo" if kind == "causal_lm" else "reward"
+    scorer = PairScorer(model, objective)  # the module the trainer trains: same scoring, same pooling
     n_params = sum(p.numel() for p in model.parameters())
     inner = model.get_base_model()
     p_embed = inner.get_input_embeddings().weight.numel()
@@ -195,7 +196,7 @@ def throughput(shape: dict, kind: str, batch_pairs: list[int], seq_len: int, ste
             response_mask[:, seq_len // 4:] = True  # a quarter prompt, three quarters response
 
             def step():
-                s = sequence_scores(model, input_ids, attention_mask, response_mask, objective)
+                s = scorer(input_ids, attention_mask, response_mask)
                 loss = preference_loss("dpo" if objective == "dpo" else "bt_reward", s[:b] - s[b:]).mean()
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
@@ -228,7 +229,7 @@ def throughput(shape: dict, kind: str, batch_pairs: list[int], seq_len: int, ste
             + (f", peak {run['peak_memory_gib']:.1f} GiB" if run["peak_memory_gib"] is not None else ""))
     ok = [r for r in res["runs"] if not r.get("oom")]
     res["best"] = max(ok, key=lambda r: r["mfu"]) if ok else None
-    del model, opt
+    del model, scorer, opt
     if device.type == "cuda":
         torch.cuda.empty_cache()
     return res

@@ -49,13 +49,6 @@ def pair_scores(model, enc: EncodedPairs, objective: str, pad_id: int, batch_siz
     return torch.cat(chosen), torch.cat(rejected)
 
 
-def pair_differences(model, enc: EncodedPairs, objective: str, pad_id: int, batch_size: int = 8,
-                     device: str | torch.device = "cpu") -> torch.Tensor:
-    """``h`` of every encoded pair (chosen − rejected score), model in eval mode (no dropout)."""
-    s_c, s_r = pair_scores(model, enc, objective, pad_id, batch_size, device)
-    return s_c - s_r
-
-
 def evaluate_model(model, tokenizer, records: Sequence[dict], objective: str, max_length: int = 512,
                    overlength: str = "error", add_eos: bool = True, batch_size: int = 8,
                    device: str | torch.device = "cpu") -> tuple[dict, list[dict]]:

@@ -283,14 +283,6 @@ def sequence_scores(model, input_ids, attention_mask, response_mask, objective: 
     raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
 
 
-def pair_h(model, enc: EncodedPairs, idx: Sequence[int], objective: str, pad_id: int, device) -> tuple:
-    """Winner-first ``h`` of pairs ``idx`` (chosen − rejected score) and the batch's real tokens."""
-    input_ids, attention_mask, response_mask = (t.to(device) for t in pair_batch(enc, idx, pad_id))
-    s = sequence_scores(model, input_ids, attention_mask, response_mask, objective)
-    b = len(idx)
-    return s[:b] - s[b:], int(attention_mask.sum())
-
-
 # ----------------------------------------------------------------------------- Trainer pieces
 
 
@@ -577,7 +569,7 @@ class LogCallback(TrainerCallback):
             write_train_log(self.csv_path, [step_row({**logs, "step": state.global_step})], mode="a")
         step = state.global_step
         if step % self.log_every == 0 or step == state.max_steps:
-            window = [e["loss"] for e in state.log_history if "loss" in e][-self.log_every:]
+            window = _last_losses(state.log_history, self.log_every)
             mean = sum(window) / len(window)
             if self.bar is not None:
                 self.bar.set_postfix(loss=f"{mean:.4f}", refresh=False)
@@ -588,6 +580,18 @@ class LogCallback(TrainerCallback):
         if self.bar is not None:
             self.bar.close()
             self.bar = None
+
+
+def _last_losses(log_history: list[dict], k: int) -> list[float]:
+    """The losses of the last ``k`` logged steps, read from the end (the history grows by one
+    entry per step: rescanning it every step would cost O(steps²) over a long run)."""
+    out = []
+    for entry in reversed(log_history):
+        if "loss" in entry:
+            out.append(entry["loss"])
+            if len(out) == k:
+                break
+    return out[::-1]
 
 
 class _StepClock(TrainerCallback):
@@ -683,8 +687,7 @@ class PreferenceTrainer(Trainer):
         step = self.state.global_step
         if self.step_callback is not None and step > self._last_callback_step and self.state.log_history:
             self._last_callback_step = step
-            losses = [e["loss"] for e in self.state.log_history if "loss" in e]
-            self.step_callback(step, losses[-1])
+            self.step_callback(step, _last_losses(self.state.log_history, 1)[-1])
 
     # -- checkpoints: trainable weights only, complete on every rank before they count
     def _save(self, output_dir: str | None = None, state_dict=None) -> None:
@@ -781,11 +784,12 @@ def train(objective: str, dataset: str, records: Sequence[dict], tokenizer, mode
                               None if tokenizer_dir is None else str(tokenizer_dir))
     run_config = {"objective": objective, "dataset": dataset, "loss": loss_name, "loss_params": loss_params,
                   "model": model_spec, "base": base_desc, "train": asdict(cfg), "seed": seed}
+    data_sha256 = records_sha256(records)
     # what must match for a checkpoint to be resumed: everything that changes the numbers beyond
     # floating-point noise (the tokenizer by content, not by where it lies; not the process count)
     fingerprint = config_hash({**run_config, "base": {**base_desc, "tokenizer_dir": None},
                                "train": {k: v for k, v in asdict(cfg).items() if k not in RESUME_NEUTRAL_FIELDS},
-                               "data": records_sha256(records), "tokenizer": tokenizer_sha256(tokenizer),
+                               "data": data_sha256, "tokenizer": tokenizer_sha256(tokenizer),
                                "device": device.type})
 
     torch.manual_seed(seed)  # the LoRA initialisation
@@ -849,7 +853,7 @@ def train(objective: str, dataset: str, records: Sequence[dict], tokenizer, mode
                       train_loop_seconds=loop_seconds,
                       tokens_per_second=session_tokens / loop_seconds if loop_seconds > 0 else None,
                       tokens=tokens, resumed_from_step=None if resume_info is None else resume_info["step"],
-                      data_sha256=records_sha256(records), fingerprint=fingerprint, lm_versions=_lm_versions(),
+                      data_sha256=data_sha256, fingerprint=fingerprint, lm_versions=_lm_versions(),
                       trainer="transformers.Trainer", world_size=args.world_size,
                       per_device_batch_size=args.per_device_train_batch_size,
                       gradient_accumulation_steps=cfg.gradient_accumulation_steps,
