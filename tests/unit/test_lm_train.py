@@ -531,6 +531,27 @@ def test_agreement_ties_count_as_wrong(tok, tmp_path):
         assert metrics["agreement"] == 0 and metrics["n_ties"] == 3 and not any(r["correct"] for r in rows)
 
 
+def test_ties_are_decided_from_tokens_not_float_scores(tok, monkeypatch):
+    """The same sequence scored in two rows of a batch can differ in the last bits on some CPUs:
+    simulate that (scores off by 1e-6) and check the tie still holds for identical responses,
+    while distinct responses that differ by as little are still ordered (no tolerance)."""
+    import hetpref.lm.evaluate as ev
+
+    recs = make_records(4, seed=3)
+    for r in recs[:2]:
+        r["rejected"] = r["chosen"]
+    n = len(recs)
+
+    def jittered(model, enc, objective, pad_id, batch_size=8, device="cpu"):
+        s_c = torch.arange(n, dtype=torch.float32)
+        return s_c, s_c - 1e-6  # every chosen "beats" its rejected by 1e-6
+    monkeypatch.setattr(ev, "pair_scores", jittered)
+    metrics, rows = evaluate_model(None, tok, recs, "reward")
+    assert metrics["n_ties"] == 2 and metrics["n_correct"] == 2
+    assert [r["correct"] for r in rows] == [False, False, True, True]
+    assert rows[0]["h"] == 0.0 and rows[2]["h"] > 0
+
+
 def test_evaluate_run_matches_direct_scores(tok, tmp_path):
     res = run(tok, tmp_path, "rm", "reward", records=make_records(16), lr=2e-2)
     test = make_records(20, seed=11, prefix="t")

@@ -5,6 +5,15 @@ labels). A model agrees on a pair when its score puts ``chosen`` strictly first:
 ``log π(y_c|x) > log π(y_r|x)`` for a policy (uniform reference, so the induced reward order is
 the log-probability order), ``R(x, y_c) > R(x, y_r)`` for a reward model. Ties count as wrong:
 a model that cannot tell the responses apart has not recovered r̄'s order.
+
+A tie is decided from the tokens, not from the scores: when the scored token sequences of chosen
+and rejected are identical (same prompt by construction, same response tokens) ``h`` is set to
+exactly 0. Chosen and rejected are scored in different rows of one padded batch, and the same
+sequence in two rows need not give bit-identical floats on every CPU (the kernels' blocking and
+summation order depend on the row and the instruction set), so ``h == 0`` on the scores would make
+the tie count, and the agreement, depend on the processor. Distinct sequences are compared with no
+tolerance (``h > 0``): any tolerance would have to be relative to a score scale that differs between
+policies (nats summed over tokens) and reward heads, and would call real, small preferences ties.
 """
 from __future__ import annotations
 
@@ -63,7 +72,9 @@ def evaluate_model(model, tokenizer, records: Sequence[dict], objective: str, ma
     the agreement of that length prior on the same pairs."""
     enc = encode_records(records, tokenizer, max_length, overlength, add_eos)
     s_c, s_r = pair_scores(model, enc, objective, tokenizer.pad_token_id, batch_size, device)
-    h = s_c - s_r
+    # identical scored token sequences are a tie by construction (module docstring)
+    tie = torch.tensor([c == r for c, r in zip(enc.chosen, enc.rejected)], dtype=torch.bool)
+    h = torch.where(tie, torch.zeros_like(s_c), s_c - s_r)
     metrics = {**agreement(h), "n_dropped": len(enc.dropped), "objective": objective}
     len_c = torch.tensor([len(c) for c in enc.chosen], dtype=torch.float64)
     len_r = torch.tensor([len(r) for r in enc.rejected], dtype=torch.float64)
