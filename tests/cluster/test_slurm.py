@@ -7,6 +7,12 @@ tests/cluster/profile/profile.yaml, a tiny-scale mirror of profiles/slurm/profil
 
 Snakemake runs under `timeout -s INT`: when job status cannot be queried, the SLURM executor
 plugin can wait forever and ignores SIGTERM.
+
+start.sh writes /etc/slurm/{slurm,slurmdbd}.conf (the plugin's inner srun needs the default
+location) and stop.sh puts them back as they were. A config left in /etc/slurm after the daemons
+stop made every later `snakemake` call wait ~9 s (the executor plugin runs `scontrol show config`
+on import, and scontrol waits for the gone controller); the last test checks that the machine is
+left as it was.
 """
 import fcntl
 import json
@@ -36,6 +42,10 @@ CLUSTER_TIMEOUT = 180  # s: fig3 through SLURM takes ~25 s (one job: ~5 s Snakem
 FAIL_TIMEOUT = 150     # s: hard limit for the failing-job run
 FAIL_BOUND = 90        # s: the failure must be reported well within this (measured ~40 s)
 NEEDED = ["slurmctld", "slurmd", "slurmdbd", "sbatch", "sacct", "squeue", "munged", "mariadbd"]
+GLOBAL_CONF = Path("/etc/slurm/slurm.conf")  # what every SLURM client on the machine reads
+# s: `snakemake -n` after the cluster test may be this much slower: timing noise on a loaded 2-core
+# machine reaches 3 s; a leftover config costs ~9 s, so the bound still catches one
+DRY_RUN_SLACK = 5.0
 
 pytestmark = pytest.mark.cluster
 
@@ -73,9 +83,18 @@ def slurm_cluster(request, tmp_path_factory):
     if shutil.which("timeout") is None:
         pytest.skip("coreutils `timeout` is needed to bound snakemake runs")
 
+    # the machine as it was: the time of a dry run and the global config, compared after the stop
+    before = {"dry_run_seconds": dry_run_seconds(), "global_conf": _read(GLOBAL_CONF)}
+
     users = open(USERS_LOCK, "a")
     fcntl.flock(users, fcntl.LOCK_SH)  # before start: a finishing session must not stop it under us
-    request.addfinalizer(lambda: _stop_cluster(users))  # also stops daemons of a partial start
+    stopped = []
+
+    def stop():  # idempotent: the last test stops it early; the finalizer covers every other path
+        if not stopped:
+            stopped.append(True)
+            _stop_cluster(users)
+    request.addfinalizer(stop)  # also stops daemons of a partial start
 
     log = tmp_path_factory.mktemp("slurm") / "start.log"
     t0 = time.monotonic()
@@ -92,7 +111,24 @@ def slurm_cluster(request, tmp_path_factory):
         tail = "\n".join(text.splitlines()[-40:])
         pytest.skip(f"local SLURM cluster did not start (rc={rc}, {seconds:.0f} s); start log:\n{tail}")
     print(f"\n[cluster] started in {seconds:.1f} s")
-    return {"start_seconds": seconds, "start_log": text}
+    return {"start_seconds": seconds, "start_log": text, "before": before, "stop": stop}
+
+
+def _read(path):
+    return path.read_bytes() if path.exists() else None
+
+
+def dry_run_seconds(repeats=3):
+    """Fastest of ``repeats`` `snakemake -n` on the default config, with the environment a user's
+    shell has (no SLURM_CONF): Snakemake imports the SLURM executor plugin on every call."""
+    env = {k: v for k, v in os.environ.items() if k != "SLURM_CONF"}
+    times = []
+    for _ in range(repeats):
+        t0 = time.monotonic()
+        res = subprocess.run([SNAKEMAKE, "-n", "-q"], cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
+        times.append(time.monotonic() - t0)
+        assert res.returncode == 0, (res.stdout + res.stderr)[-3000:]
+    return min(times)
 
 
 def run_snakemake(args, limit, cwd=ROOT):
@@ -204,3 +240,19 @@ def test_a_failing_job_is_reported_with_its_logs(slurm_cluster, tmp_path):
     assert not (tmp_path / "never.txt").exists()
     state = sacct_rows([job_id]).get(job_id, ("", "?"))[1]
     assert state == "FAILED", state
+
+
+def test_the_machine_is_left_as_it_was(slurm_cluster):
+    """Runs last in this module: stop the cluster, then nothing of it may slow or change the
+    machine's other SLURM clients — no config in /etc/slurm, and `snakemake -n` (which imports the
+    SLURM executor plugin, which runs `scontrol show config`) as fast as before the cluster."""
+    slurm_cluster["stop"]()
+    assert _read(GLOBAL_CONF) == slurm_cluster["before"]["global_conf"], f"{GLOBAL_CONF} was changed"
+    # the mechanism: with no controller configured, scontrol answers at once
+    t0 = time.monotonic()
+    subprocess.run(["scontrol", "show", "config"], capture_output=True, timeout=60)
+    scontrol_seconds = time.monotonic() - t0
+    assert scontrol_seconds < 2, f"`scontrol show config` took {scontrol_seconds:.1f} s after the cluster stopped"
+    before, after = slurm_cluster["before"]["dry_run_seconds"], dry_run_seconds()
+    print(f"\n[cluster] snakemake -n: {before:.1f} s before the cluster, {after:.1f} s after it")
+    assert after <= before + DRY_RUN_SLACK, f"snakemake -n took {after:.1f} s after the cluster test, {before:.1f} s before"

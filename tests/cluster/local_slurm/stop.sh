@@ -68,5 +68,19 @@ stop_one slurmctld slurmctld
 stop_one slurmdbd  slurmdbd
 stop_one mariadbd  mariadbd
 stop_one munged    munged
+# put /etc/slurm back as start.sh found it (see remember_config there): a config left behind
+# makes every SLURM client on the machine wait for the controller just stopped
+BACKUP_DIR="$RUN_DIR/etc-backup"
+if [ -d "$BACKUP_DIR" ]; then
+    for rec in "$BACKUP_DIR"/*; do
+        [ -e "$rec" ] || continue
+        case "$rec" in
+            *.created) f="/etc/slurm/$(basename "$rec" .created)"; rm -f "$f"; log "removed $f" ;;
+            *) f="/etc/slurm/$(basename "$rec")"; cp -p "$rec" "$f"; log "restored $f" ;;
+        esac
+        rm -f "$rec"
+    done
+    rmdir "$BACKUP_DIR" 2>/dev/null || true
+fi
 rmdir "$RUN_DIR" 2>/dev/null || true
 log "stopped"
