@@ -369,49 +369,49 @@ LM_ESTIMATES = (
 )
 
 
-def _lm_estimate(rule, wildcards):
-    est = LM_ESTIMATES[rule]
+def _lm_estimate(name, wildcards):
+    est = LM_ESTIMATES[name]
     return est[wildcards.objective] if isinstance(est, dict) else est
 
 
-def _lm_mem_mb(rule):
+def _lm_mem_mb(name):
     def mem_mb(wildcards):
-        return _lm_estimate(rule, wildcards).mem_mb
+        return _lm_estimate(name, wildcards).mem_mb
 
     return mem_mb
 
 
-def _lm_runtime(rule):
+def _lm_runtime(name):
     def runtime(wildcards, attempt):
-        return _lm_estimate(rule, wildcards).runtime(attempt)
+        return _lm_estimate(name, wildcards).runtime(attempt)
 
     return runtime
 
 
-def lm_job_resources(rule):
-    """The ``resources:`` of an LM rule (unpacked with ``**``)."""
-    if rule == "lm_data":
+def lm_job_resources(name):
+    """The ``resources:`` of the LM rule called name (unpacked with ``**``)."""
+    if name == "lm_data":
         if LM["source"] == "demo":
             return {}  # a few thousand generated pairs: the profile's defaults
-        return {"mem_mb": _lm_mem_mb(rule), "runtime": _lm_runtime(rule)}
+        return {"mem_mb": _lm_mem_mb(name), "runtime": _lm_runtime(name)}
     if not LM["gpu"]:
-        return {"gpu": 0, "mem_mb": 4000, "runtime": 60} if rule == "lm_train" else {"gpu": 0}
-    gpus = LM["gpus_per_job"] if rule == "lm_train" else 1
+        return {"gpu": 0, "mem_mb": 4000, "runtime": 60} if name == "lm_train" else {"gpu": 0}
+    gpus = LM["gpus_per_job"] if name == "lm_train" else 1
     return {
         "gpu": gpus,  # sbatch --gpus=N (a typed GPU: gpu_model in the profile)
         "nodes": 1,  # sbatch --nodes=1: torchrun starts every process on this node
         "cpus_per_gpu": lm_res.CPUS_PER_GPU,  # sbatch --cpus-per-gpu: scales with the GPUs
-        "mem_mb": _lm_mem_mb(rule),
-        "runtime": _lm_runtime(rule),
+        "mem_mb": _lm_mem_mb(name),
+        "runtime": _lm_runtime(name),
     }
 
 
-def lm_job_threads(rule):
+def lm_job_threads(name):
     """CPU threads of an LM job: cores per GPU × its GPUs on GPUs (= what SLURM grants with
     cpus_per_gpu); on CPU one per gloo process of lm_train, one for the scoring rules."""
     if LM["gpu"]:
-        return lm_res.CPUS_PER_GPU * (LM["gpus_per_job"] if rule == "lm_train" else 1)
-    return LM["gpus_per_job"] if rule == "lm_train" else 1
+        return lm_res.CPUS_PER_GPU * (LM["gpus_per_job"] if name == "lm_train" else 1)
+    return LM["gpus_per_job"] if name == "lm_train" else 1
 
 
 def lm_train_data(wildcards):
