@@ -53,6 +53,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))  # runs from a bare checkout (the device machine has no install)
 
+from hetpref.lm.resources import lora_step_flops  # noqa: E402  (one FLOP count for MFU, GPU-hours and job limits)
+
 PEAK_TFLOPS = 790.0  # dense bf16, H100 SXM / H200 (the issue's reference)
 HH_FILE = "harmless-base_test.jsonl.gz"
 LLAMA_1B = dict(hidden_size=2048, intermediate_size=8192, num_hidden_layers=16, num_attention_heads=32,
@@ -75,11 +77,6 @@ def sync(device) -> None:
 
     if device.type == "cuda":
         torch.cuda.synchronize()
-
-
-def lora_step_flops(p_mm: int, p_lora: int, layers: int, width: int, seq_len: int, tokens: int) -> float:
-    """Model FLOPs of one LoRA training step (module docstring)."""
-    return float((4 * p_mm + 6 * p_lora + 6 * layers * seq_len * width) * tokens)
 
 
 # ----------------------------------------------------------------------------- 1. correctness smoke

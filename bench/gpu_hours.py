@@ -15,14 +15,19 @@ import gzip
 import json
 from pathlib import Path
 
+import sys
+
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-TRAIN_PAIRS = {"harmless-base": 42537, "helpful-base": 43835, "helpful-online": 22007,
-               "helpful-rejection-sampled": 52421}  # HH-RLHF train split sizes
-TEST_PAIRS = 8552
-LLAMA3_8B = dict(layers=32, width=4096, params=8.03e9, embedding=128256 * 4096, head=128256 * 4096)
-PEAK = 790e12
+sys.path.insert(0, str(ROOT / "src"))
+from hetpref.lm.resources import HH_RLHF_PAIRS, LLAMA3_8B as SHAPE, forward_flops, lora_step_flops  # noqa: E402
+
+TRAIN_PAIRS = HH_RLHF_PAIRS["train"]
+TEST_PAIRS = sum(HH_RLHF_PAIRS["test"].values())
+LLAMA3_8B = dict(layers=SHAPE.layers, width=SHAPE.width, params=SHAPE.params, embedding=SHAPE.embedding,
+                 head=SHAPE.embedding)
+PEAK = 790e12  # bench/gpu_check.py's MFU reference; hetpref.lm.resources sizes the jobs per GPU type
 
 
 def tokens_per_pair(hh_file: Path, tokens_per_word: float = 1.3, batch_pairs: int = 2, seed: int = 0):
@@ -57,8 +62,8 @@ def main(argv=None):
         total = 0.0
         for obj, p in p_mm.items():
             tokens = pairs * padded
-            flops = (4 * p + 6 * m["layers"] * s_avg * m["width"]) * tokens
-            eval_flops = 2 * p * TEST_PAIRS * padded  # forward only
+            flops = lora_step_flops(p, 0, m["layers"], m["width"], s_avg, tokens)  # LoRA's own FLOPs (< 0.1 %) left out
+            eval_flops = forward_flops(p, m["layers"], m["width"], s_avg, TEST_PAIRS * padded)
             hours = (flops + eval_flops) / (mfu * PEAK) / 3600
             out["estimates"].append({"mfu": mfu, "objective": obj, "gpu_hours_per_run": hours})
             total += hours * 2 * a.seeds

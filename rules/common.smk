@@ -43,14 +43,12 @@ _check(
 # lm.model: a local path that is not there (or not a model folder) fails now, not in a job; a hub
 # id is only looked up in the lm_data job (nothing touches the network while the DAG is built)
 _check(lm_hub.spec_problem(LM["model"]) is None, "lm.model", lm_hub.spec_problem(LM["model"]))
-_check(
-    LM["train"]["batch_size"] % (LM["train"]["gradient_accumulation_steps"] * LM["gpus_per_job"]) == 0,
-    "lm.train.batch_size",
-    f"{LM['train']['batch_size']} pairs per step cannot be split evenly into "
-    f"lm.train.gradient_accumulation_steps × lm.gpus_per_job = {LM['train']['gradient_accumulation_steps']} × "
-    f"{LM['gpus_per_job']} micro-batches (the global batch is per device × accumulation × processes)",
-)
+from hetpref.lm.resources import batch_split_problem
 
+_batch_problem = batch_split_problem(
+    LM["train"]["batch_size"], LM["train"]["gradient_accumulation_steps"], LM["gpus_per_job"]
+)
+_check(_batch_problem is None, "lm.train.batch_size", _batch_problem)
 
 
 CDPO = SYN["corrected_dpo"]
@@ -355,6 +353,65 @@ def lm_runs():
     if LM["indirect"]:  # §6: per-type reward models → averaged → relabel → plain DPO
         runs += [("dpo", "indirect", s) for s in LM["seeds"]]
     return runs
+
+
+# Resources of the LM jobs, from the model of hetpref.lm.resources (README "Resource and time
+# model"), computed here from config values only: nothing loads the model or probes CUDA. With
+# lm.gpu the GPU rules get their GPUs on one node, cores per GPU, host RAM and a wall time that
+# grows with Snakemake's attempt (a resubmitted job resumes); on CPU lm_train keeps small fixed
+# values and the other rules the profile's defaults. lm_data is sized whenever it reads real data.
+from hetpref.lm import resources as lm_res
+
+LM_ESTIMATES = (
+    lm_res.lm_job_estimates(LM)
+    if LM["gpu"]
+    else {"lm_data": lm_res.data_job(sum(lm_res.dataset_pairs(LM).values()))}
+)
+
+
+def _lm_estimate(name, wildcards):
+    est = LM_ESTIMATES[name]
+    return est[wildcards.objective] if isinstance(est, dict) else est
+
+
+def _lm_mem_mb(name):
+    def mem_mb(wildcards):
+        return _lm_estimate(name, wildcards).mem_mb
+
+    return mem_mb
+
+
+def _lm_runtime(name):
+    def runtime(wildcards, attempt):
+        return _lm_estimate(name, wildcards).runtime(attempt)
+
+    return runtime
+
+
+def lm_job_resources(name):
+    """The ``resources:`` of the LM rule called name (unpacked with ``**``)."""
+    if name == "lm_data":
+        if LM["source"] == "demo":
+            return {}  # a few thousand generated pairs: the profile's defaults
+        return {"mem_mb": _lm_mem_mb(name), "runtime": _lm_runtime(name)}
+    if not LM["gpu"]:
+        return {"gpu": 0, "mem_mb": 4000, "runtime": 60} if name == "lm_train" else {"gpu": 0}
+    gpus = LM["gpus_per_job"] if name == "lm_train" else 1
+    return {
+        "gpu": gpus,  # sbatch --gpus=N (a typed GPU: gpu_model in the profile)
+        "nodes": 1,  # sbatch --nodes=1: torchrun starts every process on this node
+        "cpus_per_gpu": lm_res.CPUS_PER_GPU,  # sbatch --cpus-per-gpu: scales with the GPUs
+        "mem_mb": _lm_mem_mb(name),
+        "runtime": _lm_runtime(name),
+    }
+
+
+def lm_job_threads(name):
+    """CPU threads of an LM job: cores per GPU × its GPUs on GPUs (= what SLURM grants with
+    cpus_per_gpu); on CPU one per gloo process of lm_train, one for the scoring rules."""
+    if LM["gpu"]:
+        return lm_res.CPUS_PER_GPU * (LM["gpus_per_job"] if name == "lm_train" else 1)
+    return LM["gpus_per_job"] if name == "lm_train" else 1
 
 
 def lm_train_data(wildcards):

@@ -53,6 +53,8 @@ rule lm_data:
     benchmark:
         f"benchmarks/lm/{LM_TAG}/data.tsv"
     threads: 2
+    resources:
+        **lm_job_resources("lm_data"),
     conda:
         "../envs/lm.yaml"
     script:
@@ -93,11 +95,9 @@ rule lm_train:
         f"logs/lm/{LM_TAG}/train/{{objective}}_{{dataset}}_seed{{seed}}.log",
     benchmark:
         f"benchmarks/lm/{LM_TAG}/train/{{objective}}_{{dataset}}_seed{{seed}}.tsv"
-    threads: LM["gpus_per_job"]  # CPU: one per (gloo) process; the SLURM profile raises it with the GPUs
+    threads: lm_job_threads("lm_train")
     resources:
-        gpu=LM["gpus_per_job"] if LM["gpu"] else 0,
-        mem_mb=64000 if LM["gpu"] else 4000,
-        runtime=720 if LM["gpu"] else 60,
+        **lm_job_resources("lm_train"),
     conda:
         "../envs/lm.yaml"
     script:
@@ -132,9 +132,9 @@ rule lm_indirect_relabel:
         max_length=LM["max_length"],
     log:
         f"logs/lm/{LM_TAG}/indirect_relabel_seed{{seed}}.log",
-    threads: 1
+    threads: lm_job_threads("lm_indirect_relabel")
     resources:
-        gpu=1 if LM["gpu"] else 0,
+        **lm_job_resources("lm_indirect_relabel"),
     conda:
         "../envs/lm.yaml"
     script:
@@ -155,9 +155,9 @@ rule lm_evaluate:
         device=LM_DEVICE,
     log:
         f"logs/lm/{LM_TAG}/evaluate/{{objective}}_{{dataset}}_seed{{seed}}.log",
-    threads: 1
+    threads: lm_job_threads("lm_evaluate")
     resources:
-        gpu=1 if LM["gpu"] else 0,
+        **lm_job_resources("lm_evaluate"),
     conda:
         "../envs/lm.yaml"
     script:

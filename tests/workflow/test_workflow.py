@@ -220,6 +220,59 @@ def test_paper_config_plans_the_optional_lm_runs_when_switched_on(tmp_path):
     assert sum("dataset=indirect" in b for b in blocks) == 5
 
 
+def _job_blocks(stdout):
+    """(rule, wildcards dict, threads, resources dict) of every job of a dry run's output."""
+    jobs = []
+    for block in stdout.split("\nrule ")[1:]:
+        rule = block.split(":", 1)[0]
+        wc = re.search(r"^    wildcards: (.*)$", block, re.M)
+        th = re.search(r"^    threads: (\d+)$", block, re.M)
+        res = re.search(r"^    resources: (.*)$", block, re.M)
+        jobs.append((rule, dict(kv.split("=", 1) for kv in wc.group(1).split(", ")) if wc else {},
+                     int(th.group(1)) if th else 1, dict(kv.split("=", 1) for kv in res.group(1).split(", ")) if res else {}))
+    return jobs
+
+
+@pytest.mark.parametrize("indirect_and_2_gpus", [False, True])
+def test_paper_dry_run_with_the_profile_requests_the_resource_model(tmp_path, indirect_and_2_gpus):
+    """Every job that loads the base model (and lm_data) gets what hetpref.lm.resources derives for
+    configs/paper.yaml: its GPUs on one node, cores per GPU, mem_mb and the attempt-1 runtime."""
+    from hetpref.lm import resources as lm_res
+
+    lm = yaml.safe_load((ROOT / "config.yaml").read_text())["lm"]
+    paper = yaml.safe_load((ROOT / "configs" / "paper.yaml").read_text())
+    config = ROOT / "configs" / "paper.yaml"
+    if indirect_and_2_gpus:  # the optional relabelling job, and data parallel training on 2 GPUs
+        paper["lm"].update(indirect=True, gpus_per_job=2)
+        config = tmp_path / "paper.yaml"
+        config.write_text(yaml.safe_dump(paper))
+    lm_res.merge_config(lm, paper["lm"])
+    est = lm_res.lm_job_estimates(lm)
+    # --cores only lets the dry run show each job's threads (the SLURM executor does not cap them)
+    res = snakemake("-n", "--profile", str(ROOT / "profiles" / "slurm"), "--cores", "64", "fig5",
+                    workdir=tmp_path, config=config)
+    assert res.returncode == 0, res.stderr[-3000:]
+    jobs = _job_blocks(res.stdout)
+    seen = {}
+    gpus = 2 if indirect_and_2_gpus else 1
+    for rule, wc, threads, r in jobs:
+        if rule not in ("lm_train", "lm_evaluate", "lm_indirect_relabel", "lm_data"):
+            continue
+        seen[rule] = seen.get(rule, 0) + 1
+        e = est[rule][wc["objective"]] if rule in ("lm_train", "lm_evaluate") else est[rule]
+        assert (int(r["mem_mb"]), int(r["runtime"])) == (e.mem_mb, e.runtime(1)), (rule, wc, r)
+        if rule == "lm_data":
+            assert "gpu" not in r and threads == 2
+            continue
+        n = gpus if rule == "lm_train" else 1
+        assert (int(r["gpu"]), int(r["nodes"]), int(r["cpus_per_gpu"]), threads) == (n, 1, 8, 8 * n), (rule, r, threads)
+        # limits that hold on an A100 at the assumed MFU, and host RAM for the bf16 copy of the weights
+        assert int(r["runtime"]) > 60 * e.compute_hours / n and int(r["mem_mb"]) > n * 16_000
+    runs = 20 + (20 if indirect_and_2_gpus else 0)  # + 15 per-type reward models and 5 DPO on the relabelling
+    assert seen == {"lm_data": 1, "lm_train": runs, "lm_evaluate": 20 + (5 if indirect_and_2_gpus else 0),
+                    **({"lm_indirect_relabel": 5} if indirect_and_2_gpus else {})}, seen
+
+
 def test_lm_smoke_outputs(smoke_run):
     lm = smoke_run / "results/lm/demo_tiny"
     table = pd.read_csv(lm / "seed_table.csv")

@@ -413,12 +413,12 @@ class PairScorer(torch.nn.Module):
 
 def per_device_batch(cfg: LMTrainConfig, world_size: int) -> int:
     """Pairs per device and micro-batch: ``batch_size / (gradient_accumulation_steps × processes)``."""
-    denom = cfg.gradient_accumulation_steps * world_size
-    if cfg.batch_size % denom:
-        raise ValueError(f"LMTrainConfig.batch_size = {cfg.batch_size} pairs per optimizer step must be divisible by "
-                         f"gradient_accumulation_steps × processes = {cfg.gradient_accumulation_steps} × {world_size}"
-                         f" = {denom} (lm.gpus_per_job sets the processes)")
-    return cfg.batch_size // denom
+    from .resources import batch_split_problem
+
+    problem = batch_split_problem(cfg.batch_size, cfg.gradient_accumulation_steps, world_size)
+    if problem:
+        raise ValueError(problem)
+    return cfg.batch_size // (cfg.gradient_accumulation_steps * world_size)
 
 
 def mixed_precision(cfg: LMTrainConfig, device: str | torch.device) -> str:
