@@ -2,8 +2,8 @@
 one seed, average them, relabel deterministically → indirect.jsonl for plain DPO."""
 from hetpref.lm.evaluate import evaluate_run
 from hetpref.lm.indirect import relabel_by_average_reward
-from hetpref.lm.models import load_tokenizer
 from hetpref.lm.jsonl import read_jsonl, write_jsonl
+from hetpref.lm.tokenization import load_tokenizer
 from hetpref.provenance import write_json
 from hetpref.runtime import script_run
 

@@ -68,7 +68,7 @@ def real_tokenized(real_rows, tmp_path_factory):
     """The real split parsed, a tiny tokenizer trained on a small sample, counts and the filter."""
     table = read_pairs(local_files(SHARED, ["harmless-base"], ["test"], verify=False), "test")
     tok_dir = tmp_path_factory.mktemp("tok")
-    tok = load_tokenizer("tiny", tok_dir, tokenizer_training_texts(table, 400), vocab_size=800)
+    tok = train_tiny_tokenizer(tokenizer_training_texts(table, 400), tok_dir, vocab_size=800)
     counted = count_pair_tokens(tok, table, batch_size=300)
     return table, tok_dir, counted, filter_max_length(counted, 512)
 

@@ -19,7 +19,8 @@ from . import TINY_SPEC, hub
 from .hh_rlhf import HH_RLHF_URL, SPLITS, data_report, get_source, no_pairs_message, read_source
 from .names import DATASETS
 from .relabel import encode_table, relabel, write_dataset
-from .tokenization import count_pair_tokens, filter_max_length, load_tokenizer, tokenizer_training_texts
+from .tokenization import (count_pair_tokens, filter_max_length, load_tokenizer, tokenizer_training_texts,
+                           train_tiny_tokenizer)
 
 TOKENIZER_TRAIN_TEXTS = 20000  # at most this many training transcripts train the tiny tokenizer
 TOKENIZER_BATCH = 1024  # texts per tokenizer batch (speed only)
@@ -57,7 +58,7 @@ def build_datasets(outputs: Mapping[str, str], *, source: str, data_dir, subsets
     if tokenizer != TINY_SPEC:  # a model that cannot be had stops the job before any data work
         if hub.kind(tokenizer) == "hub":
             log.info("model %s from the Hugging Face hub: %s", tokenizer, hub.describe_environment())
-        tok = load_tokenizer(tokenizer)
+        tok = load_tokenizer(tokenizer, pad=False)  # saved below as published
         hub.check_model_config(tokenizer)
         log.info("tokenizer %s ready (%.1f s)", tokenizer, time.perf_counter() - t0)
 
@@ -82,7 +83,7 @@ def build_datasets(outputs: Mapping[str, str], *, source: str, data_dir, subsets
         texts = tokenizer_training_texts(tables["train"], tokenizer_train_texts)
         if not texts:
             raise InputError(no_pairs_message("train", tables["train"], reports, see))
-        tok = load_tokenizer(TINY_SPEC, tok_dir, texts, vocab_size)
+        tok = train_tiny_tokenizer(texts, tok_dir, vocab_size)
         log.info("trained the tiny tokenizer (vocabulary %d) on %d training transcripts", len(tok), len(texts))
         log.info("tokenizer %s ready (%.1f s)", tokenizer, time.perf_counter() - t0)
     else:
