@@ -66,8 +66,8 @@ def main() -> None:
 
         t = time.perf_counter()
         if args.counts == "tiny":
-            from hetpref.lm.tokenization import count_pair_tokens, load_tokenizer, tokenizer_training_texts
-            tok = load_tokenizer("tiny", tmp / "tok", tokenizer_training_texts(tables["train"], 20000), 2000)
+            from hetpref.lm.tokenization import count_pair_tokens, tokenizer_training_texts, train_tiny_tokenizer
+            tok = train_tiny_tokenizer(tokenizer_training_texts(tables["train"], 20000), tmp / "tok", 2000)
             tables = {s: count_pair_tokens(tok, tb) for s, tb in tables.items()}
         else:
             tables = {s: word_counts(tb) for s, tb in tables.items()}

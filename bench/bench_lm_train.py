@@ -43,8 +43,7 @@ def main(argv=None) -> dict:
     import torch
 
     import hetpref.lm.train as lm_train
-    from hetpref.lm.models import load_tokenizer
-    from hetpref.lm.tokenization import train_tiny_tokenizer
+    from hetpref.lm.tokenization import load_tokenizer, train_tiny_tokenizer
 
     torch.set_num_threads(args.threads)
     recs = records(args.pairs)

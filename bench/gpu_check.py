@@ -89,11 +89,9 @@ def correctness_smoke(hh_file: Path, device, work: Path, smoke: bool, log) -> di
     from hetpref.lm.evaluate import evaluate_run
     from hetpref.lm.hh_rlhf import read_source
     from hetpref.lm.jsonl import read_jsonl
-    from hetpref.lm.models import load_tokenizer
     from hetpref.lm.relabel import relabel, write_dataset
-    from hetpref.lm.tokenization import (TINY_SPEC, count_pair_tokens, filter_max_length,
-                                         tokenizer_training_texts)
-    from hetpref.lm.tokenization import load_tokenizer as train_tokenizer
+    from hetpref.lm.tokenization import (TINY_SPEC, count_pair_tokens, filter_max_length, load_tokenizer,
+                                         tokenizer_training_texts, train_tiny_tokenizer)
     from hetpref.lm.train import LMTrainConfig, train
 
     t0 = time.perf_counter()
@@ -101,7 +99,7 @@ def correctness_smoke(hh_file: Path, device, work: Path, smoke: bool, log) -> di
     table = tables["test"]
     n_train, n_test = (96, 48) if smoke else (1200, 400)
     texts = tokenizer_training_texts(table.take(np.arange(min(len(table), n_train + n_test))), 20000)
-    train_tokenizer(TINY_SPEC, work / "tokenizer", texts, 400 if smoke else 2000)
+    train_tiny_tokenizer(texts, work / "tokenizer", 400 if smoke else 2000)
     tok = load_tokenizer(TINY_SPEC, work / "tokenizer")
     table = filter_max_length(count_pair_tokens(tok, table), 512)
     train_t, test_t = table.take(np.arange(0, n_train)), table.take(np.arange(n_train, min(len(table), n_train + n_test)))

@@ -19,6 +19,7 @@ PEW = config["pew"]
 LM = config["lm"]
 
 from hetpref.lm import hub as lm_hub  # no torch/transformers: cheap at DAG build
+from hetpref.lm.names import DATASETS as LM_DATASET_FILES, TRAIN_DATASETS as LM_TRAIN_DATASETS, TYPES as LM_TYPES
 
 
 def _check(condition, key, message):
@@ -84,7 +85,7 @@ wildcard_constraints:
     wave=r"W\d+|C_[A-Za-z0-9_.-]+",
     number=r"\d+",
     objective="dpo|reward|ipo",
-    dataset="anonymous|unanimous|unanimous_filtered|average|indirect|per_type_u[123]",
+    dataset=_regex(LM_TRAIN_DATASETS),
 
 
 def needs_joint_model(methods):
@@ -320,7 +321,6 @@ LM_TAG = f"{LM['source']}_{_slug(LM['model'])}"  # demo data and the model are i
 LM_DIR = f"results/lm/{LM_TAG}"
 LM_SUFFIX = "_demo" if LM["source"] == "demo" else ""
 LM_DEVICE = "cuda" if LM["gpu"] else "cpu"
-LM_DATASET_FILES = ["anonymous", "unanimous", "unanimous_filtered", "per_type", "average", "test"]
 LM_MODELLING_DATASET = next((d for d in LM["datasets"] if d != "anonymous"), "unanimous")
 
 

@@ -7,7 +7,7 @@
 
 # Only the manifest is the output: Snakemake deletes a job's outputs before it runs and after it
 # fails, which would throw away files placed by hand (the offline route) and files already
-# fetched when a later one fails. The script verifies and records each file (hh_rlhf.py).
+# fetched when a later one fails. The script verifies and records each file (hetpref.lm.hh_rlhf).
 rule lm_download:
     output:
         manifest=f"{LM['data_dir']}/manifest.json",
@@ -108,7 +108,7 @@ rule lm_per_type_split:
     input:
         per_type=f"{LM_DIR}/data/per_type.jsonl",
     output:
-        [f"{LM_DIR}/data/per_type_u{k}.jsonl" for k in (1, 2, 3)],
+        [f"{LM_DIR}/data/per_type_u{k}.jsonl" for k in LM_TYPES],
     log:
         f"logs/lm/{LM_TAG}/per_type_split.log",
     localrule: True
@@ -122,7 +122,7 @@ rule lm_indirect_relabel:
     input:
         pairs=f"{LM_DIR}/data/anonymous.jsonl",
         tokenizer=f"{LM_DIR}/tokenizer",
-        adapters=[f"{LM_DIR}/runs/reward/per_type_u{k}/seed{{seed}}/adapter" for k in (1, 2, 3)],
+        adapters=[f"{LM_DIR}/runs/reward/per_type_u{k}/seed{{seed}}/adapter" for k in LM_TYPES],
     output:
         data=f"{LM_DIR}/indirect/seed{{seed}}/indirect.jsonl",
         info=f"{LM_DIR}/indirect/seed{{seed}}/info.json",

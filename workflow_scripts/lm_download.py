@@ -3,13 +3,13 @@ verified sha256 checksums (recorded once a file has been read to the end and par
 fail with a message saying how to place the files by hand."""
 from pathlib import Path
 
-from hetpref.lm.hh_rlhf import MAX_MALFORMED_SHARE, SPLITS, download_hh_rlhf
+from hetpref.lm.hh_rlhf import SPLITS, download_hh_rlhf
 from hetpref.runtime import script_run
 
 with script_run(snakemake) as log:  # noqa: F821
     p = snakemake.params  # noqa: F821
     data_dir = Path(snakemake.output.manifest).parent  # noqa: F821
     files = download_hh_rlhf(data_dir, p.subsets, SPLITS, retries=p.retries,
-                             max_malformed_share=getattr(p, "max_malformed_share", MAX_MALFORMED_SHARE), log=log.info)
+                             max_malformed_share=p.max_malformed_share, log=log.info)
     for (subset, split), path in sorted(files.items()):
         log.info("%s/%s: %s (%d bytes)", subset, split, path, Path(path).stat().st_size)

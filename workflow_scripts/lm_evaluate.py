@@ -2,27 +2,27 @@
 
 snakemake.wildcards: objective (dpo | reward), dataset, seed
 snakemake.input:     adapter (directory written by lm_train), test (JSONL test records),
-                     tokenizer (optional: tokenizer directory, needed by model 'tiny')
-snakemake.params:    model (spec, for the tokenizer), eval (optional dict: batch_size, max_length,
-                     overlength, add_eos), device (optional, 'auto')
+                     tokenizer (the tokenizer directory written by lm_data)
+snakemake.params:    model (spec, for the tokenizer), eval (dict: any of batch_size, max_length,
+                     overlength, add_eos), device (cpu | cuda | auto)
 snakemake.output:    metrics (JSON: agreement, n, n_correct, n_ties, ... + objective, dataset, seed),
                      scores (CSV: id, h, correct per test pair)
 """
 import pandas as pd
 
 from hetpref.lm.evaluate import evaluate_run
-from hetpref.lm.models import load_tokenizer
 from hetpref.lm.jsonl import read_jsonl
+from hetpref.lm.tokenization import load_tokenizer
 from hetpref.provenance import write_json
 from hetpref.runtime import script_run
 
 with script_run(snakemake, torch_threads=True) as log:  # noqa: F821
     p, wc, inp, out = snakemake.params, snakemake.wildcards, snakemake.input, snakemake.output  # noqa: F821
-    opts = dict(getattr(p, "eval", None) or {})
-    tokenizer = load_tokenizer(p.model, getattr(inp, "tokenizer", None))
+    opts = dict(p.eval)
+    tokenizer = load_tokenizer(p.model, inp.tokenizer)
     metrics, rows = evaluate_run(inp.adapter, tokenizer, read_jsonl(inp.test),
                                   objective="dpo" if wc.objective == "ipo" else wc.objective,
-                                 device=getattr(p, "device", "auto"), **opts)
+                                 device=p.device, **opts)
     metrics.update({"objective": wc.objective, "dataset": wc.dataset, "seed": int(wc.seed), "model": p.model})
     log.info("agreement %.4f (%d of %d, %d ties)", metrics["agreement"], metrics["n_correct"], metrics["n"],
              metrics["n_ties"])

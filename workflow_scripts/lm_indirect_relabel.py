@@ -8,8 +8,8 @@ import shutil
 from pathlib import Path
 
 from hetpref.lm.indirect import relabel_by_average_reward, reward_differences
-from hetpref.lm.models import load_tokenizer
 from hetpref.lm.jsonl import read_jsonl, write_jsonl
+from hetpref.lm.tokenization import load_tokenizer
 from hetpref.provenance import write_json
 from hetpref.runtime import script_run
 

@@ -1,10 +1,9 @@
 """Exact length-only ceilings of the LM experiment (beyond the paper): per labelling, the
 population-optimal BT scorer over token counts fitted on the training lengths, and its agreement
-with r̄'s order on the test split (hetpref.lm.length_oracle).
+with r̄'s order on the test split (hetpref.lm.length_oracle), for every labelling with an exact label
+law (hetpref.lm.names.LABELLINGS).
 
 snakemake.input:  lengths (CSV written by lm_data: split, id, n_chosen, n_rejected)
-snakemake.params: labellings (optional list; default anonymous, unanimous, unanimous_filtered, average),
-                  tol (optional, 1e-11: Newton's gradient tolerance)
 snakemake.output: table (CSV: one row per labelling: agreement, n_test, cross_entropy, kl, ...),
                   scores (optional CSV: labelling, n, score), ceilings (optional JSON {label: percent},
                   the format lm_report's `ceilings` input reads), dpo_bound (optional CSV: how far DPO with a
@@ -16,18 +15,17 @@ from pathlib import Path
 import pandas as pd
 
 from hetpref.lm.length_oracle import dpo_length_prior_bound, oracle_table, scores_table
-from hetpref.lm.relabel import LABELLINGS
+from hetpref.lm.names import LABELLINGS
 from hetpref.runtime import script_run
 
 with script_run(snakemake, torch_threads=False) as log:  # noqa: F821
-    p, inp, out = snakemake.params, snakemake.input, snakemake.output  # noqa: F821
+    inp, out = snakemake.input, snakemake.output  # noqa: F821
     lengths = pd.read_csv(inp.lengths)
     train, test = lengths[lengths.split == "train"], lengths[lengths.split == "test"]
     if train.empty or test.empty:
         raise ValueError(f"{inp.lengths} needs train and test rows (has {len(train)} and {len(test)})")
-    labellings = list(getattr(p, "labellings", None) or LABELLINGS)
     table, scorers = oracle_table(train.n_chosen.to_numpy(), train.n_rejected.to_numpy(), test.n_chosen.to_numpy(),
-                                  test.n_rejected.to_numpy(), labellings, tol=float(getattr(p, "tol", 1e-11)))
+                                  test.n_rejected.to_numpy(), list(LABELLINGS))
     table.to_csv(out.table, index=False)
     if getattr(out, "scores", None):
         scores_table(scorers).to_csv(out.scores, index=False)

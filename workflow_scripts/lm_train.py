@@ -1,10 +1,10 @@
 """Train one LoRA policy (DPO / consistent loss) or reward model for one dataset and seed.
 
 snakemake.wildcards: objective (dpo | reward), dataset (anonymous | unanimous | unanimous_filtered), seed
-snakemake.input:     train (JSONL records), tokenizer (optional: tokenizer directory, needed by model 'tiny')
+snakemake.input:     train (JSONL records), tokenizer (the tokenizer directory written by lm_data)
 snakemake.params:    model (spec: tiny | smollm2-135m | HF id / path), tiny (dict of the tiny model's shape,
-                     or None), train (dict of hetpref.lm.train.LMTrainConfig fields), device (optional, 'auto'),
-                     processes (optional, default 1: lm.gpus_per_job; > 1 launches torchrun with that many
+                     or None), train (dict of hetpref.lm.train.LMTrainConfig fields), device (cpu | cuda | auto),
+                     processes (lm.gpus_per_job; > 1 launches torchrun with that many
                      data-parallel processes, NCCL on GPUs, gloo on CPU)
 snakemake.output:    adapter (directory), metrics (JSON), provenance (JSON)
 
@@ -24,12 +24,11 @@ with script_run(snakemake, torch_threads=True) as log:  # noqa: F821
     if Path(out.adapter).name != "adapter":
         raise ValueError(f"output 'adapter' must be a folder named 'adapter' (train writes {out_dir / 'adapter'}), "
                          f"got {out.adapter}")
-    tokenizer_dir = getattr(inp, "tokenizer", None)
     job = {"objective": "dpo" if wc.objective == "ipo" else wc.objective,  # IPO: direct alignment, loss in train
-           "dataset": wc.dataset, "records": str(inp.train), "tokenizer_dir": tokenizer_dir and str(tokenizer_dir),
-           "model": p.model, "tiny": getattr(p, "tiny", None), "train": dict(p.train or {}), "seed": int(wc.seed),
-           "out_dir": str(out_dir), "device": getattr(p, "device", "auto")}
-    result = run_job(job, int(getattr(p, "processes", 1) or 1), log, threads=snakemake.threads)  # noqa: F821
+           "dataset": wc.dataset, "records": str(inp.train), "tokenizer_dir": str(inp.tokenizer),
+           "model": p.model, "tiny": p.tiny, "train": dict(p.train or {}), "seed": int(wc.seed),
+           "out_dir": str(out_dir), "device": p.device}
+    result = run_job(job, int(p.processes), log, threads=snakemake.threads)  # noqa: F821
     for name in ("metrics", "provenance"):  # train writes <out_dir>/<name>.json; honour other declared paths
         src = out_dir / f"{name}.json"
         if src.resolve() != Path(getattr(out, name)).resolve():

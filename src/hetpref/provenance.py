@@ -39,9 +39,10 @@ def git_sha(path: str | Path = ".") -> str:
         return "unknown"
 
 
-def package_versions() -> dict:
-    out = {"python": sys.version.split()[0]}
-    for name in _PACKAGES:
+def package_versions(names=None) -> dict:
+    """Installed versions (None when absent): python and the core packages, or only ``names``."""
+    out = {} if names is not None else {"python": sys.version.split()[0]}
+    for name in _PACKAGES if names is None else names:
         try:
             out[name] = metadata.version(name)
         except metadata.PackageNotFoundError:

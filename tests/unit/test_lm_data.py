@@ -68,7 +68,7 @@ def real_tokenized(real_rows, tmp_path_factory):
     """The real split parsed, a tiny tokenizer trained on a small sample, counts and the filter."""
     table = read_pairs(local_files(SHARED, ["harmless-base"], ["test"], verify=False), "test")
     tok_dir = tmp_path_factory.mktemp("tok")
-    tok = load_tokenizer("tiny", tok_dir, tokenizer_training_texts(table, 400), vocab_size=800)
+    tok = train_tiny_tokenizer(tokenizer_training_texts(table, 400), tok_dir, vocab_size=800)
     counted = count_pair_tokens(tok, table, batch_size=300)
     return table, tok_dir, counted, filter_max_length(counted, 512)
 
@@ -466,7 +466,7 @@ def test_tokenizer_spec_errors(tmp_path):
 class _Snakemake:
     def __init__(self, rule, params, input, output, log):
         self.rule, self.threads, self.wildcards = rule, 1, {}
-        self.params, self.input, self.output, self.log = Names(**params), Names(**input), Names(**output), [log]
+        self.params, self.input, self.output, self.log = Names(**params), Names(**input), Names(**output), Names(log=log)
 
 
 def test_workflow_scripts_on_demo_data(tmp_path):
@@ -475,7 +475,8 @@ def test_workflow_scripts_on_demo_data(tmp_path):
                summary=str(tmp_path / "data" / "summary.json"))
     params = dict(source="auto", data_dir=str(tmp_path / "nothing-here"), demo_dir=str(tmp_path / "demo"),
                   subsets=["harmless-base", "helpful-base"], seed=0, tokenizer="tiny", max_length=512,
-                  demo_pairs={"train": 120, "test": 40}, vocab_size=700)
+                  demo_pairs={"train": 120, "test": 40}, demo_seed=0, vocab_size=700, retries=3,
+                  max_malformed_share=0.05)
     smk = _Snakemake("lm_data", params, {}, out, str(tmp_path / "lm_data.log"))
     runpy.run_path(str(ROOT / "workflow_scripts" / "lm_data.py"), init_globals={"snakemake": smk})
     summary = json.loads(Path(out["summary"]).read_text())

@@ -20,10 +20,9 @@ import torch
 from hetpref.lm.evaluate import evaluate_run
 from hetpref.lm.hh_rlhf import read_source, write_demo
 from hetpref.lm.jsonl import read_jsonl
-from hetpref.lm.models import load_tokenizer
 from hetpref.lm.relabel import relabel, write_dataset
 from hetpref.lm.tokenization import count_pair_tokens, filter_max_length, tokenizer_training_texts
-from hetpref.lm.tokenization import load_tokenizer as train_tokenizer
+from hetpref.lm.tokenization import load_tokenizer, train_tiny_tokenizer
 from hetpref.lm.train import LMTrainConfig, train
 
 torch.set_num_threads(1)
@@ -36,7 +35,7 @@ def demo(tmp_path_factory):
     work = tmp_path_factory.mktemp("effect")
     files = write_demo(work / "hh", seed=0, subsets=["harmless-base", "helpful-base"], n_pairs={"train": 420, "test": 110})
     tables, _ = read_source(files, manifest_dir=None)
-    train_tokenizer("tiny", work / "tok", tokenizer_training_texts(tables["train"]), 2000)
+    train_tiny_tokenizer(tokenizer_training_texts(tables["train"]), work / "tok", 2000)
     tok = load_tokenizer("tiny", work / "tok")
     out = {"tok": tok, "tok_dir": work / "tok", "work": work}
     for split, kinds in (("train", ("anonymous", "unanimous")), ("test", ("test",))):

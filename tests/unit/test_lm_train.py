@@ -21,9 +21,9 @@ import torch
 
 import hetpref.lm.train as lm_train
 from hetpref.lm.evaluate import agreement, evaluate_model, evaluate_run, summarise, t_interval
-from hetpref.lm.models import (add_lora, build_tiny_llama, classifier_from_causal, load_adapter, load_base_model,
-                               load_tokenizer)
+from hetpref.lm.models import add_lora, build_tiny_llama, classifier_from_causal, load_adapter, load_base_model
 from hetpref.lm.report import PAPER, per_seed_table, to_latex, write_report
+from hetpref.lm.tokenization import load_tokenizer
 from hetpref.lm.train import (LMTrainConfig, TrainingInterrupted, encode_records, loss_for, mixed_precision,
                               pair_batch, per_device_batch, sequence_logprobs, sequence_scores, train, trainer_arguments)
 
@@ -639,7 +639,8 @@ def test_workflow_scripts_end_to_end(tok_dir, tmp_path):
     for objective in ("dpo", "reward"):
         run_dir = tmp_path / "runs" / objective / "anonymous" / "seed0"
         smk = _Smk(tmp_path / f"train_{objective}.log", {"objective": objective, "dataset": "anonymous", "seed": "0"},
-                   {"model": "tiny", "tiny": TINY, "train": {"lr": 1e-2, "checkpoint_every": 2, "max_length": 128}},
+                   {"model": "tiny", "tiny": TINY, "train": {"lr": 1e-2, "checkpoint_every": 2, "max_length": 128},
+                    "device": "auto", "processes": 1},
                    {"train": str(data / "anonymous.jsonl"), "tokenizer": str(tok_dir)},
                    {"adapter": str(run_dir / "adapter"), "metrics": str(run_dir / "train_metrics.json"),
                     "provenance": str(run_dir / "provenance.json")})
@@ -648,7 +649,7 @@ def test_workflow_scripts_end_to_end(tok_dir, tmp_path):
         assert json.loads((run_dir / "train_metrics.json").read_text())["steps"] == 3
         out = tmp_path / "eval" / f"{objective}.json"
         smk = _Smk(tmp_path / f"eval_{objective}.log", {"objective": objective, "dataset": "anonymous", "seed": "0"},
-                   {"model": "tiny", "eval": {"batch_size": 4, "max_length": 128}},
+                   {"model": "tiny", "eval": {"batch_size": 4, "max_length": 128}, "device": "auto"},
                    {"adapter": str(run_dir / "adapter"), "test": str(data / "test.jsonl"), "tokenizer": str(tok_dir)},
                    {"metrics": str(out), "scores": str(tmp_path / "eval" / f"{objective}.csv")})
         runpy.run_path(str(ROOT / "workflow_scripts" / "lm_evaluate.py"), init_globals={"snakemake": smk})
@@ -656,10 +657,11 @@ def test_workflow_scripts_end_to_end(tok_dir, tmp_path):
         assert m["n"] == 5 and m["objective"] == objective and m["seed"] == 0 and 0 <= m["agreement"] <= 1
         metrics.append(str(out))
     rep = tmp_path / "report"
-    smk = _Smk(tmp_path / "report.log", params={"paper": True, "ceilings": {"oracle": 99.0}},
-               input={"metrics": metrics},
+    (tmp_path / "ceilings.json").write_text(json.dumps({"oracle": 99.0}))
+    smk = _Smk(tmp_path / "report.log", params={"paper": True, "modelling_dataset": "unanimous", "title": None},
+               input={"metrics": metrics, "ceilings": str(tmp_path / "ceilings.json")},
                output={"csv": str(rep / "t.csv"), "latex": str(rep / "t.tex"), "summary": str(rep / "s.csv"),
-                       "figure": str(rep / "fig5.pdf")})
+                       "figure": str(rep / "fig5.pdf"), "png": str(rep / "fig5.png")})
     runpy.run_path(str(ROOT / "workflow_scripts" / "lm_report.py"), init_globals={"snakemake": smk})
     assert all((rep / f).exists() for f in ("t.csv", "t.tex", "s.csv", "fig5.pdf"))
 

@@ -37,7 +37,7 @@ def _check_job(job: dict) -> None:
 def train_in_process(job: dict, progress: bool = True):
     """``train`` on the job's data in this process (also what each torchrun rank runs)."""
     from .jsonl import read_jsonl
-    from .models import load_tokenizer
+    from .tokenization import load_tokenizer
     from .train import LMTrainConfig, train
 
     _check_job(job)

@@ -100,26 +100,6 @@ def classifier_from_causal(causal, num_labels: int = 1, seed: int = 0, attn_impl
     return clf
 
 
-def load_tokenizer(spec: str, tokenizer_dir: str | Path | None = None):
-    """The tokenizer of a model spec, with a pad token guaranteed (eos when it has none; padding
-    is always masked, so which id pads never matters). ``tokenizer_dir`` (what the workflow's
-    data step saved, for every spec) wins; otherwise :func:`hetpref.lm.tokenization.load_tokenizer`
-    resolves the spec (``"tiny"`` then needs a directory)."""
-    from transformers import AutoTokenizer
-
-    from .tokenization import load_tokenizer as load_spec_tokenizer
-
-    if tokenizer_dir is not None:
-        tok = AutoTokenizer.from_pretrained(str(tokenizer_dir))
-    else:
-        tok = load_spec_tokenizer(spec)
-    if tok.pad_token_id is None:
-        if tok.eos_token_id is None:
-            raise ValueError(f"tokenizer of {spec!r} has neither a pad nor an eos token")
-        tok.pad_token = tok.eos_token
-    return tok
-
-
 def _from_pretrained(cls, spec, **kwargs):
     # a local folder, or a hub id cache first; a failure is one message naming the spec and what
     # to do (local path, cache, HF_TOKEN) instead of a long Hugging Face traceback

@@ -39,15 +39,12 @@ from pathlib import Path
 import numpy as np
 from scipy.special import expit, log_expit
 
+from .names import DATASETS, LABELLINGS, TYPES
+
 MAX_TOKENS = 512
-TYPES = (1, 2, 3)
 TYPE_NAMES = {1: "long", 2: "short", 3: "mid"}
 TYPE_FORMULAS = {1: "min(4, e^{n/80}/100)", 2: "min(4, e^{(512-n)/80}/100)",
                  3: "exp(1/(((n-256)/64)^2 + 1)) - 1"}
-DATASETS = ("anonymous", "unanimous", "unanimous_filtered", "per_type", "average", "test")
-TRAIN_DATASETS = DATASETS[:-1]
-# Labellings with an exact label law P(a ≻ b) of a pair of lengths (used by the length oracle).
-LABELLINGS = ("anonymous", "unanimous", "unanimous_filtered", "average")
 TIE_TOL = 1e-12  # |r̄_a − r̄_b| at or below this is a tie (r̄ is O(1); exact ties are n_a = n_b or n_a + n_b = 512)
 NOT_UNANIMOUS = "not_unanimous"
 TIE = "tie_in_average_reward"

@@ -69,30 +69,36 @@ def tokenizer_training_texts(table, max_texts: int | None = 20000) -> list[str]:
     return list(texts)
 
 
-def load_tokenizer(spec: str, tiny_dir=None, train_texts: Sequence[str] | None = None,
-                   vocab_size: int = 2000):
-    """The tokenizer for a model spec (see the module docstring).
+def load_tokenizer(spec: str, tokenizer_dir=None, *, pad: bool = True):
+    """The tokenizer of a model spec (see the module docstring); the one loader of the project.
 
-    ``tiny``: trained on ``train_texts`` and saved in ``tiny_dir`` when texts are given,
-    otherwise loaded from ``tiny_dir``. Other specs are loaded offline-first; failures raise
-    :class:`TokenizerUnavailable` with what to do."""
+    ``tokenizer_dir`` (what the workflow's data step saved, for every spec) wins; ``tiny`` has
+    no other source (train one with :func:`train_tiny_tokenizer`). Other specs are loaded
+    offline-first; failures raise :class:`TokenizerUnavailable` with what to do. With ``pad``,
+    a pad token is guaranteed (eos when it has none; padding is always masked, so which id pads
+    never matters); the data step passes ``pad=False`` to save a spec's tokenizer as published."""
     from transformers import AutoTokenizer
 
-    if spec == TINY_SPEC:
-        if tiny_dir is None:
-            raise ValueError("tokenizer 'tiny' needs tiny_dir (where it is saved or loaded from)")
-        if train_texts is not None:
-            return train_tiny_tokenizer(train_texts, tiny_dir, vocab_size)
-        if not (Path(tiny_dir) / "tokenizer.json").exists():
-            raise TokenizerUnavailable(f"no trained tiny tokenizer in {tiny_dir}: pass train_texts to train one")
-        return AutoTokenizer.from_pretrained(str(tiny_dir))
-    if spec == SMOLLM2_SPEC:
+    if tokenizer_dir is not None:
+        if spec == TINY_SPEC and not (Path(tokenizer_dir) / "tokenizer.json").exists():
+            raise TokenizerUnavailable(f"no trained tiny tokenizer in {tokenizer_dir}: train one first "
+                                       f"(train_tiny_tokenizer(train_texts, {tokenizer_dir}))")
+        tok = AutoTokenizer.from_pretrained(str(tokenizer_dir))
+    elif spec == TINY_SPEC:
+        raise ValueError("tokenizer 'tiny' needs tokenizer_dir (where train_tiny_tokenizer saved it)")
+    elif spec == SMOLLM2_SPEC:
         folder, gguf = smollm2_gguf()
-        return AutoTokenizer.from_pretrained(folder, gguf_file=gguf)
-    try:
-        return hub.from_pretrained(AutoTokenizer.from_pretrained, spec, "tokenizer")
-    except hub.ModelUnavailable as exc:
-        raise TokenizerUnavailable(str(exc)) from exc.__cause__
+        tok = AutoTokenizer.from_pretrained(folder, gguf_file=gguf)
+    else:
+        try:
+            tok = hub.from_pretrained(AutoTokenizer.from_pretrained, spec, "tokenizer")
+        except hub.ModelUnavailable as exc:
+            raise TokenizerUnavailable(str(exc)) from exc.__cause__
+    if pad and tok.pad_token_id is None:
+        if tok.eos_token_id is None:
+            raise ValueError(f"tokenizer of {spec!r} has neither a pad nor an eos token")
+        tok.pad_token = tok.eos_token
+    return tok
 
 
 def count_tokens(tokenizer, texts: Sequence[str], batch_size: int = 1024,

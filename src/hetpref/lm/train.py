@@ -47,18 +47,14 @@ import torch.nn.functional as F
 from transformers import Trainer, TrainerCallback
 
 from ..losses import preference_loss
-from ..provenance import config_hash, provenance, write_json
+from ..provenance import config_hash, package_versions, provenance, write_json
 from .models import ATTN_IMPLEMENTATIONS, add_lora, describe_base, load_base_model, resolve_dtype
+from .names import PLAIN_DATASETS, TRAIN_DATASETS
 
 log = logging.getLogger("hetpref.lm.train")
 
 OBJECTIVES = ("dpo", "reward")
-# "average": labels drawn from r̄ itself (MATH.md §4, the indirect consistent alternative), plain loss
-TRAIN_DATASETS = ("anonymous", "unanimous", "unanimous_filtered", "average", "indirect",
-                  "per_type_u1", "per_type_u2", "per_type_u3")
-# plain DPO / BT: one BT label per pair (anonymous), labels from r̄ (average) or from the averaged
-# per-type reward models (indirect, §6), and each type's own labels (per_type_u<k>)
-PLAIN_DATASETS = ("anonymous", "average", "indirect", "per_type_u1", "per_type_u2", "per_type_u3")
+LM_PACKAGES = ("transformers", "accelerate", "peft", "tokenizers", "tqdm", "gguf")  # versions in provenance.json
 CHECKPOINT_FORMAT = 2  # 2: transformers.Trainer checkpoint-<step>/ folders with a completion marker
 # LMTrainConfig fields that change the numbers only by floating-point noise (or not at all): a
 # checkpoint written with other values is still resumed (e.g. switch on activation
@@ -853,7 +849,7 @@ def train(objective: str, dataset: str, records: Sequence[dict], tokenizer, mode
                       train_loop_seconds=loop_seconds,
                       tokens_per_second=session_tokens / loop_seconds if loop_seconds > 0 else None,
                       tokens=tokens, resumed_from_step=None if resume_info is None else resume_info["step"],
-                      data_sha256=data_sha256, fingerprint=fingerprint, lm_versions=_lm_versions(),
+                      data_sha256=data_sha256, fingerprint=fingerprint, lm_versions=package_versions(LM_PACKAGES),
                       trainer="transformers.Trainer", world_size=args.world_size,
                       per_device_batch_size=args.per_device_train_batch_size,
                       gradient_accumulation_steps=cfg.gradient_accumulation_steps,
@@ -884,15 +880,3 @@ def _device_name(device: torch.device) -> str:
     if device.type == "cuda":
         return f"cuda:{torch.cuda.get_device_name(device)}"
     return str(device)
-
-
-def _lm_versions() -> dict:
-    from importlib import metadata
-
-    out = {}
-    for name in ("transformers", "accelerate", "peft", "tokenizers", "tqdm", "gguf"):
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = None
-    return out
