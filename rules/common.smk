@@ -50,6 +50,11 @@ _check(
     f"lm.train.gradient_accumulation_steps × lm.gpus_per_job = {LM['train']['gradient_accumulation_steps']} × "
     f"{LM['gpus_per_job']} micro-batches (the global batch is per device × accumulation × processes)",
 )
+_check(
+    not LM["local_split"]["enabled"] or LM["source"] == "local",
+    "lm.local_split.enabled",
+    f"true with lm.source = {LM['source']!r}: splitting one file applies to source local only",
+)
 
 
 

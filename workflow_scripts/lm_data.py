@@ -16,6 +16,9 @@ snakemake.params:
     tokenizer_train_texts (optional, 20000) at most this many training transcripts train the tiny tokenizer
     base_url        (optional) download base URL; retries (optional, 3) extra download attempts
     batch_size      (optional, 1024) texts per tokenizer batch
+    local_split     (optional) lm.local_split: with enabled true (source local only), read only each
+                    subset's <from_split> file and split its pairs into train and test by a hash of
+                    each pair (hetpref.lm.split), then cap each split at train_pairs / test_pairs
 snakemake.output (names fixed; any subset of the dataset names may be declared):
     anonymous, unanimous, unanimous_filtered, per_type, average   training-split datasets (JSONL)
     test                                                          test-split dataset (JSONL)
@@ -42,6 +45,7 @@ from hetpref.lm import hub  # noqa: E402
 from hetpref.lm.hh_rlhf import (HH_RLHF_URL, MAX_MALFORMED_SHARE, SPLITS, data_report, get_source,  # noqa: E402
                                 no_pairs_message, read_source)
 from hetpref.lm.relabel import DATASETS, encode_table, relabel, write_dataset  # noqa: E402
+from hetpref.lm.split import cap_table, split_table  # noqa: E402
 from hetpref.lm.tokenization import (TINY_SPEC, count_pair_tokens, filter_max_length, load_tokenizer,  # noqa: E402
                                      tokenizer_training_texts)
 from hetpref.runtime import InputError, script_run  # noqa: E402
@@ -65,8 +69,14 @@ with script_run(snakemake, torch_threads=False) as log:  # noqa: F821
         hub.check_model_config(p.tokenizer)
         log.info("tokenizer %s ready (%.1f s)", p.tokenizer, time.perf_counter() - t0)
 
+    local_split = opt("local_split") or {}
+    if local_split.get("enabled") and p.source != "local":
+        raise InputError(f"lm.local_split.enabled is true with lm.source = {p.source!r}: the split of one file "
+                         "applies to source local only (set lm.source: local, or enabled: false)")
+    one_file = bool(local_split.get("enabled"))
     t0 = time.perf_counter()
-    source, files = get_source(p.source, data_dir=p.data_dir, subsets=list(p.subsets), splits=SPLITS,
+    source, files = get_source(p.source, data_dir=p.data_dir, subsets=list(p.subsets),
+                               splits=[local_split["from_split"]] if one_file else SPLITS,
                                demo_dir=opt("demo_dir"), demo_seed=int(opt("demo_seed", 0)),
                                demo_pairs=opt("demo_pairs", 1000), base_url=opt("base_url") or HH_RLHF_URL,
                                retries=int(opt("retries", 3)), max_malformed_share=max_share, log=log.info)
@@ -74,6 +84,12 @@ with script_run(snakemake, torch_threads=False) as log:  # noqa: F821
     tables, reports = read_source(files, max_malformed_share=max_share,
                                   manifest_dir=None if source == "demo" else p.data_dir, log=log.info, warn=log.warning)
     report_path = log_report or snakemake.log[0]  # noqa: F821
+    if one_file:
+        tables = split_table(tables[local_split["from_split"]], float(local_split["test_share"]),
+                             int(local_split["seed"]))
+        log.info("lm.local_split: %s pairs of %s → %d train, %d test (test_share %g, seed %d)",
+                 local_split["from_split"], ", ".join(p.subsets), len(tables["train"]), len(tables["test"]),
+                 float(local_split["test_share"]), int(local_split["seed"]))
 
     def write_report():  # per-file and per-split counts, kept even if the job stops (a log, not an output)
         if log_report:
@@ -98,6 +114,8 @@ with script_run(snakemake, torch_threads=False) as log:  # noqa: F821
     batch = int(opt("batch_size", 1024))
     tables = {s: filter_max_length(count_pair_tokens(tokenizer, tb, batch), int(p.max_length))
               for s, tb in tables.items()}
+    if one_file:
+        tables = {s: cap_table(tb, local_split.get(f"{s}_pairs"), int(local_split["seed"])) for s, tb in tables.items()}
     log.info("token counts (%.1f s)", time.perf_counter() - t0)
     for split, tb in tables.items():
         for st in tb.stages:
@@ -128,7 +146,8 @@ with script_run(snakemake, torch_threads=False) as log:  # noqa: F821
 
     pd.concat([pd.DataFrame({"split": s, "id": tb.ids, "n_chosen": tb.n_chosen, "n_rejected": tb.n_rejected})
                for s, tb in tables.items()], ignore_index=True).to_csv(out.lengths, index=False)
-    summary = {"source": source, "seed": int(p.seed), "tokenizer": p.tokenizer, "max_length": int(p.max_length),
+    summary = {"source": source, "seed": int(p.seed), "local_split": dict(local_split) if one_file else None,
+               "tokenizer": p.tokenizer, "max_length": int(p.max_length),
                **data_report(reports, tables),
                "datasets": datasets}
     Path(out.summary).write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
