@@ -118,6 +118,7 @@ def folder_bytes(path: Path) -> int:
 
 
 def prepare(args) -> None:
+    sys.path.insert(0, str(ROOT / "src"))
     from hetpref.lm import smollm2_gguf
     from hetpref.lm.hh_rlhf import KNOWN_SHA256
 

@@ -112,7 +112,7 @@ def real_run(tmp_path_factory):
 def test_data_step_on_the_real_file(real_run):
     summary = json.loads((real_run / "data" / "summary.json").read_text())
     assert summary["source"] == "local" and summary["local_split"]["enabled"]
-    (name, f), = summary["files"].items()
+    (_, f), = summary["files"].items()
     assert f["records"] == 2312 and f["pairs"] == 2307 and f["dropped"] == {"prompt_mismatch": 5}
     split_counts = {s: next(st for st in summary["splits"][s]["stages"] if st["stage"] == "local_split")["n_out"]
                     for s in ("train", "test")}
