@@ -19,6 +19,7 @@ PEW = config["pew"]
 LM = config["lm"]
 
 from hetpref.lm import hub as lm_hub  # no torch/transformers: cheap at DAG build
+from hetpref.lm.resources import batch_split_problem
 from hetpref.lm.names import DATASETS as LM_DATASET_FILES, TRAIN_DATASETS as LM_TRAIN_DATASETS, TYPES as LM_TYPES
 
 
@@ -44,7 +45,11 @@ _check(
 # lm.model: a local path that is not there (or not a model folder) fails now, not in a job; a hub
 # id is only looked up in the lm_data job (nothing touches the network while the DAG is built)
 _check(lm_hub.spec_problem(LM["model"]) is None, "lm.model", lm_hub.spec_problem(LM["model"]))
-from hetpref.lm.resources import batch_split_problem
+_check(
+    not LM["local_split"]["enabled"] or LM["source"] == "local",
+    "lm.local_split.enabled",
+    f"true with lm.source = {LM['source']!r}: splitting one file applies to source local only",
+)
 
 _batch_problem = batch_split_problem(
     LM["train"]["batch_size"], LM["train"]["gradient_accumulation_steps"], LM["gpus_per_job"]

@@ -38,6 +38,7 @@ rule lm_data:
         source=LM["source"],
         data_dir=LM["data_dir"],
         subsets=LM["subsets"],
+        local_split=LM["local_split"],
         seed=LM["label_seed"],
         tokenizer=LM["model"],
         max_length=LM["max_length"],

@@ -14,6 +14,8 @@ snakemake.params (all passed by the rule):
                     the demo files are generated
     vocab_size      vocabulary of the tiny tokenizer
     retries         extra download attempts per file
+    local_split     lm.local_split: with enabled true (source local only), split one file's pairs into
+                    train and test by a hash of each pair (hetpref.lm.split)
 snakemake.output (names fixed; any subset of the dataset names may be declared):
     anonymous, unanimous, unanimous_filtered, per_type, average   training-split datasets (JSONL)
     test                                                          test-split dataset (JSONL)
@@ -37,4 +39,5 @@ with script_run(snakemake, torch_threads=False) as log:  # noqa: F821
                    subsets=list(p.subsets), seed=int(p.seed), tokenizer=p.tokenizer, max_length=int(p.max_length),
                    demo_dir=p.demo_dir, demo_seed=int(p.demo_seed), demo_pairs=p.demo_pairs,
                    vocab_size=int(p.vocab_size), retries=int(p.retries), max_malformed_share=p.max_malformed_share,
+                   local_split=p.local_split,
                    log=log, report_path=logs.get("report"), see=logs.get("report") or snakemake.log[0])  # noqa: F821

@@ -476,7 +476,7 @@ def test_workflow_scripts_on_demo_data(tmp_path):
     params = dict(source="auto", data_dir=str(tmp_path / "nothing-here"), demo_dir=str(tmp_path / "demo"),
                   subsets=["harmless-base", "helpful-base"], seed=0, tokenizer="tiny", max_length=512,
                   demo_pairs={"train": 120, "test": 40}, demo_seed=0, vocab_size=700, retries=3,
-                  max_malformed_share=0.05)
+                  max_malformed_share=0.05, local_split=None)
     smk = _Snakemake("lm_data", params, {}, out, str(tmp_path / "lm_data.log"))
     runpy.run_path(str(ROOT / "workflow_scripts" / "lm_data.py"), init_globals={"snakemake": smk})
     summary = json.loads(Path(out["summary"]).read_text())

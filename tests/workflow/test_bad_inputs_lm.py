@@ -310,7 +310,7 @@ def _run_lm_data(tmp_path, files: dict[str, list[str]], max_length=512):
     smk.rule, smk.threads, smk.wildcards, smk.input = "lm_data", 1, {}, Names()
     smk.params = Names(source="local", data_dir=str(data), subsets=sorted({n.split("/")[0] for n in files}), seed=0,
                         tokenizer="tiny", max_length=max_length, vocab_size=400, demo_dir=str(tmp_path / "demo"),
-                        demo_seed=0, demo_pairs=1000, retries=3, max_malformed_share=0.05)
+                        demo_seed=0, demo_pairs=1000, retries=3, max_malformed_share=0.05, local_split=None)
     smk.output = Names(**out)
     smk.log = Names(log=str(tmp_path / "data.log"), report=str(tmp_path / "data_report.json"))
     (tmp_path / "data").mkdir(exist_ok=True)

