@@ -11,6 +11,8 @@ definition here (see ``../shared/paper/MATH.md`` for the spec):
 - :mod:`hetpref.pew`          Pew survey reading, NBC vs r̄, the min-TV flip problem (§4.3, §7.1, App. E)
 - :mod:`hetpref.lm`           HH-RLHF relabelling, LoRA reward models and direct alignment (§7.3, App. F)
 - :mod:`hetpref.claims`       the paper's worked examples and propositions, computed and checked
+  (claims in ``aggregation`` and ``identification``, the run order in ``registry``, the report in
+  ``render``)
 """
 
 __version__ = "0.1.0"
