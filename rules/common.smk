@@ -6,7 +6,17 @@ from pathlib import Path
 from snakemake.utils import validate
 
 from hetpref.config import ConfigError, validate_config
-from hetpref.synthetic.methods import expand_methods, method_id, parse_method
+from hetpref.synthetic.methods import (
+    CONSISTENT,
+    CORRECTED_DPO,
+    DPO,
+    ESTIMATED,
+    NBC_COUNTS,
+    ORACLE,
+    expand_methods,
+    method_id,
+    parse_method,
+)
 from hetpref.synthetic.heterogeneity import heterogeneity_points, sweep_problem
 
 # Our own pass first: one line per problem naming the key, the value and what was expected
@@ -94,7 +104,7 @@ wildcard_constraints:
 
 
 def needs_joint_model(methods):
-    return any(parse_method(m).variance == "estimated" for m in methods)
+    return any(parse_method(m).variance == ESTIMATED for m in methods)
 
 
 def synthetic_job_outputs(prefix, methods):
@@ -139,9 +149,9 @@ def sweep_metrics():
 
 
 def fig4b_runs(variance):
-    if "corrected_dpo" not in SYN["methods"] or variance not in CDPO["variance"]:
+    if CORRECTED_DPO not in SYN["methods"] or variance not in CDPO["variance"]:
         return []
-    return [f for a in CDPO["alphas"] for f in main_runs(method_id("corrected_dpo", a, variance))]
+    return [f for a in CDPO["alphas"] for f in main_runs(method_id(CORRECTED_DPO, a, variance))]
 
 
 def heterogeneity_point(wildcards):
@@ -171,7 +181,7 @@ def figure(name):
 
 def synthetic_figures():
     names = ["fig3", "fig4a", "fig4c"]
-    if "corrected_dpo" in SYN["methods"]:
+    if CORRECTED_DPO in SYN["methods"]:
         names.append("fig4b")
     if SYN["sweep"]["enabled"]:
         names.append("fig_sweep")

@@ -24,8 +24,8 @@ rule fig3:
 rule fig4a:
     input:
         oracles="results/synthetic/oracles.npz",
-        dpo=main_runs("dpo"),
-        nbc=main_runs("nbc_counts") if "nbc_counts" in MAIN_METHODS else [],
+        dpo=main_runs(DPO),
+        nbc=main_runs(NBC_COUNTS) if NBC_COUNTS in MAIN_METHODS else [],
     output:
         pdf="results/figures/fig4a.pdf",
         png=report(
@@ -45,8 +45,8 @@ rule fig4a:
 rule fig4b:
     input:
         oracles="results/synthetic/oracles.npz",
-        cdpo=fig4b_runs("estimated"),
-        cdpo_oracle=fig4b_runs("oracle"),
+        cdpo=fig4b_runs(ESTIMATED),
+        cdpo_oracle=fig4b_runs(ORACLE),
     output:
         pdf="results/figures/fig4b.pdf",
         png=report(
@@ -67,8 +67,8 @@ rule fig4b:
 rule fig4c:
     input:
         oracles="results/synthetic/oracles.npz",
-        consistent=main_runs("consistent"),
-        consistent_metrics=main_runs("consistent", "metrics.json"),
+        consistent=main_runs(CONSISTENT),
+        consistent_metrics=main_runs(CONSISTENT, "metrics.json"),
     output:
         pdf="results/figures/fig4c.pdf",
         png=report(
@@ -129,7 +129,7 @@ rule fig_heterogeneity:
 
 rule fig4:
     input:
-        figure("fig4a") + figure("fig4c") + (figure("fig4b") if "corrected_dpo" in SYN["methods"] else []),
+        figure("fig4a") + figure("fig4c") + (figure("fig4b") if CORRECTED_DPO in SYN["methods"] else []),
     localrule: True
 
 

@@ -7,7 +7,7 @@ import pandas as pd
 from hetpref.plotting import save
 from hetpref.runtime import script_run
 from hetpref.synthetic import figures
-from hetpref.synthetic.experiment import method_id
+from hetpref.synthetic.methods import CORRECTED_DPO, ESTIMATED, ORACLE, method_id
 
 with script_run(snakemake) as log:  # noqa: F821
     inp, out = snakemake.input, snakemake.output  # noqa: F821
@@ -25,10 +25,10 @@ with script_run(snakemake) as log:  # noqa: F821
         alphas = snakemake.params.alphas  # noqa: F821
 
         def by_alpha(files, variance):
-            return {a: load([f for f in files if f"/{method_id('corrected_dpo', a, variance)}/" in f])
+            return {a: load([f for f in files if f"/{method_id(CORRECTED_DPO, a, variance)}/" in f])
                     for a in alphas} if files else None
 
-        fig = figures.figure4b(oracles, by_alpha(inp.cdpo, "estimated"), by_alpha(inp.cdpo_oracle, "oracle"))
+        fig = figures.figure4b(oracles, by_alpha(inp.cdpo, ESTIMATED), by_alpha(inp.cdpo_oracle, ORACLE))
     elif which == "fig4c":
         used = np.mean([json.loads(open(f).read())["fraction_used"] for f in inp.consistent_metrics])
         fig = figures.figure4c(oracles, load(inp.consistent), used)

@@ -7,8 +7,8 @@ import torch
 
 from hetpref.provenance import provenance, write_json
 from hetpref.runtime import script_run
-from hetpref.synthetic.experiment import (correction_config, environment_from_config, evaluate, parse_method,
-                                          run_methods)
+from hetpref.synthetic.experiment import correction_config, environment_from_config, evaluate, run_methods
+from hetpref.synthetic.methods import CORRECTED_DPO, parse_method
 from hetpref.synthetic.train import TrainConfig, config_dict
 
 with script_run(snakemake, torch_threads=True) as log:  # noqa: F821
@@ -23,7 +23,7 @@ with script_run(snakemake, torch_threads=True) as log:  # noqa: F821
     for mid, policy_path, metrics_path, provenance_path in zip(p.methods, out.policy, out.metrics, out.provenance):
         result = results[mid]
         spec = parse_method(mid)
-        run_corr = replace(corr, alpha=spec.alpha) if spec.method == "corrected_dpo" else corr
+        run_corr = replace(corr, alpha=spec.alpha) if spec.method == CORRECTED_DPO else corr
         metrics = {"n_preferences": n, "seed": seed, **evaluate(mid, result.policy.numpy(), oracles), **result.info,
                    "train_seconds": result.seconds}
         log.info("%s", metrics)

@@ -29,15 +29,6 @@ def optimal_policy(reward, beta: float = 1.0, pi_ref=None) -> np.ndarray:
     return p / p.sum(axis=-1, keepdims=True)
 
 
-def policy_to_reward(policy, beta: float = 1.0, pi_ref=None) -> np.ndarray:
-    """Induced reward r_π = β log(π/π_ref), centred per context."""
-    logp = np.log(np.asarray(policy, dtype=float))
-    if pi_ref is not None:
-        logp = logp - np.log(np.asarray(pi_ref, dtype=float))
-    r = beta * logp
-    return r - r.mean(axis=-1, keepdims=True)
-
-
 def _mu(mu, shape) -> np.ndarray:
     if mu is None:
         return np.full(shape, 1.0 / shape[-1])
@@ -171,6 +162,34 @@ def unanimous_fraction(rewards, mu=None) -> float:
 
 
 # ---------------------------------------------------------------- single-pair minimisers
+def unanimity_weights(deltas) -> tuple[torch.Tensor, torch.Tensor]:
+    """(P(all k types prefer y1), P(all prefer y2)) = (Π σ(Δ_u), Π σ(−Δ_u)) for ``deltas[k, M]``
+    (a tensor, or an array taken as float64): the two events a consistent loss learns from."""
+    d = deltas if isinstance(deltas, torch.Tensor) else torch.as_tensor(np.asarray(deltas, dtype=float))
+    logsig = torch.nn.functional.logsigmoid
+    return torch.exp(logsig(d).sum(0)), torch.exp(logsig(-d).sum(0))
+
+
+def convex_scalar_minimiser(objective, n: int, lo: float = -60.0, hi: float = 60.0,
+                            iters: int = 100) -> np.ndarray:
+    """Minimise n independent convex scalar objectives by bisection on the sign of their
+    derivative (torch autograd), all at once. ``objective(h[n]) -> [n]``. Bisection rather than
+    Newton because it cannot diverge, whatever the curvature of the loss."""
+    lo_t = torch.full((n,), lo, dtype=torch.float64)
+    hi_t = torch.full((n,), hi, dtype=torch.float64)
+    for _ in range(iters):
+        mid = ((lo_t + hi_t) / 2).requires_grad_(True)
+        (grad,) = torch.autograd.grad(objective(mid).sum(), mid)
+        with torch.no_grad():
+            rising = grad > 0
+            hi_t = torch.where(rising, mid, hi_t)
+            lo_t = torch.where(rising, lo_t, mid)
+    h = ((lo_t + hi_t) / 2).numpy()
+    if np.any(np.abs(h) > 0.99 * max(abs(lo), abs(hi))):
+        raise RuntimeError("convex minimiser hit the search bracket; widen lo/hi")
+    return h
+
+
 def pair_population_minimiser(loss: str, deltas, loss_params: dict | None = None) -> np.ndarray:
     """For pairs with per-type reward differences ``deltas[U, M]`` (equal type weights), the h
     minimising the pair's expected loss under the loss's label law, without realisability
@@ -179,8 +198,7 @@ def pair_population_minimiser(loss: str, deltas, loss_params: dict | None = None
     """
     d = torch.as_tensor(np.asarray(deltas, dtype=float))
     if loss.startswith("consistent"):
-        w_pos = torch.exp(torch.nn.functional.logsigmoid(d).sum(0))
-        w_neg = torch.exp(torch.nn.functional.logsigmoid(-d).sum(0))
+        w_pos, w_neg = unanimity_weights(d)
         params = {"n_types": d.shape[0], **(loss_params or {})}
     else:
         w_pos = torch.sigmoid(d).mean(0)
@@ -203,6 +221,33 @@ def pair_population_minimiser(loss: str, deltas, loss_params: dict | None = None
     else:
         raise RuntimeError(f"pair minimiser for {loss!r} did not converge (last step {step.abs().max():.1e})")
     return h.detach().numpy()
+
+
+def reference_variant_minimiser(deltas) -> np.ndarray:
+    """Population minimiser of the reference code's variant of the consistent loss on unanimous
+    pairs: Π σ(Δ_u) · (−log σ(k h)) + Π σ(−Δ_u) · (−log σ(k (1 − h))), h = h(y1, y2), for
+    ``deltas[k, M]``. It is not mean_u Δ_u: the variant is biased (§6, App. C)."""
+    d = torch.as_tensor(np.asarray(deltas, dtype=float))
+    k = d.shape[0]
+    w_pos, w_neg = unanimity_weights(d)
+    return convex_scalar_minimiser(
+        lambda h: w_pos * preference_loss("consistent", h, n_types=k)
+        + w_neg * preference_loss("consistent_reference_variant", h, n_types=k), d.shape[1])
+
+
+def disagreement_term_minimiser(deltas, weight: float) -> np.ndarray:
+    """Population minimiser of the consistent loss plus ``weight`` · DPO on one disagreement pattern:
+    a pair where exactly k−1 types prefer y1 adds weight·(−log σ(h)); by label symmetry a pair where
+    exactly one type prefers y1 adds weight·(−log σ(−h)). Equals mean_u Δ_u only at weight 0 (§6)."""
+    d = torch.as_tensor(np.asarray(deltas, dtype=float))
+    k = d.shape[0]
+    w_pos, w_neg = unanimity_weights(d)
+    # P(exactly one type dissents) = Π σ(Δ) Σ_j e^{−Δ_j}; mirrored for exactly one type agreeing
+    q_one_dissent = w_pos * torch.exp(-d).sum(0)
+    q_one_agrees = w_neg * torch.exp(d).sum(0)
+    return convex_scalar_minimiser(
+        lambda h: w_pos * preference_loss("consistent", h, n_types=k) + w_neg * preference_loss("consistent", -h, n_types=k)
+        + weight * (q_one_dissent * preference_loss("dpo", h) + q_one_agrees * preference_loss("dpo", -h)), d.shape[1])
 
 
 __all__ = [name for name in dir() if not name.startswith("_")] + ["average_reward"]

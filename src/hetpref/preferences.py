@@ -1,4 +1,5 @@
-"""Preference models (MATH.md §1): Bradley–Terry, temperature BT, mixtures of types.
+"""Preference models (MATH.md §1): Bradley–Terry, temperature BT, mixtures of types, and
+sampling labels from them (one BT label per pair; every type in rounds until unanimous).
 
 Conventions: ``delta`` is a reward difference ``r_u(y1) - r_u(y2)``; the label ``1`` means
 "y1 preferred". Everything is vectorised over arbitrary leading dimensions.
@@ -47,3 +48,23 @@ def sample_bt_labels(delta: torch.Tensor, generator: torch.Generator, temperatur
     """One BT label per entry of ``delta`` (1 = first option preferred), as int64."""
     u = torch.rand(delta.shape, generator=generator, dtype=delta.dtype)
     return (u < bt_probability(delta, temperature)).long()
+
+
+def simulate_until_unanimous(deltas, n_repeats: int, rng: np.random.Generator):
+    """Every type labels the pair (BT) in rounds until all agree; returns (share of 'all prefer y1'
+    outcomes [M], mean rounds [M]) for per-type deltas ``[k, M]``. Vectorised over repeats and
+    pairs; loops only over rounds, each round re-drawing the still-undecided samples."""
+    deltas = np.asarray(deltas, dtype=float)
+    k, n_pairs = deltas.shape
+    probs = bt_probability(deltas).T                                  # [M, k]
+    pending = np.repeat(np.arange(n_pairs), n_repeats)                 # pair index of undecided samples
+    sample_id = np.arange(n_pairs * n_repeats)
+    outcome = np.zeros(n_pairs * n_repeats, dtype=bool)
+    rounds = np.zeros(n_pairs * n_repeats, dtype=np.int64)
+    while pending.size:
+        labels = rng.random((pending.size, k)) < probs[pending]
+        rounds[sample_id] += 1
+        done = labels.all(1) | (~labels).all(1)
+        outcome[sample_id[done]] = labels[done, 0]
+        pending, sample_id = pending[~done], sample_id[~done]
+    return outcome.reshape(n_pairs, n_repeats).mean(1), rounds.reshape(n_pairs, n_repeats).mean(1)

@@ -2,9 +2,10 @@ import itertools
 
 import numpy as np
 import pytest
+from scipy.special import expit
 
 from hetpref.aggregation import average_reward, normalized_borda_count, pairwise_preference_matrix, ranking
-from hetpref.preferences import bt_probability, population_preference, type_weights
+from hetpref.preferences import bt_probability, population_preference, simulate_until_unanimous, type_weights
 
 
 def test_bt_probability_and_temperature():
@@ -73,3 +74,17 @@ def test_spearman_matches_scipy_with_ties():
     q = np.array([[0.25, 0.75], [0.5, 0.5]])
     assert total_variation(p, q) == pytest.approx((0.25 + 0.5) / 2)
     assert kl_divergence(p, q) == pytest.approx((0.5 * np.log(2) + 0.5 * np.log(2 / 3) + np.log(2)) / 2)
+
+
+def test_until_unanimous_single_type_is_plain_bt():
+    share, rounds = simulate_until_unanimous(np.array([[0.7, -1.3]]), 50_000, np.random.default_rng(0))
+    np.testing.assert_allclose(share, expit([0.7, -1.3]), atol=0.01)
+    assert np.all(rounds == 1)  # one type always agrees with itself
+
+
+def test_until_unanimous_is_bt_on_the_summed_reward():
+    d = np.array([[1.0, -0.5, 0.2], [0.4, -1.0, -0.6]])
+    share, rounds = simulate_until_unanimous(d, 40_000, np.random.default_rng(1))
+    np.testing.assert_allclose(share, expit(d.sum(0)), atol=0.01)
+    p_agree = np.prod(expit(d), 0) + np.prod(expit(-d), 0)
+    np.testing.assert_allclose(rounds, 1 / p_agree, rtol=0.03)  # geometric number of rounds

@@ -53,3 +53,14 @@ def test_every_key_of_the_default_config_is_commented():
     for i, line in enumerate(lines):
         if re.match(r"^\s*[A-Za-z_]+:", line):
             assert "#" in line or lines[i - 1].strip().startswith("#"), f"config.yaml line {i + 1} uncommented: {line}"
+
+
+def test_schema_method_names_are_the_librarys():
+    """One source of truth for method names: the schema's enums are the library's constants."""
+    from hetpref.synthetic.methods import BASE_METHODS, TRAINED_METHODS, VARIANCE_SOURCES
+
+    syn = load(SCHEMA)["properties"]["synthetic"]["properties"]
+    assert set(syn["methods"]["items"]["enum"]) == set(BASE_METHODS)
+    assert set(syn["sweep"]["properties"]["methods"]["items"]["enum"]) == set(TRAINED_METHODS)
+    assert set(syn["heterogeneity"]["properties"]["methods"]["items"]["enum"]) == set(TRAINED_METHODS)
+    assert set(syn["corrected_dpo"]["properties"]["variance"]["items"]["enum"]) == set(VARIANCE_SOURCES)

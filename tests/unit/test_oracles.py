@@ -80,3 +80,57 @@ def test_synthetic_environment_oracle_numbers():
     # rewards depend on (y − x) mod N only
     R = env.rewards()
     np.testing.assert_allclose(R[:, 1, 1:], R[:, 0, :-1])
+
+
+# ---------------------------------------------------------------- unanimity and single-pair minimisers
+def test_unanimity_weights_closed_form_and_bt_on_sum():
+    from scipy.special import expit
+
+    from hetpref.oracles import unanimity_weights
+
+    rng = np.random.default_rng(3)
+    for k in (1, 2, 5):
+        d = rng.normal(scale=2.0, size=(k, 40))
+        w_pos, w_neg = unanimity_weights(d)
+        np.testing.assert_allclose(w_pos.numpy(), np.prod(expit(d), 0), rtol=1e-12)
+        np.testing.assert_allclose(w_neg.numpy(), np.prod(expit(-d), 0), rtol=1e-12)
+        # P(all prefer y1 | unanimous) = σ(Σ_u Δ_u) (§6)
+        np.testing.assert_allclose((w_pos / (w_pos + w_neg)).numpy(), expit(d.sum(0)), atol=1e-12)
+    # a tensor in gives the same as the array
+    d = rng.normal(size=(3, 4))
+    assert torch.equal(unanimity_weights(torch.as_tensor(d))[0], unanimity_weights(d)[0])
+
+
+def test_convex_scalar_minimiser_and_bracket():
+    from hetpref.oracles import convex_scalar_minimiser
+
+    centre = torch.tensor([-3.0, 0.5, 7.25], dtype=torch.float64)
+    h = convex_scalar_minimiser(lambda h: (h - centre) ** 2, 3)
+    np.testing.assert_allclose(h, centre.numpy(), atol=1e-12)
+    with pytest.raises(RuntimeError, match="bracket"):
+        convex_scalar_minimiser(lambda h: (h - 100.0) ** 2, 1)
+
+
+def test_pair_minimisers_agree_with_scipy():
+    from scipy.optimize import minimize_scalar
+    from scipy.special import expit, log_expit
+
+    from hetpref.oracles import disagreement_term_minimiser, pair_population_minimiser, reference_variant_minimiser
+
+    rng = np.random.default_rng(5)
+    d = rng.normal(scale=1.5, size=(4, 3))
+    h_var = reference_variant_minimiser(d)
+    h_dis = disagreement_term_minimiser(d, 0.5)
+    np.testing.assert_allclose(disagreement_term_minimiser(d, 0.0), d.mean(0), atol=1e-6)  # consistent at w = 0
+    np.testing.assert_allclose(pair_population_minimiser("consistent", d), d.mean(0), atol=1e-9)
+    for j in range(3):
+        wp, wn = np.prod(expit(d[:, j])), np.prod(expit(-d[:, j]))
+        q1, q2 = wp * np.exp(-d[:, j]).sum(), wn * np.exp(d[:, j]).sum()
+        variant = lambda h: -wp * log_expit(4 * h) - wn * log_expit(4 * (1 - h))  # noqa: E731
+        dis = lambda h: (-wp * log_expit(4 * h) - wn * log_expit(-4 * h)  # noqa: E731
+                         + 0.5 * (-q1 * log_expit(h) - q2 * log_expit(-h)))
+        for f, h in ((variant, h_var[j]), (dis, h_dis[j])):
+            ref = minimize_scalar(f, bounds=(-30, 30), method="bounded", options={"xatol": 1e-10}).x
+            assert h == pytest.approx(ref, abs=1e-6)
+    # the variant and the disagreement term are biased away from mean_u Δ_u
+    assert np.abs(h_var - d.mean(0)).max() > 0.1 and np.abs(h_dis - d.mean(0)).max() > 1e-3

@@ -1,4 +1,4 @@
-"""Pew survey I/O: real .sav files written with pyreadstat, read back by hetpref.pew.reader."""
+"""Pew survey I/O: real .sav files written with pyreadstat, read back by hetpref.pew.sav and hetpref.pew.counts."""
 from __future__ import annotations
 
 import numpy as np
@@ -8,14 +8,9 @@ import pytest
 pyreadstat = pytest.importorskip("pyreadstat")
 
 from hetpref.pew.demo import EV_OPTIONS, EV_TEXT, TYPE_NAMES, write_demo_counts_csv, write_demo_wave
-from hetpref.pew.reader import (
-    METADATA_PREFIXES,
-    SurveyFileError,
-    is_question_column,
-    read_counts_table,
-    read_wave,
-    skipped_table,
-)
+from hetpref.pew.counts import read_counts_table
+from hetpref.pew.questions import SurveyFileError, skipped_table
+from hetpref.pew.sav import METADATA_PREFIXES, is_question_column, read_wave
 
 # Bytes 92..108 of an SPSS header are the creation date ("dd Mon yy") and time ("hh:mm:ss").
 SAV_TIMESTAMP = slice(92, 109)

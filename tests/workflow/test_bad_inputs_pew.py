@@ -16,7 +16,8 @@ pyreadstat = pytest.importorskip("pyreadstat")
 
 from hetpref.pew.analysis import analyse_questions  # noqa: E402
 from hetpref.pew.demo import write_demo_counts_csv, write_demo_wave  # noqa: E402
-from hetpref.pew.reader import read_counts_table, read_wave  # noqa: E402
+from hetpref.pew.counts import read_counts_table  # noqa: E402
+from hetpref.pew.sav import read_wave  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")

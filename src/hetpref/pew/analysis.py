@@ -244,7 +244,7 @@ def partition_summary(rows: pd.DataFrame, partitions) -> pd.DataFrame:
     """One row per type partition (config order): the §7.1 statistics of :func:`summary_statistics`
     on every question analysed under it, and on the questions analysed under every partition
     (``common_*``), so that partitions are compared on the same questions too."""
-    from .reader import partition_map
+    from .counts import partition_map
 
     parts = partition_map(partitions)
     rows = rows if len(rows) else pd.DataFrame(columns=PARTITION_COLUMNS)

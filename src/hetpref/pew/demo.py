@@ -307,7 +307,7 @@ def write_demo_wave(
 
 
 def write_demo_counts_csv(path: str | PathLike, seed: int) -> pd.DataFrame:
-    """Write a small aggregated counts CSV for :func:`~hetpref.pew.reader.read_counts_table`.
+    """Write a small aggregated counts CSV for :func:`~hetpref.pew.counts.read_counts_table`.
 
     Three questions of wave ``W900`` with 3, 4 and 5 options over the three party groups;
     columns ``wave, question, text, option, group, weighted_count, n``. The last

@@ -120,3 +120,46 @@ def figure_partitions(summary: pd.DataFrame, demo: bool):
                             demo), fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def placeholder_figure(message: str, demo: bool):
+    """A small figure that says why the real one could not be drawn."""
+    fig, ax = plt.subplots(figsize=(6, 2))
+    ax.text(0.5, 0.5, message, ha="center", va="center", wrap=True)
+    ax.set_axis_off()
+    ax.set_title(demo_title("not drawn", demo), fontsize=9)
+    return fig
+
+
+def ev_question_figure(table: pd.DataFrame, which: str, question: str, demo: bool):
+    """Figure 1 (``which="fig1"``, rankings) or 8 (``"fig8"``, per-type choices) of ``question``;
+    ``(figure, None)``, or ``(placeholder, reason)`` when the question was not analysed."""
+    by_name = table.set_index("question") if len(table) else None
+    if by_name is None or question not in by_name.index:
+        reason = f"{question} was not analysed (its wave is absent or the question was skipped)"
+        return placeholder_figure(reason, demo), reason
+    row = by_name.loc[question].to_dict() | {"question": question}
+    return (figure_rankings(row, demo) if which == "fig1" else figure_type_choices(row, demo)), None
+
+
+def figures_6_10(table: pd.DataFrame, questions, demo: bool) -> tuple[dict, str]:
+    """Figures 6–10: Figure 1's panel for each configured question that was analysed (on demo
+    data, where none is, the first questions whose r̄ and NBC top choices differ).
+    Returns ``({question: figure}, index.md text)``."""
+    by_name = table.set_index("question") if len(table) else None
+    present = [q for q in questions if by_name is not None and q in by_name.index]
+    note = ""
+    if not present and demo and len(table):
+        present = table.loc[table["top_differs"], "question"].head(5).tolist()
+        note = ("None of the configured questions is in the demo data; drawn instead: the first demo "
+                "questions whose r̄ and NBC top choices differ.")
+    lines = ["# Figures 6–10", "", note, ""]
+    figs = {}
+    for i, q in enumerate(present):
+        row = by_name.loc[q].to_dict() | {"question": q}
+        figs[q] = figure_rankings(row, demo, label=f"Figure {6 + i}")
+        lines.append(f"- {q}: drawn ({q}.pdf)")
+    for q in questions:
+        if q not in present:
+            lines.append(f"- {q}: not drawn — its wave is not present or the question was skipped")
+    return figs, "\n".join(lines) + "\n"

@@ -14,7 +14,9 @@ import pandas as pd
 
 from ..provenance import file_sha256
 from ..runtime import InputError
-from .reader import DEFAULT_TYPE_COLUMNS, WEIGHT_COLUMN, SurveyFileError, parse_counts_table, read_sav, rows_for
+from .counts import parse_counts_table, rows_for
+from .questions import DEFAULT_TYPE_COLUMNS, SurveyFileError
+from .sav import WEIGHT_COLUMN, read_sav
 
 PEW_DOWNLOAD = "https://www.pewresearch.org/american-trends-panel-datasets/"
 INVENTORY_COLUMNS = ["wave", "file", "kind", "status", "detail"]
@@ -81,7 +83,7 @@ def counts_table_ids(paths) -> list[str]:
 
 
 def inspect_counts_table(path, wave: str, type_columns=DEFAULT_TYPE_COLUMNS, partitions=None) -> dict:
-    """Status of one counts table (every check of :func:`~hetpref.pew.reader.parse_counts_table`);
+    """Status of one counts table (every check of :func:`~hetpref.pew.counts.parse_counts_table`);
     an ok table's row also lists the ``waves`` it holds."""
     row = {"file": str(path), "kind": "counts", "wave": wave, "status": "ok", "detail": ""}
     try:

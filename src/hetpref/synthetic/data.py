@@ -35,6 +35,11 @@ class Pairs:
         return self.x.shape[0]
 
 
+def flat_index(x: torch.Tensor, y: torch.Tensor, n_responses: int) -> torch.Tensor:
+    """Index of (x, y) in a flattened [X, N] table: x·N + y."""
+    return x * n_responses + y
+
+
 def sample_pairs(n: int, n_contexts: int, n_responses: int, seed: int) -> Pairs:
     if n < 1:
         raise ValueError(f"number of preferences must be ≥ 1, got {n}")

@@ -19,8 +19,8 @@ from .data import anonymous_labels, counted_nbc, empirical_pair_weights, sample_
 from .environment import SyntheticEnvironment, profile, signed_offsets
 from .methods import (BASE_METHODS, VARIANCE_SOURCES, MethodSpec, expand_methods, method_id,  # noqa: F401
                       oracle_key, parse_method)
-from .train import (Arm, CorrectionConfig, TrainConfig, TrainResult, corrected_arm, orient_by_label, train_arms,
-                    train_joint_model, true_sigmoid_variance)
+from .train import Arm, CorrectionConfig, TrainConfig, TrainResult, corrected_arm, orient_by_label, train_arms
+from .variance import train_joint_model, true_sigmoid_variance
 
 # facts about the variance estimate copied into every estimated arm's metrics
 QUALITY_KEYS = ("variance_correlation", "variance_bias", "variance_true_mean", "variance_estimate_mean",

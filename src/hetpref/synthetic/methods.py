@@ -9,8 +9,13 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
-BASE_METHODS = ("dpo", "ipo", "consistent", "nbc_counts", "corrected_dpo")
-VARIANCE_SOURCES = ("estimated", "oracle")
+# The method names of config.yaml, the schema's enums (tested against these) and the rules.
+DPO, IPO, CONSISTENT, NBC_COUNTS, CORRECTED_DPO = "dpo", "ipo", "consistent", "nbc_counts", "corrected_dpo"
+BASE_METHODS = (DPO, IPO, CONSISTENT, NBC_COUNTS, CORRECTED_DPO)
+#: Methods the sample-size and heterogeneity sweeps compare: the trained ones (NBC is counted).
+TRAINED_METHODS = (DPO, IPO, CORRECTED_DPO, CONSISTENT)
+#: Variance sources of corrected DPO: Eq. 19's estimate, or the true Var_u[σ(Δ_u)].
+ESTIMATED, ORACLE = VARIANCE_SOURCES = ("estimated", "oracle")
 _CDPO = re.compile(r"^cdpo_alpha(\d+(?:\.\d+)?)(_oracle)?$")
 
 

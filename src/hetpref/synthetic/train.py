@@ -1,5 +1,6 @@
-"""Trainers for the synthetic experiment (§7.2): DPO, first-order corrected DPO with a latent-type
-joint-likelihood variance model (Eq. 19), and the consistent loss (Eq. 20).
+"""Trainers of the synthetic experiment's policies (§7.2): DPO, IPO, first-order corrected DPO and
+the consistent loss (Eq. 20), with their configurations. Corrected DPO's variance term (Eq. 19's
+joint model, or the oracle) comes from :mod:`hetpref.synthetic.variance`.
 
 Every trainer minimises a loss from :mod:`hetpref.losses` on ``h = β[log π(y_w|x) − log π(y_l|x)]``
 (uniform π_ref cancels) with Adam on random mini-batches. Runs are deterministic for a seed.
@@ -14,15 +15,13 @@ import math
 import time
 from dataclasses import asdict, dataclass, field
 
-import numpy as np
 import torch
 import torch.nn as nn
 
 from ..losses import preference_loss, unanimous_mask
-from ..oracles import type_delta_variance
-from .data import Pairs, anonymous_labels, generator, per_type_labels, same_annotator_pairing
-
-JOINT_REWARDS = ("offset", "tabular")
+from .data import Pairs, anonymous_labels, flat_index, generator, per_type_labels
+from .optim import optimise
+from .variance import JOINT_REWARDS, LatentTypeJointModel
 
 
 @dataclass
@@ -154,94 +153,12 @@ class PolicyStack(nn.Module):
         return torch.stack([m.logit_table() for m in self.members])
 
 
-def policy_table(policy: nn.Module, n_contexts: int) -> torch.Tensor:
-    """π(y|x) for every context, [X, N] float64."""
-    with torch.no_grad():
-        return torch.softmax(policy.logit_table().double(), dim=-1)
-
-
 @dataclass
 class TrainResult:
     policy: torch.Tensor            # π(y|x), [X, N]
     loss_trajectory: list           # [(step, mean loss over the window)]
     info: dict                      # method-specific facts (fraction of data used, ...)
     seconds: float
-
-
-class Adam:
-    """Adam (Kingma & Ba) as six in-place tensor ops per parameter. Numerically the update of
-    ``torch.optim.Adam`` with default betas (tested), without its per-step Python bookkeeping,
-    which dominated these tiny models' step time (about 2× on this machine)."""
-
-    def __init__(self, params, lr: float, betas=(0.9, 0.999), eps: float = 1e-8):
-        self.params = [p for p in params if p.requires_grad]
-        self.lr, (self.b1, self.b2), self.eps, self.t = lr, betas, eps, 0
-        self.m = [torch.zeros_like(p) for p in self.params]
-        self.v = [torch.zeros_like(p) for p in self.params]
-
-    def zero_grad(self, set_to_none: bool = True):
-        for p in self.params:
-            p.grad = None
-
-    @torch.no_grad()
-    def step(self):
-        self.t += 1
-        c1, c2 = 1 - self.b1 ** self.t, 1 - self.b2 ** self.t
-        for p, m, v in zip(self.params, self.m, self.v):
-            if p.grad is None:
-                continue
-            g = p.grad
-            m.mul_(self.b1).add_(g, alpha=1 - self.b1)
-            v.mul_(self.b2).addcmul_(g, g, value=1 - self.b2)
-            p.addcdiv_(m, (v / c2).sqrt_().add_(self.eps), value=-self.lr / c1)
-
-
-def _optimise(module: nn.Module, loss_of_batch, n, steps: int, batch_size: int, lr: float,
-              seed: int, log_every: int, what: str = "policy", chunk: int = 500, after_step=None):
-    """Adam on uniform random mini-batches of [0, n); raises on a non-finite loss.
-
-    Batch indices are drawn ``chunk`` steps at a time (one RNG call instead of one per step).
-    ``loss_of_batch(indices, step)`` returns the mean loss of a batch, or a vector of per-copy
-    mean losses for a :class:`PolicyStack` (their sum is minimised; each trajectory point is
-    then a list). ``n`` may be a tuple of dataset sizes: each dataset then gets its own batches
-    from its own stream, seeded as a run on that dataset alone would be, and ``indices`` is a
-    tuple. ``after_step(step)``, if given, runs after each update (held-out evaluation)."""
-    sizes = tuple(n) if isinstance(n, (tuple, list)) else (n,)
-    gens = [generator(seed, "train") for _ in sizes]
-    opt = Adam(module.parameters(), lr=lr)
-    traj, window = [], []
-    for first in range(0, steps, chunk):
-        shape = (min(chunk, steps - first), batch_size)
-        batches = [torch.randint(size, shape, generator=g) for size, g in zip(sizes, gens)]
-        for j in range(shape[0]):
-            step = first + j
-            loss = loss_of_batch(tuple(b[j] for b in batches) if len(sizes) > 1 else batches[0][j], step)
-            opt.zero_grad()
-            loss.sum().backward()
-            opt.step()
-            window.append(loss.detach())
-            if len(window) == log_every or step == steps - 1:
-                mean = torch.stack(window).mean(0)
-                if not bool(torch.isfinite(mean).all()):
-                    raise FloatingPointError(f"non-finite {what} loss ({mean.tolist()}) by step {step + 1}; "
-                                             "lower the learning rate or check the inputs")
-                traj.append((step + 1, mean.tolist() if mean.ndim else mean.item()))
-                window = []
-            if after_step is not None:
-                after_step(step)
-    return traj
-
-
-def _h(policy, flat_w, flat_l, beta):
-    """h = β[log π(y_w|x) − log π(y_l|x)]. Both terms share x, so the softmax normaliser cancels:
-    the policy's logit table is evaluated once per step (X·N entries) instead of per example.
-    ``flat_w``/``flat_l`` index the flattened table (x·N + y)."""
-    table = policy.logit_table().reshape(-1)
-    return beta * (table.index_select(0, flat_w) - table.index_select(0, flat_l))
-
-
-def _flat(x, y, n_responses):
-    return x * n_responses + y
 
 
 def orient_by_label(pairs: Pairs, labels: torch.Tensor):
@@ -347,7 +264,7 @@ def train_arms(rewards, pairs: Pairs, seed: int, cfg: TrainConfig, arms: list) -
         else:
             (x, yw, yl), fraction = unanimous_data(rewards, pairs, seed)
             extra = {"fraction_used": fraction, "n_unanimous": len(x)}
-        datasets.append({"fw": _flat(x, yw, n_resp), "fl": _flat(x, yl, n_resp), "n": len(x),
+        datasets.append({"fw": flat_index(x, yw, n_resp), "fl": flat_index(x, yl, n_resp), "n": len(x),
                          "groups": _arm_groups(arms, rows, rewards.shape[0])})
     stack = PolicyStack(cfg, n_ctx, n_resp, seed, len(arms))
 
@@ -363,7 +280,7 @@ def train_arms(rewards, pairs: Pairs, seed: int, cfg: TrainConfig, arms: list) -
                 values.append(_group_loss(g, h.index_select(0, g["rows"]), i, step).mean(1))
         return torch.zeros(len(arms), dtype=table.dtype).index_copy(0, torch.cat(rows), torch.cat(values))
 
-    traj = _optimise(stack, loss_of, tuple(d["n"] for d in datasets), cfg.steps, cfg.batch_size, cfg.lr, seed,
+    traj = optimise(stack, loss_of, tuple(d["n"] for d in datasets), cfg.steps, cfg.batch_size, cfg.lr, seed,
                      cfg.log_every)
     with torch.no_grad():
         tables = torch.softmax(stack.logit_tables().double(), dim=-1)
@@ -391,129 +308,6 @@ def train_consistent(rewards, pairs: Pairs, seed: int, cfg: TrainConfig, loss: s
     return train_arms(rewards, pairs, seed, cfg, [Arm(loss, loss)])[loss]
 
 
-# ---------------------------------------------------------------- the variance: Eq. 19 and the oracle
-class LatentTypeJointModel(nn.Module):
-    """q(pair1; pair2) = Σ_k w_k σ(Δρ_k(pair1)) σ(Δρ_k(pair2)): K latent types with rewards ρ_k
-    and weights softmax(logits) — the reference code's model family for Eq. 19.
-
-    ``rewards="tabular"``: one ρ_k(x, y) per cell (the reference code's choice, K·X·N values).
-    ``rewards="offset"``: ρ_k depends on d = (y − x) mod N only (K·N values) — the §7.2
-    environment's rewards are functions of d, and so is every type's; the reference code has
-    this variant too (its "Loc" model). Pairs are given as flat indices x·N + y."""
-
-    def __init__(self, n_latent: int, n_contexts: int, n_responses: int, seed: int, rewards: str = "offset"):
-        super().__init__()
-        if rewards not in JOINT_REWARDS:
-            raise ValueError(f"joint-model rewards must be one of {', '.join(JOINT_REWARDS)}, got {rewards!r}")
-        g = generator(seed, "init")
-        self.n_responses, self.rewards = n_responses, rewards
-        n_cells = n_contexts * n_responses if rewards == "tabular" else n_responses
-        self.rho = nn.Parameter(0.1 * torch.randn(n_latent, n_cells, generator=g))
-        self.logits = nn.Parameter(torch.zeros(n_latent))
-
-    def cells(self, flat):
-        """The reward cell of each flat index x·N + y."""
-        if self.rewards == "tabular":
-            return flat
-        return (flat % self.n_responses - flat // self.n_responses) % self.n_responses
-
-    def _probs(self, c1, c2):
-        return torch.sigmoid(self.rho.index_select(1, c1) - self.rho.index_select(1, c2))
-
-    def type_probs(self, flat1, flat2):
-        """σ(Δρ_k) for pairs given as flat indices of both responses, [K, n]."""
-        return self._probs(self.cells(flat1), self.cells(flat2))
-
-    def joint(self, a: tuple, b: tuple):
-        w = torch.softmax(self.logits, 0)[:, None]
-        return (w * self.type_probs(*a) * self.type_probs(*b)).sum(0)
-
-    def sigmoid_variance(self, flat1, flat2):
-        """Var_u[σ(Δ_u)] = a − m² with a = q(p; p), m = a + q(p; p reversed) (Eq. 19), clamped at 0."""
-        w = torch.softmax(self.logits, 0)[:, None]
-        s = self.type_probs(flat1, flat2)
-        a = (w * s * s).sum(0)
-        m = a + (w * s * (1 - s)).sum(0)
-        return (a - m * m).clamp(min=0)
-
-
-def _bce(q, target):
-    return nn.functional.binary_cross_entropy(q.clamp(1e-7, 1 - 1e-7), target)
-
-
-def train_joint_model(rewards, pairs: Pairs, seed: int, cfg: TrainConfig, corr: CorrectionConfig):
-    """Fit the joint-likelihood model on same-annotator preference pairs by cross-entropy
-    against o·o' (both first options preferred), Eq. 19. With ``corr.joint_holdout > 0`` a
-    random share of the pairs is held out: its loss is reported (beside the loss of the true q,
-    the floor) and, with early stopping, the evaluation with the lowest held-out loss is kept.
-    Returns (model, trajectory, info)."""
-    t0 = time.perf_counter()
-    labels, types = anonymous_labels(rewards, pairs, seed)
-    first, second = same_annotator_pairing(types, seed)
-    target = (labels[first] * labels[second]).float()
-    n_ctx, n_resp = rewards.shape[1:]
-    f1, f2 = _flat(pairs.x, pairs.y1, n_resp), _flat(pairs.x, pairs.y2, n_resp)
-    model = LatentTypeJointModel(corr.latent_types, n_ctx, n_resp, seed, corr.joint_rewards)
-    c1, c2 = model.cells(f1), model.cells(f2)
-    n_paired = len(first)
-    n_hold = int(round(corr.joint_holdout * n_paired))
-    if n_hold:
-        perm = torch.randperm(n_paired, generator=generator(seed, "holdout"))
-        hold, fit = perm[:n_hold], perm[n_hold:]
-    else:
-        hold, fit = torch.arange(0), torch.arange(n_paired)
-    a = (c1[first[fit]], c2[first[fit]])
-    b = (c1[second[fit]], c2[second[fit]])
-    target_fit = target[fit]
-    w_of = lambda: torch.softmax(model.logits, 0)[:, None]  # noqa: E731
-
-    def loss_of(i, s):
-        pa = model._probs(a[0].index_select(0, i), a[1].index_select(0, i))
-        pb = model._probs(b[0].index_select(0, i), b[1].index_select(0, i))
-        return _bce((w_of() * pa * pb).sum(0), target_fit.index_select(0, i))
-
-    heldout, best = [], {"loss": math.inf, "state": None, "step": None}
-    if n_hold:
-        ha = (c1[first[hold]], c2[first[hold]])
-        hb = (c1[second[hold]], c2[second[hold]])
-        target_hold = target[hold]
-
-        def evaluate_heldout(step):
-            if (step + 1) % corr.joint_eval_every and step + 1 != corr.joint_steps:
-                return
-            with torch.no_grad():
-                value = _bce((w_of() * model._probs(*ha) * model._probs(*hb)).sum(0), target_hold).item()
-            heldout.append((step + 1, value))
-            if value < best["loss"]:
-                best.update(loss=value, step=step + 1,
-                            state={k: v.detach().clone() for k, v in model.state_dict().items()})
-    else:
-        evaluate_heldout = None
-
-    traj = _optimise(model, loss_of, len(fit), corr.joint_steps, corr.joint_batch_size, corr.joint_lr,
-                     seed, cfg.log_every, what="joint-model", after_step=evaluate_heldout)
-    info = {"n_paired": int(n_paired), "n_fit_pairs": int(len(fit)), "n_heldout_pairs": int(n_hold)}
-    if n_hold:
-        if corr.joint_early_stopping:
-            model.load_state_dict(best["state"])
-        with torch.no_grad():
-            p_true = torch.sigmoid(rewards[:, pairs.x, pairs.y1] - rewards[:, pairs.x, pairs.y2])  # [U, n]
-            q_true = (p_true[:, first[hold]] * p_true[:, second[hold]]).mean(0)
-        info.update(heldout_loss=best["loss"] if corr.joint_early_stopping else heldout[-1][1],
-                    heldout_loss_true_q=_bce(q_true, target_hold).item(),
-                    selected_step=best["step"] if corr.joint_early_stopping else corr.joint_steps,
-                    heldout_trajectory=heldout)
-    info["seconds"] = time.perf_counter() - t0
-    return model, traj, info
-
-
-def true_sigmoid_variance(rewards, x, y1, y2) -> torch.Tensor:
-    """The oracle: Var_u[σ(Δ_u)] of each pair under equally weighted types (as the anonymous
-    labels are drawn), [n] — what Eq. 19's estimator estimates."""
-    table = type_delta_variance(np.asarray(rewards, dtype=float), kind="sigmoid")
-    return torch.as_tensor(table[x.numpy(), y1.numpy(), y2.numpy()], dtype=torch.float32)
-
-
 def corrected_arm(name: str, corr: CorrectionConfig, variance: torch.Tensor, info: dict | None = None) -> Arm:
     """The corrected-DPO arm of a configuration: α, clamp and ε from ``corr``, warm-up of DPO steps."""
     return Arm(name, "corrected_dpo",
@@ -533,7 +327,7 @@ def train_corrected_dpo(rewards, pairs: Pairs, seed: int, cfg: TrainConfig, corr
         x, yw, yl = orient_by_label(pairs, labels)
         n_resp = rewards.shape[2]
         with torch.no_grad():
-            variance = joint_model.sigmoid_variance(_flat(x, yw, n_resp), _flat(x, yl, n_resp))
+            variance = joint_model.sigmoid_variance(flat_index(x, yw, n_resp), flat_index(x, yl, n_resp))
     return train_arms(rewards, pairs, seed, cfg, [corrected_arm("corrected_dpo", corr, variance)])["corrected_dpo"]
 
 
