@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 CORES  ?= all
 
-.PHONY: setup reproduce test lint bench clean
+.PHONY: setup reproduce test test-fast lint bench clean
 
 setup: $(VENV)/.installed
 
@@ -18,10 +18,14 @@ $(VENV)/.installed: pyproject.toml
 reproduce: setup          ## the whole default workflow, offline, CPU
 	$(BIN)/snakemake --cores $(CORES)
 
-test: setup               ## unit tests + real snakemake runs of the smoke config
-	$(BIN)/python -m pytest
+test: setup               ## everything CI runs: unit tests, real snakemake runs, the local SLURM cluster
+	$(BIN)/python -m pytest --durations=15
 
-lint: setup
+test-fast: setup          ## the inner loop: library unit tests without model training or snakemake runs (~1 min)
+	$(BIN)/python -m pytest tests/unit -m "not slow" --durations=10
+
+lint: setup               ## ruff (pyproject.toml [tool.ruff]) and Snakemake's own linter; both must be clean
+	$(BIN)/ruff check src tests workflow_scripts bench
 	$(BIN)/snakemake --lint
 
 bench: setup              ## performance figures recorded in BENCHMARKS.md
