@@ -25,6 +25,8 @@ from hetpref.lm.tokenization import count_pair_tokens, filter_max_length, tokeni
 from hetpref.lm.tokenization import load_tokenizer, train_tiny_tokenizer
 from hetpref.lm.train import LMTrainConfig, train
 
+pytestmark = pytest.mark.slow  # trains tiny LMs on ~800 pairs (about a minute)
+
 torch.set_num_threads(1)
 os.environ.setdefault("RAYON_NUM_THREADS", "1")
 TINY = dict(hidden_size=32, num_layers=1, num_heads=2, intermediate_size=64)

@@ -97,6 +97,7 @@ def test_correction_config_rejects_bad_values(kwargs, match):
         CorrectionConfig(**kwargs)
 
 
+@pytest.mark.slow
 def test_learners_approach_their_limits_on_a_small_environment():
     """Enough data and steps on the 8×8 environment: DPO lands near the DPO limit, the consistent
     loss near π*, and the consistent policy is closer to π* than DPO's."""

@@ -10,6 +10,8 @@ from hetpref.synthetic.environment import SyntheticEnvironment
 from hetpref.synthetic.experiment import compute_oracles, evaluate, oracle_summary, run_methods
 from hetpref.synthetic.train import CorrectionConfig, TrainConfig
 
+pytestmark = pytest.mark.slow  # the paper-scale synthetic run (~30 s)
+
 METHODS = ["dpo", "consistent", "cdpo_alpha2", "cdpo_alpha2_oracle"]
 
 
