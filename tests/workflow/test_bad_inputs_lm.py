@@ -485,3 +485,31 @@ def test_corrupt_file_fails_the_run_then_its_good_copy_is_used_offline(tmp_path,
     manifest = json.loads((tmp_path / "hh" / "manifest.json").read_text())["files"]
     assert manifest[f"{SUBSET}/train.jsonl.gz"]["sha256"] == sha(train_file)
     assert manifest[f"{SUBSET}/test.jsonl.gz"]["sha256"] == sha(test_file)
+
+
+# ------------------------------------------------------------------ no network once the job runs (issue 17 §2)
+
+NO_NETWORK = ROOT / "tests" / "workflow" / "no_network_probe.py"
+
+
+@pytest.mark.workflow
+def test_training_and_evaluation_of_a_cached_hub_id_attempt_no_connection(tmp_path, hub_home):
+    """A firewalled GPU node whose environment lacks HF_HUB_OFFLINE=1: a hub id served from the
+    cache trains (a checkpoint at every step, both objectives), saves and evaluates with every
+    socket connection and name lookup blocked; none may be attempted (peft's default
+    ``save_embedding_layers="auto"`` asks the hub at every save)."""
+    snap = next((hub_home / "hub" / f"models--{CACHED_ID.replace('/', '--')}" / "snapshots").iterdir())
+    env = clean_env(HF_HOME=str(hub_home), PYTHONPATH=f"{ROOT / 'src'}{os.pathsep}{ROOT}")
+    assert "HF_HUB_OFFLINE" not in env
+    res = subprocess.run([sys.executable, str(NO_NETWORK), CACHED_ID, str(snap), str(tmp_path / "runs")],
+                         capture_output=True, text=True, timeout=600, env=env)
+    assert res.returncode == 0, res.stderr[-4000:]
+    got = json.loads(res.stdout.strip().splitlines()[-1])
+    assert got["attempts"] == [], json.dumps(got["attempts"], indent=1)[:4000]
+    for objective in ("reward", "dpo"):
+        assert got[objective]["steps"] == 4 and got[objective]["eval_pairs"] == 8
+        # provenance names the snapshot (commit) of the weights: the cache's refs/main
+        assert got[objective]["weights_snapshot"] == {"repo_id": CACHED_ID, "commit": snap.name,
+                                                      "source": "hugging face cache"}
+    # a checkpoint was written after every step but the last (the adapter is saved then)
+    assert got["checkpoints_saved"] == [[f"checkpoint-{s}"] for s in (1, 2, 3, 3)] * 2

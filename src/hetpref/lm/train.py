@@ -48,7 +48,8 @@ from transformers import Trainer, TrainerCallback
 
 from ..losses import preference_loss
 from ..provenance import config_hash, provenance, write_json
-from .models import ATTN_IMPLEMENTATIONS, add_lora, describe_base, load_base_model, resolve_dtype
+from .hub import weights_snapshot
+from .models import ATTN_IMPLEMENTATIONS, add_lora, describe_base, load_base_model, resolve_dtype, save_adapter
 
 log = logging.getLogger("hetpref.lm.train")
 
@@ -696,7 +697,7 @@ class PreferenceTrainer(Trainer):
         output_dir = output_dir or self.args.output_dir
         os.makedirs(output_dir, exist_ok=True)
         # peft writes the LoRA matrices and the score head (modules_to_save), never the base
-        self.accelerator.unwrap_model(self.model).model.save_pretrained(output_dir)
+        save_adapter(self.accelerator.unwrap_model(self.model).model, output_dir)  # no network (models.py)
 
     def _load_from_checkpoint(self, resume_from_checkpoint: str, model=None) -> None:
         from peft import set_peft_model_state_dict
@@ -858,9 +859,10 @@ def train(objective: str, dataset: str, records: Sequence[dict], tokenizer, mode
                       per_device_batch_size=args.per_device_train_batch_size,
                       gradient_accumulation_steps=cfg.gradient_accumulation_steps,
                       mixed_precision=mixed_precision(cfg, device), attn_implementation=cfg.attn_implementation,
-                      activation_checkpointing=scorer.is_activation_checkpointing)
+                      activation_checkpointing=scorer.is_activation_checkpointing,
+                      weights_snapshot=weights_snapshot(model_spec))
     if args.should_save:
-        model.save_pretrained(str(adapter_dir))
+        save_adapter(model, adapter_dir)
         (adapter_dir / "base.json").write_text(json.dumps(base_desc, indent=2) + "\n")
         write_json(out_dir / "metrics.json", metrics)
         write_train_log(out_dir / "train_log.csv", history)
