@@ -246,12 +246,16 @@ def test_resume_after_kill_equals_uninterrupted(tok, tmp_path, objective):
     with pytest.raises(TrainingInterrupted):
         run(tok, tmp_path, "killed", objective, records=recs, checkpoint_every=2, callback=kill)
     root = tmp_path / "killed" / "checkpoint"
-    assert sorted(p.name for p in root.iterdir()) == ["checkpoint-2"]
+    assert sorted(p.name for p in root.iterdir()) == ["checkpoint-2", lm_train.LOG_HISTORY_FILE]
     ck = root / "checkpoint-2"
     marker = json.loads((ck / lm_train.CHECKPOINT_MARKER).read_text())
-    assert marker["step"] == 2 and marker["world_size"] == 1
+    assert marker["step"] == 2 and marker["world_size"] == 1 and marker["log_entries"] == 2
     state = json.loads((ck / "trainer_state.json").read_text())
-    assert state["global_step"] == 2 and len([e for e in state["log_history"] if "loss" in e]) == 2
+    # the trainer state keeps the last step; the per-step history is appended beside the checkpoints
+    assert state["global_step"] == 2 and [e["step"] for e in state["log_history"]] == [2]
+    history = [json.loads(line) for line in (root / lm_train.LOG_HISTORY_FILE).read_text().splitlines()]
+    assert [e["step"] for e in history] == [1, 2, 3]  # three steps done before the kill
+    assert history[1] == state["log_history"][0]
     # only the trainable weights (LoRA, score head) are checkpointed, never the base model
     weights = load_st(ck)
     assert weights and all("lora_" in k or "score" in k for k in weights)
@@ -271,6 +275,33 @@ def test_resume_after_kill_equals_uninterrupted(tok, tmp_path, objective):
     rows = (tmp_path / "killed" / "train_log.csv").read_text().splitlines()
     assert [r.split(",")[0] for r in rows[1:]] == [str(i) for i in range(1, 7)]  # steps before the kill kept
     assert not root.exists()
+
+
+def test_trainer_state_does_not_grow_with_the_steps(tok, tmp_path):
+    """Each checkpoint's trainer_state.json (rewritten whole at every save) keeps one step of the
+    history, so its size is the same after 2 steps as after 12; the history file grows by a line
+    a step, and a resume from the late checkpoint gives the uninterrupted run's numbers."""
+    recs = make_records(26, seed=5)  # 13 steps of 2 pairs, a checkpoint every 2
+    full = run(tok, tmp_path, "full", records=recs, checkpoint_every=2)
+    sizes = {}
+
+    def watch(step, loss):
+        ck = tmp_path / "x" / "checkpoint" / f"checkpoint-{step}" / "trainer_state.json"
+        if ck.exists():
+            sizes[step] = len(ck.read_bytes())
+        if step == 13 - 1:
+            raise TrainingInterrupted("simulated kill")
+
+    with pytest.raises(TrainingInterrupted):
+        run(tok, tmp_path, "x", records=recs, checkpoint_every=2, callback=watch)
+    assert sorted(sizes) == [2, 4, 6, 8, 10, 12]
+    # the same keys each time; only the digits of the numbers differ
+    assert max(sizes.values()) - min(sizes.values()) < 64, sizes
+    lines = (tmp_path / "x" / "checkpoint" / lm_train.LOG_HISTORY_FILE).read_text().splitlines()
+    assert len(lines) == 12
+    resumed = run(tok, tmp_path, "x", records=recs, checkpoint_every=2)
+    assert resumed.provenance["resumed_from_step"] == 12 and resumed.metrics == full.metrics
+    assert (tmp_path / "x" / "train_log.csv").read_text().count("\n") == 1 + 13
 
 
 def test_resume_across_epochs_keeps_the_order(tok, tmp_path):
