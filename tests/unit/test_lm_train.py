@@ -393,6 +393,28 @@ def test_trainer_arguments_bf16_on_cuda_and_global_batch(tmp_path):
     assert gc["activation_checkpointing"] and gc["activation_checkpointing_kwargs"] == {"use_reentrant": False}
 
 
+def test_trainer_arguments_under_older_names(tmp_path):
+    """An older transformers (5.17 on the GPU check's machine) knows activation checkpointing as
+    gradient_checkpointing: renamed; an argument it does not know at all is an error, not dropped."""
+    import dataclasses
+
+    from transformers import TrainingArguments
+
+    args = trainer_arguments(LMTrainConfig(gradient_checkpointing=True), tmp_path, "cpu", 0)
+    assert lm_train.supported_arguments(TrainingArguments, args) == args  # the pinned version: unchanged
+
+    names = [f.name for f in dataclasses.fields(TrainingArguments)
+             if not f.name.startswith(("activation_checkpointing", "gradient_checkpointing"))]
+    Older = dataclasses.make_dataclass("Older", [(n, object, dataclasses.field(default=None)) for n in names]
+                                       + [("gradient_checkpointing", bool, False),
+                                          ("gradient_checkpointing_kwargs", object, None)])
+    old = lm_train.supported_arguments(Older, args)
+    assert old["gradient_checkpointing"] is True and old["gradient_checkpointing_kwargs"] == {"use_reentrant": False}
+    assert "activation_checkpointing" not in old
+    with pytest.raises(TypeError, match="no argument 'use_cache'"):
+        lm_train.supported_arguments(dataclasses.make_dataclass("Bare", [("seed", int, 0)]), {"seed": 1, "use_cache": False})
+
+
 def test_models_load_with_sdpa_attention(tok):
     for kind in ("causal_lm", "reward"):
         assert load_base_model("tiny", tok, kind, "float32", TINY).config._attn_implementation == "sdpa"

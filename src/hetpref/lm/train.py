@@ -463,6 +463,28 @@ def trainer_arguments(cfg: LMTrainConfig, output_dir: str | Path, device: str | 
     )
 
 
+# transformers renamed gradient_checkpointing* to activation_checkpointing* (5.2x); older images
+# (the GPU check's machine had 5.17) know only the old names, with the same meaning
+_OLD_ARGUMENT_NAMES = {"activation_checkpointing": "gradient_checkpointing",
+                       "activation_checkpointing_kwargs": "gradient_checkpointing_kwargs"}
+
+
+def supported_arguments(arguments_class, kwargs: dict) -> dict:
+    """``kwargs`` under the names ``arguments_class`` (TrainingArguments) knows: a renamed argument
+    under its old name; any other unknown one is an error naming it (never dropped silently)."""
+    import dataclasses
+
+    known = {f.name for f in dataclasses.fields(arguments_class)}
+    out = {}
+    for k, v in kwargs.items():
+        name = k if k in known else _OLD_ARGUMENT_NAMES.get(k)
+        if name not in known:
+            raise TypeError(f"this transformers' {arguments_class.__name__} has no argument {k!r}: install the "
+                            "pinned version (pyproject.toml)")
+        out[name] = v
+    return out
+
+
 TRAIN_LOG_COLUMNS = ("step", "epoch", "loss", "accuracy", "lr", "grad_norm", "tokens", "tokens_per_s", "elapsed_s")
 
 
@@ -843,7 +865,8 @@ def train(objective: str, dataset: str, records: Sequence[dict], tokenizer, mode
                          f"(LMTrainConfig.batch_size = {cfg.batch_size})")
     unused = len(enc) - steps_per_epoch * cfg.batch_size
     total_steps = cfg.epochs * steps_per_epoch
-    args = TrainingArguments(**trainer_arguments(cfg, ck_root, device, seed, world_size))
+    args = TrainingArguments(**supported_arguments(TrainingArguments, trainer_arguments(cfg, ck_root, device, seed,
+                                                                                       world_size)))
     base_desc = describe_base(model_spec, kind, cfg.dtype, tiny_config, seed,
                               None if tokenizer_dir is None else str(tokenizer_dir))
     run_config = {"objective": objective, "dataset": dataset, "loss": loss_name, "loss_params": loss_params,
