@@ -734,6 +734,28 @@ def test_gpu_check_smoke_runs_on_cpu(tmp_path):
         assert all(smoke["files_written"].values()) and smoke["loss_last_tenth"] < smoke["loss_first_tenth"]
 
 
+def test_paper_checkpoint_cadence_bounds_the_work_at_risk():
+    """configs/paper.yaml's checkpoint_every, by bench/gpu_hours.py's arithmetic at the paper's own
+    step shape (2 pairs, mean padded length of real HH-RLHF pairs): a kill redoes ≤ 5 minutes of one
+    H200 even at a pessimistic MFU of 0.15, and a run writes ≤ 100 checkpoints (the default's 100
+    steps would be ~780). The default config keeps its cadence (its numbers do not change)."""
+    import yaml
+
+    hh = ROOT.parent / "shared" / "data" / "hh-rlhf" / "harmless-base_test.jsonl.gz"
+    if not hh.is_file():
+        pytest.skip("needs ../shared/data/hh-rlhf/ (real pair lengths)")
+    spec = importlib.util.spec_from_file_location("gpu_hours", ROOT / "bench" / "gpu_hours.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    out = mod.main(["--hh-file", str(hh), "--mfu", "0.15", "0.30"])
+    ck = out["checkpoint"]
+    assert ck["checkpoint_every"] == 1000 and out["step_shape"]["pairs"] == 2
+    assert 200 < out["step_shape"]["mean_padded_tokens_per_sequence"] < 240  # the "~220 tokens" of the GPU check
+    assert max(r["minutes"] for r in ck["minutes_at_risk"]) <= 5
+    assert 50 <= ck["checkpoints_per_run"] <= 100 and ck["share_of_run_at_risk"] < 0.02
+    assert yaml.safe_load((ROOT / "config.yaml").read_text())["lm"]["train"]["checkpoint_every"] == 100
+
+
 def test_gpu_check_failing_smoke_does_not_stop_the_throughput(tmp_path):
     """A smoke that raises is recorded with its traceback, the throughput part still runs, and the
     failure shows in failed_parts (the command's exit status 1)."""
