@@ -297,7 +297,8 @@ def test_killed_lm_job_resumes_with_rerun_incomplete(smoke_run, tmp_path):
                             timeout=300, start_new_session=True)
     assert killed.returncode == -9, killed.stdout[-2000:] + killed.stderr[-3000:]
     ck = smoke_run / run_dir / "checkpoint"
-    assert [p.name for p in ck.iterdir()] == ["checkpoint-5"] and not (smoke_run / target).exists()
+    assert sorted(p.name for p in ck.iterdir()) == ["checkpoint-5", "log_history.jsonl"]  # the per-step log beside it
+    assert not (smoke_run / target).exists()
     assert (smoke_run / ".snakemake" / "incomplete").exists()
     # the killed run's lock, removed as `snakemake --unlock` does (one DAG build less for the test)
     shutil.rmtree(smoke_run / ".snakemake" / "locks")
