@@ -14,11 +14,18 @@ Two parts, one JSON (``gpu_check.json``) and a printed summary:
    alpha 32 on peft's default targets (q_proj, v_proj), running the trainer's own scoring
    (``hetpref.lm.train.PairScorer``: response-token log-probabilities, causal shift) and loss
    (``hetpref.losses.preference_loss``) on ``--seq-len``-token sequences, for the DPO objective and for
-   the reward model. Batch sizes of ``--batch-pairs`` (a sweep) are tried; each reports step time,
-   tokens/s, peak memory and MFU.
+   the reward model. First the paper's own step shape (``--paper-step``: 2 pairs of ~220-token
+   sequences, the mean padded length of a batch of 2 HH-RLHF pairs, bench/gpu_hours.py), then the
+   batch sizes of ``--batch-pairs`` (a sweep) at ``--seq-len``; each reports step time, tokens/s,
+   peak memory and MFU. The paper's runs go at the paper-step speed, not at the sweep's best.
 
-MFU counts model FLOPs against 790 TFLOP/s (H200/H100 dense bf16), per step of T tokens (all
-positions, padding included — the sequences are full here):
+The parts are independent: a failing smoke (or objective) is recorded in the JSON with its
+traceback and the others still run; the exit status is 1 when any part failed.
+
+MFU counts model FLOPs per step of T tokens (all positions, padding included — the sequences are
+full here), reported twice, labelled: against the dense bf16 spec of the H100 SXM / H200,
+989 TFLOP/s (``mfu_vs_spec_989``, the usual definition), and against the measured bf16 matmul
+peak of the lent H200, ~790 TFLOP/s for an 8192³ product (``mfu_vs_matmul_790``, device KINDS.md):
 
     FLOPs = (4·P_mm + 6·P_lora + 6·L·S·d) · T
     P_mm   = parameters of every matrix product with the frozen base (attention and MLP projections,
@@ -31,12 +38,9 @@ positions, padding included — the sequences are full here):
 
 The reward objective has no LM head in P_mm (a scalar head on the last token instead).
 
-On the device machine (no ``../shared`` there: copy the HH-RLHF file into the repo first, in a
-folder ignored by git, and carry it; peft, transformers, tokenizers and accelerate are on the image):
-
-    mkdir -p .gpu_data && cp ../shared/data/hh-rlhf/harmless-base_test.jsonl.gz .gpu_data/ \\
-      && echo /.gpu_data/ >> .git/info/exclude
-    run(command="PYTHONUNBUFFERED=1 python3 bench/gpu_check.py --out $OUT", carry=[".gpu_data"], timeout_s=540)
+On the device machine, with the project's pinned transformers / peft / accelerate / tokenizers
+(the image has others, e.g. transformers 5.17) and the HH-RLHF file, both carried (gitignored
+``.whl/`` and ``.gpu_data/``, ~19 MB together): ``bench/gpu_check.sh`` (its header says how).
 
 On CPU (tests): ``python bench/gpu_check.py --smoke`` (tiny shapes, float32, a few steps).
 """
@@ -55,7 +59,9 @@ sys.path.insert(0, str(ROOT / "src"))  # runs from a bare checkout (the device m
 
 from hetpref.lm.resources import lora_step_flops  # noqa: E402  (one FLOP count for MFU, GPU-hours and job limits)
 
-PEAK_TFLOPS = 790.0  # dense bf16, H100 SXM / H200 (the issue's reference)
+SPEC_TFLOPS = 989.0  # dense bf16 (no sparsity) of the H100 SXM and the H200: the data-sheet figure
+MATMUL_PEAK_TFLOPS = 790.0  # measured on the lent H200: 8192³ bf16 torch.matmul, 769–798 TFLOP/s (KINDS.md)
+PAPER_STEP = (2, 220)  # pairs per step (lm.train.batch_size) × mean padded tokens per sequence (gpu_hours.py)
 HH_FILE = "harmless-base_test.jsonl.gz"
 LLAMA_1B = dict(hidden_size=2048, intermediate_size=8192, num_hidden_layers=16, num_attention_heads=32,
                 num_key_value_heads=8, vocab_size=128256, tie_word_embeddings=True)
@@ -69,7 +75,7 @@ def find_hh_file(given: str | None) -> Path:
     for c in cands:
         if c.is_file():
             return c
-    sys.exit(f"HH-RLHF file not found (looked in {', '.join(map(str, cands))}); pass --hh-file")
+    raise FileNotFoundError(f"HH-RLHF file not found (looked in {', '.join(map(str, cands))}); pass --hh-file")
 
 
 def sync(device) -> None:
@@ -154,8 +160,16 @@ def build_1b(shape: dict, device, dtype, kind: str):
     return model
 
 
-def throughput(shape: dict, kind: str, batch_pairs: list[int], seq_len: int, steps: int, warmup: int,
+def mfus(flops_per_second: float) -> dict:
+    """MFU against both references, labelled (module docstring)."""
+    return {"mfu_vs_spec_989": flops_per_second / (SPEC_TFLOPS * 1e12),
+            "mfu_vs_matmul_790": flops_per_second / (MATMUL_PEAK_TFLOPS * 1e12)}
+
+
+def throughput(shape: dict, kind: str, step_shapes: list[tuple[int, int, str]], steps: int, warmup: int,
                device, dtype, log) -> dict:
+    """LoRA training steps of the ~1 B model at each ``(pairs, tokens per sequence, label)`` of
+    ``step_shapes``; the first labelled ``paper_step`` is also reported as ``paper_step``."""
     import torch
 
     from hetpref.lm.models import add_lora
@@ -178,12 +192,12 @@ def throughput(shape: dict, kind: str, batch_pairs: list[int], seq_len: int, ste
     p_mm = p_layers + p_head
     res = {"objective": objective, "parameters": n_params, "embedding_parameters": p_embed, "matmul_parameters": p_mm,
            "lora_parameters": p_lora, "trainable": sum(p.numel() for p in model.parameters() if p.requires_grad),
-           "build_seconds": time.perf_counter() - t0, "seq_len": seq_len, "runs": []}
+           "build_seconds": time.perf_counter() - t0, "runs": []}
     log(f"{objective}: {n_params / 1e9:.3f} B parameters ({p_mm / 1e9:.3f} B in matmuls), "
         f"{res['trainable'] / 1e6:.2f} M trainable, built in {res['build_seconds']:.1f} s")
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=3e-5, weight_decay=0.001)
     g = torch.Generator(device="cpu").manual_seed(0)
-    for b in batch_pairs:
+    for b, seq_len, label in step_shapes:
         try:
             input_ids = torch.randint(1, shape["vocab_size"], (2 * b, seq_len), generator=g).to(device)
             attention_mask = torch.ones_like(input_ids)
@@ -209,33 +223,69 @@ def throughput(shape: dict, kind: str, batch_pairs: list[int], seq_len: int, ste
             sync(device)
             dt = (time.perf_counter() - t1) / steps
         except torch.OutOfMemoryError:
-            log(f"  batch {b} pairs: out of memory")
-            res["runs"].append({"batch_pairs": b, "oom": True})
+            log(f"  {label}: {b} pairs × {seq_len} tokens: out of memory (larger shapes skipped)")
+            res["runs"].append({"label": label, "batch_pairs": b, "seq_len": seq_len, "oom": True})
             torch.cuda.empty_cache()
             break
         tokens = 2 * b * seq_len
         flops = lora_step_flops(p_mm, p_lora, shape["num_hidden_layers"], shape["hidden_size"], seq_len, tokens)
-        run = {"batch_pairs": b, "tokens_per_step": tokens, "step_seconds": dt, "tokens_per_second": tokens / dt,
-               "model_tflops": flops / dt / 1e12, "mfu": flops / dt / (PEAK_TFLOPS * 1e12), "loss": loss.item(),
+        run = {"label": label, "batch_pairs": b, "seq_len": seq_len, "tokens_per_step": tokens, "step_seconds": dt,
+               "tokens_per_second": tokens / dt, "model_tflops": flops / dt / 1e12, **mfus(flops / dt),
+               "loss": loss.item(),
                "peak_memory_gib": torch.cuda.max_memory_allocated() / 2 ** 30 if device.type == "cuda" else None}
         res["runs"].append(run)
-        log(f"  batch {b} pairs ({tokens} tokens): {dt * 1e3:.1f} ms/step, {tokens / dt:,.0f} tokens/s, "
-            f"{run['model_tflops']:.0f} TFLOP/s, MFU {100 * run['mfu']:.1f} %"
+        log(f"  {label}: {b} pairs × {seq_len} tokens ({tokens} a step): {dt * 1e3:.1f} ms/step, "
+            f"{tokens / dt:,.0f} tokens/s, {run['model_tflops']:.0f} TFLOP/s, MFU {100 * run['mfu_vs_spec_989']:.1f} % "
+            f"of the 989 TFLOP/s spec, {100 * run['mfu_vs_matmul_790']:.1f} % of the 790 measured matmul peak"
             + (f", peak {run['peak_memory_gib']:.1f} GiB" if run["peak_memory_gib"] is not None else ""))
     ok = [r for r in res["runs"] if not r.get("oom")]
-    res["best"] = max(ok, key=lambda r: r["mfu"]) if ok else None
+    res["best"] = max(ok, key=lambda r: r["mfu_vs_spec_989"]) if ok else None
+    res["paper_step"] = next((r for r in ok if r["label"] == "paper_step"), None)
     del model, scorer, opt
     if device.type == "cuda":
         torch.cuda.empty_cache()
     return res
 
 
+def guarded(name: str, fn, log) -> dict:
+    """``fn()``, or the failure with its traceback (recorded, printed; the other parts still run)."""
+    import traceback
+
+    try:
+        return fn()
+    except Exception as e:  # noqa: BLE001 — reported in the JSON and the exit status, never swallowed
+        tb = traceback.format_exc()
+        log(f"{name} FAILED: {type(e).__name__}: {e}\n{tb}")
+        return {"failed": True, "error": f"{type(e).__name__}: {e}", "traceback": tb}
+
+
+def parse_shape(text: str) -> tuple[int, int]:
+    pairs, _, tokens = text.partition("x")
+    return int(pairs), int(tokens)
+
+
+def versions() -> dict:
+    """The LM stack's versions and where each was imported from (carried wheels or the image)."""
+    import importlib
+
+    out = {}
+    for name in ("torch", "transformers", "peft", "accelerate", "tokenizers", "huggingface_hub", "safetensors"):
+        try:
+            mod = importlib.import_module(name)
+            out[name] = {"version": getattr(mod, "__version__", None), "from": str(Path(mod.__file__).parent.parent)}
+        except ImportError as e:
+            out[name] = {"version": None, "error": str(e)}
+    return out
+
+
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--hh-file", default=None, help=f"path of {HH_FILE} (default: .gpu_data/ or ../shared/data/hh-rlhf/)")
-    ap.add_argument("--seq-len", type=int, default=512, help="tokens per sequence (the paper's cap)")
-    ap.add_argument("--batch-pairs", type=int, nargs="+", default=[4, 8, 16], help="pairs per step to try")
-    ap.add_argument("--steps", type=int, default=8, help="timed steps per batch size")
+    ap.add_argument("--seq-len", type=int, default=512, help="tokens per sequence of the sweep (the paper's cap)")
+    ap.add_argument("--batch-pairs", type=int, nargs="+", default=[4, 8, 16], help="pairs per step of the sweep")
+    ap.add_argument("--paper-step", type=parse_shape, default=PAPER_STEP,
+                    help="the paper's step: PAIRSxTOKENS (default %(default)s: 2 pairs, ~220 padded tokens a sequence)")
+    ap.add_argument("--steps", type=int, default=8, help="timed steps per shape")
     ap.add_argument("--warmup", type=int, default=2, help="untimed steps first")
     ap.add_argument("--skip-smoke", action="store_true")
     ap.add_argument("--smoke", action="store_true", help="tiny shapes on CPU in float32 (for tests)")
@@ -252,37 +302,49 @@ def main(argv=None) -> dict:
     if args.smoke:
         device, dtype, shape = torch.device("cpu"), torch.float32, SMOKE_1B
         args.seq_len, args.steps, args.warmup, args.batch_pairs = 32, 2, 1, [1, 2]
+        args.paper_step = (args.paper_step[0], 24)
     else:
         if not torch.cuda.is_available():
             sys.exit("no CUDA device: run with --smoke on CPU")
         device, dtype, shape = torch.device("cuda"), torch.bfloat16, LLAMA_1B
         torch.backends.cuda.matmul.allow_tf32 = True
+    # the paper's step first: an out-of-memory error at a large sweep point cannot skip it
+    step_shapes = [(*args.paper_step, "paper_step")] + [(b, args.seq_len, "sweep") for b in args.batch_pairs]
     report = {"device": torch.cuda.get_device_name(0) if device.type == "cuda" else "cpu", "torch": torch.__version__,
-              "dtype": str(dtype), "peak_tflops_reference": PEAK_TFLOPS, "shape": shape,
+              "dtype": str(dtype), "peak_tflops_reference": {"spec_dense_bf16": SPEC_TFLOPS,
+                                                             "measured_matmul": MATMUL_PEAK_TFLOPS},
+              "shape": shape, "step_shapes": step_shapes, "versions": versions(),
               "flop_formula": "(4*P_mm + 6*P_lora + 6*L*S*d) * tokens per LoRA step; full fine-tuning would be 6*P_mm"}
-    try:
-        import transformers
-        import peft
-        report["versions"] = {"transformers": transformers.__version__, "peft": peft.__version__}
-    except ImportError as e:
-        sys.exit(f"gpu_check needs transformers and peft: {e}")
+    log("versions: " + ", ".join(f"{k} {v.get('version')}" for k, v in report["versions"].items()))
     if not args.skip_smoke:
-        with tempfile.TemporaryDirectory(prefix="hetpref_gpu_smoke_") as work:
-            report["smoke"] = correctness_smoke(find_hh_file(args.hh_file), device, Path(work), args.smoke, log)
-    report["throughput"] = {kind: throughput(shape, kind, args.batch_pairs, args.seq_len, args.steps, args.warmup,
-                                             device, dtype, log) for kind in ("causal_lm", "reward")}
+        def smoke():
+            with tempfile.TemporaryDirectory(prefix="hetpref_gpu_smoke_") as work:
+                return correctness_smoke(find_hh_file(args.hh_file), device, Path(work), args.smoke, log)
+
+        report["smoke"] = guarded("smoke", smoke, log)
+    report["throughput"] = {kind: guarded(f"throughput {kind}", lambda kind=kind: throughput(
+        shape, kind, step_shapes, args.steps, args.warmup, device, dtype, log), log) for kind in ("causal_lm", "reward")}
+    failed = [k for k in ("smoke",) if report.get(k, {}).get("failed") or report.get(k, {}).get("passed") is False]
+    failed += [f"throughput.{k}" for k, v in report["throughput"].items() if v.get("failed")]
+    report["failed_parts"] = failed
     report["seconds"] = time.perf_counter() - t_start
-    best = report["throughput"]["causal_lm"]["best"]
-    if best:
-        log(f"LoRA DPO at ~1 B: best MFU {100 * best['mfu']:.1f} % at {best['batch_pairs']} pairs × {args.seq_len} "
-            f"tokens ({best['tokens_per_second']:,.0f} tokens/s; target ≥ 30 %)")
+    for kind, t in report["throughput"].items():
+        for which in ("paper_step", "best"):
+            r = t.get(which)
+            if r:
+                log(f"LoRA {t['objective']} at ~1 B, {which}: {r['batch_pairs']} pairs × {r['seq_len']} tokens, "
+                    f"MFU {100 * r['mfu_vs_spec_989']:.1f} % (989 spec) / {100 * r['mfu_vs_matmul_790']:.1f} % "
+                    f"(790 matmul), {r['tokens_per_second']:,.0f} tokens/s")
+    if failed:
+        log(f"FAILED parts: {', '.join(failed)}")
     if args.out:
         Path(args.out).mkdir(parents=True, exist_ok=True)
         (Path(args.out) / "gpu_check.json").write_text(json.dumps(report, indent=2) + "\n")
-    print(json.dumps({k: v for k, v in report.items() if k != "throughput"} |
-                     {"best": {k: report["throughput"][k]["best"] for k in report["throughput"]}}))
+    print(json.dumps({k: v for k, v in report.items() if k not in ("throughput", "smoke", "versions")} |
+                     {"summary": {k: {w: report["throughput"][k].get(w) for w in ("paper_step", "best")}
+                                  for k in report["throughput"]}}))
     return report
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(1 if main()["failed_parts"] else 0)

@@ -340,10 +340,12 @@ LM_MODELLING_DATASET = next((d for d in LM["datasets"] if d != "anonymous"), "un
 
 
 def lm_data_inputs(wildcards):
-    """source: download → the download rule's files (checksummed); local/demo read in the job."""
-    if LM["source"] == "download":
-        return rules.lm_download.output
-    return []
+    """source: download → the download rule's files (checksummed); local/demo read in the job.
+    A hub id: its weights staged first, on the submit host (lm_stage_model)."""
+    inputs = list(rules.lm_download.output) if LM["source"] == "download" else []
+    if lm_hub.kind(LM["model"]) == "hub":
+        inputs.append(rules.lm_stage_model.output.snapshot)
+    return inputs
 
 
 def lm_tiny_config():

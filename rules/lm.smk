@@ -25,6 +25,24 @@ rule lm_download:
         "../workflow_scripts/lm_download.py"
 
 
+# A hub id (lm.model = namespace/name): its weights are fetched once, here on the submit host,
+# into HF_HOME (shared with the GPU nodes); the jobs then read the cache and need no network
+# (run them with HF_HUB_OFFLINE=1). Requested by lm_data only for hub ids (lm_data_inputs).
+rule lm_stage_model:
+    output:
+        snapshot=f"{LM_DIR}/model_snapshot.json",
+    params:
+        model=LM["model"],
+    log:
+        f"logs/lm/{LM_TAG}/stage_model.log",
+    retries: 2
+    localrule: True
+    conda:
+        "../envs/lm.yaml"
+    script:
+        "../workflow_scripts/lm_stage_model.py"
+
+
 rule lm_data:
     input:
         lm_data_inputs,

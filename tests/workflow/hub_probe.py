@@ -3,8 +3,9 @@ HF_HUB_OFFLINE, HF_TOKEN) is the test's: huggingface_hub reads it once, at impor
 
     python hub_probe.py [--fake-hub] SPEC[:WHAT] ...
 
-WHAT is ``tokenizer`` (default: :func:`hetpref.lm.tokenization.load_tokenizer`) or ``config``
-(:func:`hetpref.lm.hub.check_model_config`). With ``--fake-hub`` a local HTTP server stands in
+WHAT is ``tokenizer`` (default: :func:`hetpref.lm.tokenization.load_tokenizer`), ``config``
+(:func:`hetpref.lm.hub.check_model_config`) or ``stage`` (:func:`hetpref.lm.stage.stage_model`,
+its record under ``record``). With ``--fake-hub`` a local HTTP server stands in
 for huggingface.co (HF_ENDPOINT): ids under ``gated/`` answer 401 GatedRepo, every other id 404
 RepoNotFound, as the real hub does. Prints one JSON object: per spec ``ok``, the exception type and
 message, the paths the fake hub was asked for and the Authorization headers it received.
@@ -44,6 +45,7 @@ def main(argv):
         threading.Thread(target=server.serve_forever, daemon=True).start()
         os.environ["HF_ENDPOINT"] = f"http://127.0.0.1:{server.server_address[1]}"
     from hetpref.lm import hub
+    from hetpref.lm.stage import stage_model
     from hetpref.lm.tokenization import load_tokenizer
 
     out = {}
@@ -53,9 +55,12 @@ def main(argv):
         try:
             if what == "config":
                 hub.check_model_config(spec)
+                out[arg] = {"ok": True}
+            elif what == "stage":
+                out[arg] = {"ok": True, "record": stage_model(spec)}
             else:
                 load_tokenizer(spec)
-            out[arg] = {"ok": True}
+                out[arg] = {"ok": True}
         except Exception as e:  # reported to the test, which asserts on type and message
             out[arg] = {"ok": False, "type": type(e).__name__, "message": str(e)}
         out[arg]["requests"] = [path for path, _ in REQUESTS[start:] if "agent-harnesses" not in path]

@@ -486,3 +486,57 @@ def test_corrupt_file_fails_the_run_then_its_good_copy_is_used_offline(tmp_path,
     manifest = json.loads((tmp_path / "hh" / "manifest.json").read_text())["files"]
     assert manifest[f"{SUBSET}/train.jsonl.gz"]["sha256"] == sha(train_file)
     assert manifest[f"{SUBSET}/test.jsonl.gz"]["sha256"] == sha(test_file)
+
+
+# ------------------------------------------------------------------ staging the weights once (issue 17 §2)
+
+
+@pytest.mark.workflow
+def test_staging_records_the_cached_snapshot_offline_and_fails_clearly(hub_home):
+    """``hetpref.lm.stage`` (the lm_stage_model rule): offline it records the snapshot the cache
+    holds; a model the cache lacks, or a hub that refuses the id, is one message saying what to do."""
+    offline = _probe(hub_home, f"{CACHED_ID}:stage", "meta-llama/Meta-Llama-3-8B:stage", offline=True)
+    snap = next((hub_home / "hub" / f"models--{CACHED_ID.replace('/', '--')}" / "snapshots").iterdir())
+    got = offline[f"{CACHED_ID}:stage"]
+    assert got["ok"], got
+    rec = got["record"]
+    assert (rec["repo_id"], rec["commit"], rec["folder"], rec["staged"]) == (CACHED_ID, snap.name, str(snap), True)
+    assert {"config.json", "model.safetensors", "tokenizer.json"} <= set(rec["files"])
+    assert rec["bytes"] == sum(p.stat().st_size for p in snap.rglob("*") if p.is_file())
+    missing = offline["meta-llama/Meta-Llama-3-8B:stage"]
+    assert not missing["ok"] and missing["type"] == "ModelUnavailable"
+    for needle in ("not in the Hugging Face cache", "HF_HUB_OFFLINE=1", "hf download meta-llama/Meta-Llama-3-8B"):
+        assert needle in missing["message"] and "\n" not in missing["message"]
+    online = _probe(hub_home, "gated/llama:stage", "hetpref-test/misspelt:stage", offline=False, fake_hub=True)
+    assert "gated model" in online["gated/llama:stage"]["message"]
+    assert "check the spelling" in online["hetpref-test/misspelt:stage"]["message"]
+    # the fake hub was asked for the repository's file list: staging is the one step that uses the network
+    assert online["hetpref-test/misspelt:stage"]["requests"]
+
+
+# ------------------------------------------------------------------ no network once the job runs (issue 17 §2)
+
+NO_NETWORK = ROOT / "tests" / "workflow" / "no_network_probe.py"
+
+
+@pytest.mark.workflow
+def test_training_and_evaluation_of_a_cached_hub_id_attempt_no_connection(tmp_path, hub_home):
+    """A firewalled GPU node whose environment lacks HF_HUB_OFFLINE=1: a hub id served from the
+    cache trains (a checkpoint at every step, both objectives), saves and evaluates with every
+    socket connection and name lookup blocked; none may be attempted (peft's default
+    ``save_embedding_layers="auto"`` asks the hub at every save)."""
+    snap = next((hub_home / "hub" / f"models--{CACHED_ID.replace('/', '--')}" / "snapshots").iterdir())
+    env = clean_env(HF_HOME=str(hub_home), PYTHONPATH=f"{ROOT / 'src'}{os.pathsep}{ROOT}")
+    assert "HF_HUB_OFFLINE" not in env
+    res = subprocess.run([sys.executable, str(NO_NETWORK), CACHED_ID, str(snap), str(tmp_path / "runs")],
+                         capture_output=True, text=True, timeout=600, env=env)
+    assert res.returncode == 0, res.stderr[-4000:]
+    got = json.loads(res.stdout.strip().splitlines()[-1])
+    assert got["attempts"] == [], json.dumps(got["attempts"], indent=1)[:4000]
+    for objective in ("reward", "dpo"):
+        assert got[objective]["steps"] == 4 and got[objective]["eval_pairs"] == 8
+        # provenance names the snapshot (commit) of the weights: the cache's refs/main
+        assert got[objective]["weights_snapshot"] == {"repo_id": CACHED_ID, "commit": snap.name,
+                                                      "source": "hugging face cache"}
+    # a checkpoint was written after every step but the last (the adapter is saved then)
+    assert got["checkpoints_saved"] == [[f"checkpoint-{s}"] for s in (1, 2, 3, 3)] * 2

@@ -344,13 +344,16 @@ def test_killed_lm_job_resumes_with_rerun_incomplete(smoke_run, tmp_path):
     assert json.loads((smoke_run / run_dir / "provenance.json").read_text())["resumed_from_step"] is None
     assert uninterrupted["steps"] > 5  # the smoke config checkpoints every 5 steps
     (tmp_path / "sitecustomize.py").write_text(KILL_HOOK)
-    env = {**os.environ, "PYTHONPATH": str(tmp_path), "HETPREF_TEST_KILL_AFTER_CHECKPOINT": "1"}
+    # the kill hook first on the path, then whatever the session's path was (a checkout run with PYTHONPATH=src)
+    path = os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, "PYTHONPATH": path, "HETPREF_TEST_KILL_AFTER_CHECKPOINT": "1"}
     cmd = [SNAKEMAKE, "--snakefile", str(ROOT / "Snakefile"), "--configfile", str(SMOKE), "--directory", str(smoke_run)]
     killed = subprocess.run(cmd + ["--cores", "1", "-f", target], cwd=ROOT, env=env, capture_output=True, text=True,
                             timeout=300, start_new_session=True)
     assert killed.returncode == -9, killed.stdout[-2000:] + killed.stderr[-3000:]
     ck = smoke_run / run_dir / "checkpoint"
-    assert [p.name for p in ck.iterdir()] == ["checkpoint-5"] and not (smoke_run / target).exists()
+    assert sorted(p.name for p in ck.iterdir()) == ["checkpoint-5", "log_history.jsonl"]  # the per-step log beside it
+    assert not (smoke_run / target).exists()
     assert (smoke_run / ".snakemake" / "incomplete").exists()
     # the killed run's lock, removed as `snakemake --unlock` does (one DAG build less for the test)
     shutil.rmtree(smoke_run / ".snakemake" / "locks")

@@ -20,8 +20,13 @@ hashed into every provenance record, copied to cluster jobs and often committed)
   that cannot be reached costs ~45 s of retries per file before the error.
 
 Hub ids are loaded **cache first** (``local_files_only=True``, then the hub only when the cache
-lacks the files): a model in the cache is used as it is, with no network access, so a GPU node
-without internet needs nothing but the cache.
+lacks the files): a model in the cache is used as it is. Once loaded, nothing in a training or
+evaluation job asks the hub either (adapter saves included: :func:`hetpref.lm.models.save_adapter`),
+so a job whose model is in the cache opens no connection, with or without ``HF_HUB_OFFLINE=1``
+(tested with sockets blocked). **Stage the weights once** on a host with network
+(:mod:`hetpref.lm.stage`, the workflow's ``lm_stage_model`` rule), then run the GPU jobs with
+``HF_HUB_OFFLINE=1``; provenance records the snapshot (commit) of the weights used
+(:func:`weights_snapshot`).
 
 :func:`spec_problem` is cheap (no torch, no transformers) and runs while the DAG is built;
 :func:`from_pretrained` wraps every ``*.from_pretrained`` call of a spec and turns the chain of
@@ -30,6 +35,7 @@ to do.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 from typing import Callable
@@ -172,17 +178,35 @@ def explain(spec: str, what: str, exc: BaseException) -> str:
             f"(Cause: {_first_line(chain[0])}; {describe_environment()}.)")
 
 
-def from_pretrained(load: Callable, spec: str, what: str = "model", **kwargs):
+@contextlib.contextmanager
+def _no_user_agent_lookup():
+    """huggingface_hub (1.x) builds request headers even for a cache-only read, and the user
+    agent's "agent harness" detection fetches a registry from the hub (3 s timeout) the first
+    time in a process unless telemetry is off. A cache-only read sends no request, so the
+    user agent is never used: switch telemetry off for its duration."""
+    from huggingface_hub import constants
+
+    before = constants.HF_HUB_DISABLE_TELEMETRY
+    constants.HF_HUB_DISABLE_TELEMETRY = True
+    try:
+        yield
+    finally:
+        constants.HF_HUB_DISABLE_TELEMETRY = before
+
+
+def from_pretrained(load: Callable, spec: str, what: str = "model", cache_kwargs: dict | None = None, **kwargs):
     """``load(spec, **kwargs)`` (any ``*.from_pretrained``), cache first for a hub id; any failure
     becomes one :class:`ModelUnavailable` naming the spec and what to do (the Hugging Face chain
-    stays attached as ``__cause__``)."""
+    stays attached as ``__cause__``). ``cache_kwargs`` are added to the cache-first call only
+    (what else must stay local there, e.g. a model's ``adapter_kwargs``)."""
     k = kind(spec)
     if k == "missing_path":
         raise ModelUnavailable(f"lm.model = {spec_problem(spec)}")
     try:
         if k == "hub" and not kwargs.get("local_files_only"):
             try:
-                return load(spec, local_files_only=True, **kwargs)
+                with _no_user_agent_lookup():
+                    return load(spec, local_files_only=True, **kwargs, **(cache_kwargs or {}))
             except (OSError, ValueError):
                 from huggingface_hub import constants
 
@@ -215,3 +239,20 @@ def check_model_config(spec: str) -> None:
             f"lm.model = {spec!r}: its config and tokenizer are in the Hugging Face cache ({folder}) but not its "
             "weights (*.safetensors), and HF_HUB_OFFLINE=1 forbids fetching them: on a machine with network run "
             f"`hf download {spec}` with the same HF_HOME, then rerun")
+
+
+def weights_snapshot(spec: str) -> dict | None:
+    """Which weights a spec loads, for provenance: for a hub id the snapshot (commit) the cache
+    resolves it to — what a cache-first load reads — or None for a built-in spec; for a local
+    folder its resolved path."""
+    k = kind(spec)
+    if k == "local":
+        return {"source": "local folder", "path": str(Path(spec).expanduser().resolve())}
+    if k != "hub":
+        return None
+    from huggingface_hub import try_to_load_from_cache
+
+    found = try_to_load_from_cache(spec, "config.json")
+    if not isinstance(found, str):  # not cached (or cached as absent): the job downloads, then loads
+        return {"repo_id": spec, "commit": None, "source": "not in the hugging face cache"}
+    return {"repo_id": spec, "commit": Path(found).parent.name, "source": "hugging face cache"}

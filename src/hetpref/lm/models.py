@@ -105,7 +105,19 @@ def _from_pretrained(cls, spec, **kwargs):
     # to do (local path, cache, HF_TOKEN) instead of a long Hugging Face traceback
     from .hub import from_pretrained
 
-    return from_pretrained(cls.from_pretrained, spec, "model", **kwargs)
+    # transformers (5.24) looks for an adapter_config.json beside a hub model's weights without
+    # passing on local_files_only: a hub request (with retries) per load even from the cache
+    return from_pretrained(cls.from_pretrained, spec, "model",
+                           cache_kwargs={"adapter_kwargs": {"local_files_only": True}}, **kwargs)
+
+
+def save_adapter(peft_model, folder: str | Path) -> None:
+    """Save the trainable weights of a peft model (LoRA matrices, the reward head) without any
+    network access. peft's default ``save_embedding_layers="auto"`` asks the hub whether the base
+    model's config exists (a HEAD request, 10 s timeout, at every checkpoint) to decide whether
+    to save the embeddings too; they are frozen and never resized here (the model is built or
+    loaded with its own tokenizer's vocabulary), so they are never saved."""
+    peft_model.save_pretrained(str(folder), save_embedding_layers=False)
 
 
 def load_base_model(spec: str, tokenizer, kind: str = "causal_lm", dtype: str | torch.dtype = "float32",

@@ -48,7 +48,8 @@ from transformers import Trainer, TrainerCallback
 
 from ..losses import preference_loss
 from ..provenance import config_hash, package_versions, provenance, write_json
-from .models import ATTN_IMPLEMENTATIONS, add_lora, describe_base, load_base_model, resolve_dtype
+from .hub import weights_snapshot
+from .models import ATTN_IMPLEMENTATIONS, add_lora, describe_base, load_base_model, resolve_dtype, save_adapter
 from .names import PLAIN_DATASETS, TRAIN_DATASETS
 
 log = logging.getLogger("hetpref.lm.train")
@@ -458,6 +459,28 @@ def trainer_arguments(cfg: LMTrainConfig, output_dir: str | Path, device: str | 
     )
 
 
+# transformers renamed gradient_checkpointing* to activation_checkpointing* (5.2x); older images
+# (the GPU check's machine had 5.17) know only the old names, with the same meaning
+_OLD_ARGUMENT_NAMES = {"activation_checkpointing": "gradient_checkpointing",
+                       "activation_checkpointing_kwargs": "gradient_checkpointing_kwargs"}
+
+
+def supported_arguments(arguments_class, kwargs: dict) -> dict:
+    """``kwargs`` under the names ``arguments_class`` (TrainingArguments) knows: a renamed argument
+    under its old name; any other unknown one is an error naming it (never dropped silently)."""
+    import dataclasses
+
+    known = {f.name for f in dataclasses.fields(arguments_class)}
+    out = {}
+    for k, v in kwargs.items():
+        name = k if k in known else _OLD_ARGUMENT_NAMES.get(k)
+        if name not in known:
+            raise TypeError(f"this transformers' {arguments_class.__name__} has no argument {k!r}: install the "
+                            "pinned version (pyproject.toml)")
+        out[name] = v
+    return out
+
+
 TRAIN_LOG_COLUMNS = ("step", "epoch", "loss", "accuracy", "lr", "grad_norm", "tokens", "tokens_per_s", "elapsed_s")
 
 
@@ -479,6 +502,58 @@ def write_train_log(path: Path, history: list[dict], mode: str = "w") -> None:
 
 CHECKPOINT_MARKER = "hetpref_checkpoint.json"
 _CHECKPOINT_DIR = re.compile(r"checkpoint-(\d+)")
+# The Trainer's per-step log (logging_steps = 1) lives beside the checkpoints, appended one line
+# per step; each checkpoint's trainer_state.json keeps only its last step (rewritten whole at every
+# save, the full history would make a paper-scale run write O(steps²) bytes: ~15 GB at 78k steps
+# and a save every 100). A resume reads the history back up to the checkpoint's step.
+LOG_HISTORY_FILE = "log_history.jsonl"
+
+
+def read_log_history(root: Path, entries: int) -> list[dict]:
+    """The first ``entries`` lines of ``root/log_history.jsonl`` (a checkpoint's history: later
+    lines, perhaps a half-written one from a kill, are not read)."""
+    path = root / LOG_HISTORY_FILE
+    out = []
+    if path.is_file():
+        with open(path) as f:
+            for line in f:
+                if len(out) == entries:
+                    break
+                out.append(json.loads(line))
+    if len(out) != entries:
+        raise RuntimeError(f"{path} holds {len(out)} complete log entries, the checkpoint needs {entries}")
+    return out
+
+
+def _write_log_history(path: Path, history: list[dict]) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text("".join(json.dumps(e) + "\n" for e in history))
+    os.replace(tmp, path)
+
+
+class _LogHistoryFile(TrainerCallback):
+    """Puts a resumed run's full history back into the Trainer's state (its trainer_state.json
+    holds the last step only) before any other callback reads it, rewrites the history file to
+    exactly that (main process), then appends each logged entry."""
+
+    def __init__(self, root: Path | None, history: list[dict] | None):
+        self.path = None if root is None else root / LOG_HISTORY_FILE  # None: no checkpoints, no file
+        self.history = history
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        if self.history is not None:
+            last = [e["step"] for e in self.history if "loss" in e][-1:]
+            if last != [e["step"] for e in state.log_history if "loss" in e][-1:]:
+                raise RuntimeError(f"{self.path} does not end at the checkpoint's step {state.global_step}")
+            state.log_history = list(self.history)
+        if state.is_world_process_zero and self.path is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            _write_log_history(self.path, state.log_history)
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if state.is_world_process_zero and self.path is not None and state.log_history:
+            with open(self.path, "a") as f:
+                f.write(json.dumps(state.log_history[-1]) + "\n")
 
 
 def select_checkpoint(root: Path, fingerprint: str, clean: bool = True) -> tuple[Path | None, dict | None]:
@@ -499,7 +574,8 @@ def select_checkpoint(root: Path, fingerprint: str, clean: bool = True) -> tuple
                 best_info is None or info["step"] > best_info["step"]):
             best, best_info = path, info
     if clean:
-        others = [p for p in entries if p != best]
+        # the history file belongs to the checkpoint kept (another run's goes with its checkpoints)
+        others = [p for p in entries if p != best and not (best is not None and p.name == LOG_HISTORY_FILE)]
         if best is None and others:
             log.warning("ignoring checkpoint %s: it belongs to another run (config, seed or data differ) or is "
                         "incomplete", root)
@@ -692,7 +768,7 @@ class PreferenceTrainer(Trainer):
         output_dir = output_dir or self.args.output_dir
         os.makedirs(output_dir, exist_ok=True)
         # peft writes the LoRA matrices and the score head (modules_to_save), never the base
-        self.accelerator.unwrap_model(self.model).model.save_pretrained(output_dir)
+        save_adapter(self.accelerator.unwrap_model(self.model).model, output_dir)  # no network (models.py)
 
     def _load_from_checkpoint(self, resume_from_checkpoint: str, model=None) -> None:
         from peft import set_peft_model_state_dict
@@ -707,12 +783,22 @@ class PreferenceTrainer(Trainer):
                                f"{missing[:5]}, unexpected {list(result.unexpected_keys)[:5]}")
 
     def _save_checkpoint(self, model, trial) -> None:
-        super()._save_checkpoint(model, trial)
+        # trainer_state.json keeps the last step only (LOG_HISTORY_FILE holds the rest): the file
+        # rewritten at every save stays the same size however long the run
+        history = self.state.log_history
+        self.state.log_history = [e for e in history if "loss" in e][-1:]
+        try:
+            super()._save_checkpoint(model, trial)
+        finally:
+            self.state.log_history = history
         self.accelerator.wait_for_everyone()  # every rank's RNG state written
         if self.args.should_save:
             folder = Path(self.args.output_dir) / f"checkpoint-{self.state.global_step}"
+            with open(Path(self.args.output_dir) / LOG_HISTORY_FILE, "a") as f:
+                os.fsync(f.fileno())  # the history up to this step is on disk before the checkpoint counts
             marker = {"format": CHECKPOINT_FORMAT, "fingerprint": self.fingerprint, "step": self.state.global_step,
-                      "total_steps": self.state.max_steps, "world_size": self.args.world_size}
+                      "total_steps": self.state.max_steps, "world_size": self.args.world_size,
+                      "log_entries": len(history)}
             tmp = folder / (CHECKPOINT_MARKER + ".tmp")
             tmp.write_text(json.dumps(marker) + "\n")
             os.replace(tmp, folder / CHECKPOINT_MARKER)  # the checkpoint counts from here on
@@ -775,7 +861,8 @@ def train(objective: str, dataset: str, records: Sequence[dict], tokenizer, mode
                          f"(LMTrainConfig.batch_size = {cfg.batch_size})")
     unused = len(enc) - steps_per_epoch * cfg.batch_size
     total_steps = cfg.epochs * steps_per_epoch
-    args = TrainingArguments(**trainer_arguments(cfg, ck_root, device, seed, world_size))
+    args = TrainingArguments(**supported_arguments(TrainingArguments, trainer_arguments(cfg, ck_root, device, seed,
+                                                                                       world_size)))
     base_desc = describe_base(model_spec, kind, cfg.dtype, tiny_config, seed,
                               None if tokenizer_dir is None else str(tokenizer_dir))
     run_config = {"objective": objective, "dataset": dataset, "loss": loss_name, "loss_params": loss_params,
@@ -796,9 +883,11 @@ def train(objective: str, dataset: str, records: Sequence[dict], tokenizer, mode
 
     with args.main_process_first(local=False, desc="checkpoint selection"):
         resume, resume_info = select_checkpoint(ck_root, fingerprint, clean=args.should_save)
-    elapsed_before = 0.0
+    elapsed_before, resume_history = 0.0, None
     if resume is not None:
         state = json.loads((resume / "trainer_state.json").read_text())
+        if "log_entries" in resume_info:  # else a checkpoint whose trainer state holds the whole history
+            resume_history = read_log_history(ck_root, resume_info["log_entries"])
         steps = [e for e in state["log_history"] if "loss" in e]
         elapsed_before = steps[-1]["elapsed_s"] if steps else 0.0
         log.info("resuming from %s at step %d of %d", resume, resume_info["step"], total_steps)
@@ -812,7 +901,9 @@ def train(objective: str, dataset: str, records: Sequence[dict], tokenizer, mode
     desc = f"{objective}/{dataset}/seed{seed}"
     trainer = PreferenceTrainer(
         model=scorer, args=args, train_dataset=pairs, data_collator=PairCollator(enc, tokenizer.pad_token_id),
-        callbacks=[LogCallback(desc, cfg.log_every, progress, csv_path=out_dir / "train_log.csv")], loss_name=loss_name, loss_params=loss_params,
+        callbacks=[_LogHistoryFile(ck_root if cfg.checkpoint_every else None, resume_history),  # first: the others read the restored history
+                   LogCallback(desc, cfg.log_every, progress, csv_path=out_dir / "train_log.csv")],
+        loss_name=loss_name, loss_params=loss_params,
         pair_ids=enc.ids, pair_sampler=sampler, fingerprint=fingerprint, elapsed_before=elapsed_before,
         step_callback=callback)
     for cb in (ProgressCallback, PrinterCallback):  # LogCallback writes the progress into the job log instead
@@ -854,9 +945,10 @@ def train(objective: str, dataset: str, records: Sequence[dict], tokenizer, mode
                       per_device_batch_size=args.per_device_train_batch_size,
                       gradient_accumulation_steps=cfg.gradient_accumulation_steps,
                       mixed_precision=mixed_precision(cfg, device), attn_implementation=cfg.attn_implementation,
-                      activation_checkpointing=scorer.is_activation_checkpointing)
+                      activation_checkpointing=scorer.is_activation_checkpointing,
+                      weights_snapshot=weights_snapshot(model_spec))
     if args.should_save:
-        model.save_pretrained(str(adapter_dir))
+        save_adapter(model, adapter_dir)
         (adapter_dir / "base.json").write_text(json.dumps(base_desc, indent=2) + "\n")
         write_json(out_dir / "metrics.json", metrics)
         write_train_log(out_dir / "train_log.csv", history)
