@@ -31,6 +31,7 @@ LM = config["lm"]
 from hetpref.lm import hub as lm_hub  # no torch/transformers: cheap at DAG build
 from hetpref.lm.resources import batch_split_problem
 from hetpref.lm.names import DATASETS as LM_DATASET_FILES, TRAIN_DATASETS as LM_TRAIN_DATASETS, TYPES as LM_TYPES
+from hetpref.lm.variants import OBJECTIVE_SPECS, objective_spec, variant_objectives  # no torch either
 
 
 def _check(condition, key, message):
@@ -99,7 +100,7 @@ wildcard_constraints:
     point=_regex(HET_POINTS) or "no-heterogeneity-point",
     wave=r"W\d+|C_[A-Za-z0-9_.-]+",
     number=r"\d+",
-    objective="dpo|reward|ipo",
+    objective="|".join(OBJECTIVE_SPECS),
     dataset=_regex(LM_TRAIN_DATASETS),
 
 
@@ -357,8 +358,11 @@ def lm_train_params(wildcards):
     train = {k: v for k, v in LM["train"].items() if k != "lr_tiny"}
     if LM["model"] == "tiny":
         train["lr"] = LM["train"]["lr_tiny"]
-    if wildcards.objective == "ipo":  # the IPO baseline: direct alignment with IPO's loss
-        train["loss"] = "ipo"
+    _, scoring, loss = objective_spec(wildcards.objective)
+    if loss is not None:  # the IPO baseline: direct alignment with IPO's loss
+        train["loss"] = loss
+    if scoring not in (None, "response_sum"):  # an optional DPO arm (lm.dpo_variants); dpo's params stay as they were
+        train["dpo_scoring"] = scoring
     train["max_length"] = LM["max_length"]
     return train
 
@@ -367,6 +371,8 @@ def lm_runs():
     runs = [(o, d, s) for o in LM["objectives"] for d in LM["datasets"] for s in LM["seeds"]]
     if LM["ipo"]:
         runs += [("ipo", "anonymous", s) for s in LM["seeds"]]
+    # beyond the paper: DPO arms that change only the sequence score, on every labelling and seed
+    runs += [(o, d, s) for o in variant_objectives(LM["dpo_variants"]) for d in LM["datasets"] for s in LM["seeds"]]
     if LM["indirect"]:  # §6: per-type reward models → averaged → relabel → plain DPO
         runs += [("dpo", "indirect", s) for s in LM["seeds"]]
     return runs
@@ -429,6 +435,12 @@ def lm_job_threads(name):
     if LM["gpu"]:
         return lm_res.CPUS_PER_GPU * (LM["gpus_per_job"] if name == "lm_train" else 1)
     return LM["gpus_per_job"] if name == "lm_train" else 1
+
+
+def lm_eval_params(wildcards):
+    """Evaluation options: a policy is scored as it was trained (its objective's scoring)."""
+    _, scoring, _ = objective_spec(wildcards.objective)
+    return {"max_length": LM["max_length"], "scoring": scoring or "response_sum"}
 
 
 def lm_train_data(wildcards):

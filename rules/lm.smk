@@ -170,7 +170,7 @@ rule lm_evaluate:
         scores=f"{LM_DIR}/runs/{{objective}}/{{dataset}}/seed{{seed}}/test_scores.csv",
     params:
         model=LM["model"],
-        eval={"max_length": LM["max_length"]},
+        eval=lm_eval_params,
         device=LM_DEVICE,
     log:
         f"logs/lm/{LM_TAG}/evaluate/{{objective}}_{{dataset}}_seed{{seed}}.log",

@@ -1,6 +1,6 @@
 """Train one LoRA policy (DPO / consistent loss) or reward model for one dataset and seed.
 
-snakemake.wildcards: objective (dpo | reward), dataset (anonymous | unanimous | unanimous_filtered), seed
+snakemake.wildcards: objective (reward | dpo | ipo | dpo_ref | dpo_base | dpo_norm: hetpref.lm.variants), dataset (anonymous | unanimous | unanimous_filtered), seed
 snakemake.input:     train (JSONL records), tokenizer (the tokenizer directory written by lm_data)
 snakemake.params:    model (spec: tiny | smollm2-135m | HF id / path), tiny (dict of the tiny model's shape,
                      or None), train (dict of hetpref.lm.train.LMTrainConfig fields), device (cpu | cuda | auto),
@@ -16,6 +16,7 @@ import shutil
 from pathlib import Path
 
 from hetpref.lm.launch import run_job
+from hetpref.lm.variants import objective_spec
 from hetpref.runtime import script_run
 
 with script_run(snakemake, torch_threads=True) as log:  # noqa: F821
@@ -24,7 +25,8 @@ with script_run(snakemake, torch_threads=True) as log:  # noqa: F821
     if Path(out.adapter).name != "adapter":
         raise ValueError(f"output 'adapter' must be a folder named 'adapter' (train writes {out_dir / 'adapter'}), "
                          f"got {out.adapter}")
-    job = {"objective": "dpo" if wc.objective == "ipo" else wc.objective,  # IPO: direct alignment, loss in train
+    # ipo and the optional DPO arms (dpo_ref, ...) train a policy; loss and scoring come in params.train
+    job = {"objective": objective_spec(wc.objective)[0],
            "dataset": wc.dataset, "records": str(inp.train), "tokenizer_dir": str(inp.tokenizer),
            "model": p.model, "tiny": p.tiny, "train": dict(p.train or {}), "seed": int(wc.seed),
            "out_dir": str(out_dir), "device": p.device}

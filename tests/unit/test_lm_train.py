@@ -595,7 +595,7 @@ def test_ties_are_decided_from_tokens_not_float_scores(tok, monkeypatch):
         r["rejected"] = r["chosen"]
     n = len(recs)
 
-    def jittered(model, enc, objective, pad_id, batch_size=8, device="cpu"):
+    def jittered(model, enc, objective, pad_id, batch_size=8, device="cpu", scoring="response_sum"):
         s_c = torch.arange(n, dtype=torch.float32)
         return s_c, s_c - 1e-6  # every chosen "beats" its rejected by 1e-6
     monkeypatch.setattr(ev, "pair_scores", jittered)

@@ -273,6 +273,22 @@ def test_paper_dry_run_with_the_profile_requests_the_resource_model(tmp_path, in
                     **({"lm_indirect_relabel": 5} if indirect_and_2_gpus else {})}, seen
 
 
+def test_dpo_variants_are_planned_as_their_own_objectives_when_switched_on(tmp_path):
+    cfg = tmp_path / "variants.yaml"
+    cfg.write_text(yaml.safe_dump({"lm": {"dpo_variants": ["reference_scoring", "base_reference", "length_normalised"]}}))
+    res = snakemake("-n", "fig5", workdir=tmp_path, config=cfg)
+    assert res.returncode == 0, res.stderr[-3000:]
+    blocks = [b for b in res.stdout.split("\nrule ")[1:] if b.startswith(("lm_train:", "lm_evaluate:"))]
+    combos = {re.search(r"wildcards: objective=(\w+), dataset=(\w+), seed=(\d+)", b).groups() for b in blocks}
+    # default config: 2 labellings × 3 seeds per objective, trained and evaluated
+    for objective in ("reward", "dpo", "dpo_ref", "dpo_base", "dpo_norm"):
+        assert sum(c[0] == objective for c in combos) == 6, (objective, combos)
+    assert len(blocks) == 2 * 5 * 6
+    # off by default: the default DAG has none of them
+    res = snakemake("-n", "fig5", workdir=tmp_path, config=ROOT / "config.yaml")
+    assert res.returncode == 0 and "objective=dpo_" not in res.stdout
+
+
 def test_lm_smoke_outputs(smoke_run):
     lm = smoke_run / "results/lm/demo_tiny"
     table = pd.read_csv(lm / "seed_table.csv")

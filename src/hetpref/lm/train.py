@@ -5,7 +5,10 @@ length-based types (MATH.md §8), with the losses of :mod:`hetpref.losses` (MATH
   ``log π(y|x) = Σ_{t ∈ response} log p(y_t | x, y_<t)`` (MATH.md §4 "DPO" with the π_ref
   terms cancelled, §8 "sequence log-probability"). Only response tokens are scored, with the
   causal shift (logits at position t predict token t+1); the public reference code scores the
-  unshifted logits and the prompt, which we do not copy.
+  unshifted logits and the prompt, which is not the default here. Optional arms (issue 19,
+  ``LMTrainConfig.dpo_scoring``, :mod:`hetpref.lm.variants`) change only the sequence score:
+  the reference code's score (``reference_code``), standard DPO against the frozen base
+  (``base_reference``) and the mean log-probability per response token (``response_mean``).
 - Reward models: ``h = R(x, y_c) − R(x, y_r)``, R the scalar head at the last non-pad token.
 - Loss per dataset (:func:`loss_for`): ``anonymous`` (and ``average``) → ``dpo`` (policy) /
   ``bt_reward`` (reward model); ``unanimous`` / ``unanimous_filtered`` → ``consistent`` with
@@ -51,6 +54,7 @@ from ..provenance import config_hash, package_versions, provenance, write_json
 from .hub import weights_snapshot
 from .models import ATTN_IMPLEMENTATIONS, add_lora, describe_base, load_base_model, resolve_dtype, save_adapter
 from .names import PLAIN_DATASETS, TRAIN_DATASETS
+from .variants import DPO_SCORINGS
 
 log = logging.getLogger("hetpref.lm.train")
 
@@ -99,6 +103,9 @@ class LMTrainConfig:
     attn_implementation: str = field(default="sdpa", metadata={
         "help": "attention kernel: 'sdpa' (PyTorch's fused attention) or 'eager'"})
     target_modules: list | None = field(default=None, metadata={"help": "LoRA targets; None = peft's default"})
+    dpo_scoring: str = field(default="response_sum", metadata={
+        "help": "a policy's sequence score (hetpref.lm.variants.DPO_SCORINGS): response_sum = log π(y|x) (the "
+                "paper's uniform reference), reference_code, base_reference, response_mean"})
 
     def __post_init__(self):
         for name in ("lora_r", "lora_alpha", "batch_size", "gradient_accumulation_steps", "epochs", "max_length",
@@ -133,6 +140,9 @@ class LMTrainConfig:
                              f"got {self.attn_implementation!r}")
         if self.target_modules is not None:
             self.target_modules = list(self.target_modules)
+        if self.dpo_scoring not in DPO_SCORINGS:
+            raise ValueError(f"LMTrainConfig.dpo_scoring must be one of {', '.join(DPO_SCORINGS)}, "
+                             f"got {self.dpo_scoring!r}")
 
 
 def loss_for(objective: str, dataset: str, cfg: LMTrainConfig | None = None) -> tuple[str, dict]:
@@ -245,15 +255,36 @@ def pair_batch(enc: EncodedPairs, idx: Sequence[int], pad_id: int):
 # ----------------------------------------------------------------------------- scores
 
 
-def sequence_logprobs(logits: torch.Tensor, input_ids: torch.Tensor, response_mask: torch.Tensor) -> torch.Tensor:
+def sequence_logprobs(logits: torch.Tensor, input_ids: torch.Tensor, response_mask: torch.Tensor,
+                      reduction: str = "sum") -> torch.Tensor:
     """``log π(y|x) = Σ_{t: response_mask[t]} log softmax(logits[t−1])[input_ids[t]]`` per row
     (MATH.md §4/§8 sequence log-probability). The shift is the causal one: the logits at
-    position t − 1 predict token t, so the prompt is context only and padding scores nothing."""
+    position t − 1 predict token t, so the prompt is context only and padding scores nothing.
+    ``reduction='mean'`` divides by the number of scored tokens: the mean log-probability per
+    response token (the length-normalised arm)."""
     targets = input_ids[:, 1:].masked_fill(~response_mask[:, 1:].bool(), -100)
     # cross_entropy = −log softmax at the target, fused (no [N, T, V] log-prob copy kept for
     # backward besides the float logits); ignore_index drops prompt and padding positions
     nll = F.cross_entropy(logits[:, :-1].flatten(0, 1).float(), targets.flatten(), ignore_index=-100,
                           reduction="none")
+    total = -nll.view(targets.shape).sum(-1)
+    if reduction == "sum":
+        return total
+    if reduction == "mean":
+        return total / (targets != -100).sum(-1).clamp(min=1)
+    raise ValueError(f"reduction must be 'sum' or 'mean', got {reduction!r}")
+
+
+def reference_code_logprobs(logits: torch.Tensor, input_ids: torch.Tensor, attention_mask: torch.Tensor
+                            ) -> torch.Tensor:
+    """The public reference code's sequence score (arashne/dahp, Llama-experiments/train.py):
+    ``Σ_{t: attention_mask[t]} log softmax(logits[t])[input_ids[t]]`` — **unshifted** (the logits
+    at position t, which have already seen token t, scored against token t itself), over every
+    real token (bos, prompt, response, eos), summed. Not a log-probability of anything; kept as an
+    optional arm to measure what it does to Figure 5. The prompt's terms are the same for the
+    two responses of a pair (causal attention), so they cancel in h up to rounding."""
+    targets = input_ids.masked_fill(~attention_mask.bool(), -100)
+    nll = F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(), ignore_index=-100, reduction="none")
     return -nll.view(targets.shape).sum(-1)
 
 
@@ -262,14 +293,37 @@ def _inner(model):
     return model.get_base_model() if hasattr(model, "get_base_model") else model
 
 
-def sequence_scores(model, input_ids, attention_mask, response_mask, objective: str) -> torch.Tensor:
-    """Per-sequence score: ``log π(y|x)`` for a policy (``objective='dpo'``), ``R(x, y)`` for a
-    reward model — the score head at the last non-pad token. The pooling is ours, from the
+def _policy_score(logits, input_ids, attention_mask, response_mask, scoring: str) -> torch.Tensor:
+    if scoring in ("response_sum", "base_reference"):
+        return sequence_logprobs(logits, input_ids, response_mask)
+    if scoring == "response_mean":
+        return sequence_logprobs(logits, input_ids, response_mask, reduction="mean")
+    if scoring == "reference_code":
+        return reference_code_logprobs(logits, input_ids, attention_mask)
+    raise ValueError(f"dpo scoring must be one of {', '.join(DPO_SCORINGS)}, got {scoring!r}")
+
+
+def sequence_scores(model, input_ids, attention_mask, response_mask, objective: str,
+                    scoring: str = "response_sum") -> torch.Tensor:
+    """Per-sequence score: for a policy (``objective='dpo'``) the ``scoring`` of
+    :data:`hetpref.lm.variants.DPO_SCORINGS` — ``log π(y|x)`` by default, h then being the
+    uniform-reference DPO margin; ``base_reference`` returns ``log π(y|x) − log π_ref(y|x)`` with
+    π_ref the frozen base (the peft model with its adapter disabled, no gradient: no second copy
+    of the model), so h is standard DPO's implicit-reward margin (β = 1). For a reward model,
+    ``R(x, y)``: the score head at the last non-pad token. The pooling is ours, from the
     attention mask: transformers pools the last token ≠ pad_token_id, wrong when pad = eos
     (SmolLM2, and our sequences end with eos)."""
     if objective == "dpo":
         logits = model(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).logits
-        return sequence_logprobs(logits, input_ids, response_mask)
+        score = _policy_score(logits, input_ids, attention_mask, response_mask, scoring)
+        if scoring == "base_reference":
+            if not hasattr(model, "disable_adapter"):
+                raise ValueError("dpo scoring 'base_reference' needs a peft model (the base is its adapter disabled)")
+            with torch.no_grad(), model.disable_adapter():
+                ref_logits = model(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).logits
+                ref = sequence_logprobs(ref_logits, input_ids, response_mask)
+            score = score - ref  # outside no_grad: the policy's term keeps its gradient
+        return score
     if objective == "reward":
         inner = _inner(model)
         hidden = getattr(inner, inner.base_model_prefix)(
@@ -381,14 +435,16 @@ class PairScorer(torch.nn.Module):
     per sequence (:func:`sequence_scores`). Everything runs inside ``forward`` so that DDP's
     gradient hooks and the mixed-precision autocast see the whole computation."""
 
-    def __init__(self, model, objective: str):
+    def __init__(self, model, objective: str, scoring: str = "response_sum"):
         super().__init__()
         if objective not in OBJECTIVES:
             raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
-        self.model, self.objective = model, objective
+        if scoring not in DPO_SCORINGS:
+            raise ValueError(f"scoring must be one of {', '.join(DPO_SCORINGS)}, got {scoring!r}")
+        self.model, self.objective, self.scoring = model, objective, scoring
 
     def forward(self, input_ids, attention_mask, response_mask):
-        return sequence_scores(self.model, input_ids, attention_mask, response_mask, self.objective)
+        return sequence_scores(self.model, input_ids, attention_mask, response_mask, self.objective, self.scoring)
 
     def activation_checkpointing_enable(self, activation_checkpointing_kwargs=None, **kwargs):
         """Called by the Trainer when ``activation_checkpointing`` is on: forwarded to the
@@ -848,6 +904,9 @@ def train(objective: str, dataset: str, records: Sequence[dict], tokenizer, mode
     out_dir = Path(out_dir)
     ck_root = out_dir / "checkpoint"
     loss_name, loss_params = loss_for(objective, dataset, cfg)
+    if objective == "reward" and cfg.dpo_scoring != "response_sum":
+        raise ValueError(f"LMTrainConfig.dpo_scoring = {cfg.dpo_scoring!r} applies to policies; a reward model "
+                         "scores with its head")
     kind = "causal_lm" if objective == "dpo" else "reward"
     dtype = resolve_dtype(cfg.dtype, device)
 
@@ -879,7 +938,7 @@ def train(objective: str, dataset: str, records: Sequence[dict], tokenizer, mode
     model = load_base_model(model_spec, tokenizer, kind, dtype, tiny_config, seed=seed,
                             attn_implementation=cfg.attn_implementation)
     model = add_lora(model, cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout, kind, cfg.target_modules)
-    scorer = PairScorer(model, objective)
+    scorer = PairScorer(model, objective, cfg.dpo_scoring)
 
     with args.main_process_first(local=False, desc="checkpoint selection"):
         resume, resume_info = select_checkpoint(ck_root, fingerprint, clean=args.should_save)
