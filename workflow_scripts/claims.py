@@ -6,9 +6,9 @@ from hetpref.plotting import save
 from hetpref.provenance import write_json
 from hetpref.runtime import script_run
 
-with script_run(snakemake) as log:  # noqa: F821
-    out = snakemake.output  # noqa: F821
-    claims = run_all_claims(seed=int(snakemake.params.seed))  # noqa: F821
+with script_run(snakemake) as log:
+    out = snakemake.output
+    claims = run_all_claims(seed=int(snakemake.params.seed))
     write_json(out.json, claims)
     with open(out.md, "w") as fh:
         fh.write(claims_markdown(claims))

@@ -13,14 +13,14 @@ snakemake.output:    metrics (JSON: agreement, n, n_correct, n_ties, ... + objec
 import pandas as pd
 
 from hetpref.lm.evaluate import evaluate_run
-from hetpref.lm.variants import objective_spec
 from hetpref.lm.jsonl import read_jsonl
 from hetpref.lm.tokenization import load_tokenizer
+from hetpref.lm.variants import objective_spec
 from hetpref.provenance import write_json
 from hetpref.runtime import script_run
 
-with script_run(snakemake, torch_threads=True) as log:  # noqa: F821
-    p, wc, inp, out = snakemake.params, snakemake.wildcards, snakemake.input, snakemake.output  # noqa: F821
+with script_run(snakemake, torch_threads=True) as log:
+    p, wc, inp, out = snakemake.params, snakemake.wildcards, snakemake.input, snakemake.output
     opts = dict(p.eval)
     tokenizer = load_tokenizer(p.model, inp.tokenizer)
     metrics, rows = evaluate_run(inp.adapter, tokenizer, read_jsonl(inp.test), objective=objective_spec(wc.objective)[0],

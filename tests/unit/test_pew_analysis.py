@@ -6,8 +6,13 @@ import pandas as pd
 import pytest
 
 from hetpref.aggregation import normalized_borda_count, pairwise_preference_matrix
-from hetpref.pew.analysis import (analyse_counts, analyse_questions, bootstrap_question, luce_shepard_rewards,
-                                  summary_statistics)
+from hetpref.pew.analysis import (
+    analyse_counts,
+    analyse_questions,
+    bootstrap_question,
+    luce_shepard_rewards,
+    summary_statistics,
+)
 from hetpref.pew.flip import DELTA, EPS, min_tv_flip, min_tv_flip_lp, ordered_pairs, question_flips
 
 

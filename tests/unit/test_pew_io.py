@@ -5,12 +5,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-pyreadstat = pytest.importorskip("pyreadstat")
-
-from hetpref.pew.demo import EV_OPTIONS, EV_TEXT, TYPE_NAMES, write_demo_counts_csv, write_demo_wave
 from hetpref.pew.counts import read_counts_table
+from hetpref.pew.demo import EV_OPTIONS, EV_TEXT, TYPE_NAMES, write_demo_counts_csv, write_demo_wave
 from hetpref.pew.questions import SurveyFileError, skipped_table
 from hetpref.pew.sav import METADATA_PREFIXES, is_question_column, read_wave
+
+# hetpref imports pyreadstat only where a .sav is read or written, so the imports above work without it
+pyreadstat = pytest.importorskip("pyreadstat")
 
 # Bytes 92..108 of an SPSS header are the creation date ("dd Mon yy") and time ("hh:mm:ss").
 SAV_TIMESTAMP = slice(92, 109)

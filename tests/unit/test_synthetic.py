@@ -3,8 +3,7 @@ import pytest
 import torch
 
 from hetpref.metrics import total_variation
-from hetpref.synthetic.data import (anonymous_labels, counted_nbc, per_type_labels, same_annotator_pairing,
-                                    sample_pairs)
+from hetpref.synthetic.data import anonymous_labels, counted_nbc, per_type_labels, same_annotator_pairing, sample_pairs
 from hetpref.synthetic.environment import SyntheticEnvironment, profile
 from hetpref.synthetic.experiment import compute_oracles, evaluate, method_id, oracle_key, parse_method, run_method
 from hetpref.synthetic.train import CorrectionConfig, TrainConfig, train_consistent, train_corrected_dpo, train_dpo

@@ -25,8 +25,19 @@ import numpy as np
 import pytest
 import yaml
 
-from hetpref.lm.hh_rlhf import (INVALID_JSON, INVALID_UTF8, NO_ASSISTANT, NOT_A_PAIR, PROMPT_MISMATCH, ChecksumError,
-                                DownloadError, HHRLHFFileError, download_hh_rlhf, local_files, read_source)
+from hetpref.lm.hh_rlhf import (
+    INVALID_JSON,
+    INVALID_UTF8,
+    NO_ASSISTANT,
+    NOT_A_PAIR,
+    PROMPT_MISMATCH,
+    ChecksumError,
+    DownloadError,
+    HHRLHFFileError,
+    download_hh_rlhf,
+    local_files,
+    read_source,
+)
 from hetpref.lm.relabel import DATASETS
 from tests.snakemake_stub import Names
 

@@ -15,11 +15,17 @@ import torch
 from scipy.optimize import root
 
 from ..aggregation import average_reward, pairwise_preference_matrix, ranking
-from ..oracles import (disagreement_term_minimiser, dpo_limit_reward, pair_population_minimiser,
-                       pairwise_loss_weights, reference_variant_minimiser, type_delta_variance, unanimity_weights)
+from ..oracles import (
+    disagreement_term_minimiser,
+    dpo_limit_reward,
+    pair_population_minimiser,
+    pairwise_loss_weights,
+    reference_variant_minimiser,
+    type_delta_variance,
+    unanimity_weights,
+)
 from ..preferences import bt_probability, simulate_until_unanimous
 from .record import claim_record, claim_rng, response_names, single_torch_thread
-
 
 # ---------------------------------------------------------------- claims 9 and 10
 MATCHED_A_REWARDS = np.array([[0.5, 0.0, -0.5]])   # population A: one BT type
@@ -86,7 +92,9 @@ def claim_10_variance_not_identifiable() -> dict:
     svar_A = type_delta_variance(m["rewards_A"][:, None, :], m["weights_A"], "sigmoid")[0]
     svar_B = type_delta_variance(m["rewards_B"][:, None, :], m["weights_B"], "sigmoid")[0]
     # what paired same-annotator data would see: E_u[P_u(y1≻y2)²] differs (cf. claim 11)
-    second_moment = lambda r, w: np.tensordot(w, bt_probability(r[:, 0] - r[:, 1]) ** 2, axes=1)  # noqa: E731
+    def second_moment(r, w):
+        return np.tensordot(w, bt_probability(r[:, 0] - r[:, 1]) ** 2, axes=1)
+
     max_W_diff = float(np.abs(W_A - W_B).max())
     passed = max_W_diff < 1e-10 and np.abs(var_A).max() == 0.0 and var_B.max() > 0.1
     return claim_record(

@@ -64,7 +64,7 @@ def per_seed_table(runs: Sequence[dict], paper: bool = True) -> pd.DataFrame:
     seeds = sorted(df["seed"].unique())
     group_order = {(s["objective"], s["dataset"]): i for i, s in summarise(runs).iterrows()}
     rows = []
-    for m_index, (metric, metric_label) in enumerate(METRICS.items()):
+    for m_index, (metric, _metric_label) in enumerate(METRICS.items()):
         if not any(metric in r for r in runs):
             continue
         sub_runs = [r for r in runs if metric in r]

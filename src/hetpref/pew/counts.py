@@ -22,8 +22,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .questions import (DEFAULT_REFUSED_LABELS, DEFAULT_TYPE_COLUMNS, GROUP_SEPARATOR, Question, SkippedQuestion,
-                        SurveyFileError, is_refused_label, normalize_wave, screen_question)
+from .questions import (
+    DEFAULT_REFUSED_LABELS,
+    DEFAULT_TYPE_COLUMNS,
+    GROUP_SEPARATOR,
+    Question,
+    SkippedQuestion,
+    SurveyFileError,
+    is_refused_label,
+    normalize_wave,
+    screen_question,
+)
 
 #: Counts-table columns: required ones first; the others are optional.
 COUNTS_REQUIRED = ("question", "option", "group", "weighted_count")
