@@ -13,7 +13,8 @@ with script_run(snakemake) as log:
     with open(out.md, "w") as fh:
         fh.write(claims_markdown(claims))
     for c in claims:
-        (log.info if c["passed"] else log.warning)("claim %d %s: %s", c["id"], "PASS" if c["passed"] else "FAIL", c["title"])
+        (log.info if c["passed"] else log.warning)("claim %d %s: %s", c["id"], "PASS" if c["passed"] else "FAIL",
+                                                   c["title"])
     n_fail = sum(not c["passed"] for c in claims)
     if n_fail:
         log.warning("%d of %d claims FAIL; see %s", n_fail, len(claims), out.md)

@@ -502,7 +502,8 @@ def test_tokenizer_spec_errors(tmp_path):
 class _Snakemake:
     def __init__(self, rule, params, input, output, log):
         self.rule, self.threads, self.wildcards = rule, 1, {}
-        self.params, self.input, self.output, self.log = Names(**params), Names(**input), Names(**output), Names(log=log)
+        self.params, self.input, self.output = Names(**params), Names(**input), Names(**output)
+        self.log = Names(log=log)
 
 
 def test_workflow_scripts_on_demo_data(tmp_path):

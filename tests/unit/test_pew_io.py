@@ -154,7 +154,8 @@ def test_corrupt_file_raises_naming_the_file(tmp_path):
 
 
 def test_missing_weight_column(tmp_path):
-    path = _write_sav(tmp_path / "noweight.sav", {"QKEY": [1.0, 2.0], "F_PARTYSUM_FINAL": [1.0, 2.0], "Q1_W5": [1.0, 2.0]})
+    path = _write_sav(tmp_path / "noweight.sav",
+                      {"QKEY": [1.0, 2.0], "F_PARTYSUM_FINAL": [1.0, 2.0], "Q1_W5": [1.0, 2.0]})
     with pytest.raises(SurveyFileError, match=r"noweight\.sav.*WEIGHT_W"):
         read_wave(path)
     with pytest.raises(SurveyFileError, match=r"noweight\.sav.*WEIGHT_W5"):

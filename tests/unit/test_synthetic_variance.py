@@ -267,7 +267,8 @@ def test_joint_model_variance_estimate_tracks_truth(rewards, steps, min_corr):
     est = model.sigmoid_variance(f1, f2).detach().numpy()
     true = type_delta_variance(SMALL.rewards(), kind="sigmoid").reshape(-1)
     assert np.corrcoef(est, true)[0, 1] > min_corr
-    assert info["n_heldout_pairs"] == round(0.1 * info["n_paired"]) and info["n_fit_pairs"] + info["n_heldout_pairs"] == info["n_paired"]
+    assert (info["n_heldout_pairs"] == round(0.1 * info["n_paired"])
+            and info["n_fit_pairs"] + info["n_heldout_pairs"] == info["n_paired"])
     losses = dict(info["heldout_trajectory"])
     assert info["heldout_loss"] == min(losses.values()) and losses[info["selected_step"]] == info["heldout_loss"]
     assert info["heldout_loss"] >= info["heldout_loss_true_q"] - 0.005

@@ -290,7 +290,8 @@ def write_question_table(table: pd.DataFrame, path) -> None:
 
     out = table.reindex(columns=list(TABLE_COLUMNS)).copy()
     for col in JSON_COLUMNS:
-        out[col] = out[col].map(lambda v: json.dumps(v) if v is not None and not (isinstance(v, float) and np.isnan(v)) else "")
+        out[col] = out[col].map(
+            lambda v: json.dumps(v) if v is not None and not (isinstance(v, float) and np.isnan(v)) else "")
     out.to_csv(path, index=False)
 
 
