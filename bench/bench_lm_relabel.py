@@ -25,12 +25,12 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 os.environ.setdefault("RAYON_NUM_THREADS", "2")  # the tokenizer's pool: 2 cores, as the target says
 
-import numpy as np  # noqa: E402
-
-from hetpref.lm.hh_rlhf import SUBSETS, read_pairs, write_demo  # noqa: E402
-from hetpref.lm.relabel import DATASETS, encode_table, relabel, write_dataset  # noqa: E402
+from hetpref.lm.hh_rlhf import SUBSETS, read_pairs, write_demo  # noqa: E402 (after RAYON_NUM_THREADS is set)
+from hetpref.lm.relabel import DATASETS, encode_table, relabel, write_dataset  # noqa: E402 (after RAYON_NUM_THREADS)
 
 
 def word_counts(table):

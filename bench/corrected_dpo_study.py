@@ -66,7 +66,8 @@ def estimators(env, oracles, seeds, alpha, n, cfg):
             seconds = time.perf_counter() - t
             with torch.no_grad():
                 est = model.sigmoid_variance(x * env.n + yw, x * env.n + yl)
-            facts[name] = {**variance_quality(est, truth), "heldout_excess": info["heldout_loss"] / info["heldout_loss_true_q"] - 1,
+            facts[name] = {**variance_quality(est, truth),
+                           "heldout_excess": info["heldout_loss"] / info["heldout_loss_true_q"] - 1,
                            "joint_seconds": seconds}
             arms.append(corrected_arm(name, corr, est))
         res = train_arms(rewards, pairs, seed, cfg, arms)

@@ -32,8 +32,8 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 # one FLOP count for MFU, GPU-hours and the jobs' limits; one set of HH-RLHF sizes and model shapes
-from hetpref.lm.resources import (HH_RLHF_PAIRS, LLAMA3_8B as SHAPE, forward_flops,  # noqa: E402 (after the path)
-                                  lora_step_flops, merge_config)
+from hetpref.lm.resources import HH_RLHF_PAIRS, forward_flops, lora_step_flops, merge_config  # noqa: E402 (after sys.path)
+from hetpref.lm.resources import LLAMA3_8B as SHAPE  # noqa: E402 (after sys.path: src/ is not installed here)
 
 TRAIN_PAIRS = HH_RLHF_PAIRS["train"]
 TEST_PAIRS = sum(HH_RLHF_PAIRS["test"].values())

@@ -28,16 +28,16 @@ snakemake.log: the log (drops and their reasons, the first located as file:line)
 import os
 
 # The tokenizers library sizes its thread pool when first imported: pin it to the rule's threads.
-os.environ.setdefault("RAYON_NUM_THREADS", str(max(1, int(snakemake.threads))))  # noqa: F821
+os.environ.setdefault("RAYON_NUM_THREADS", str(max(1, int(snakemake.threads))))
 
-from hetpref.lm.data import build_datasets  # noqa: E402
-from hetpref.runtime import script_run  # noqa: E402
+from hetpref.lm.data import build_datasets  # noqa: E402 (after RAYON_NUM_THREADS is set: tokenizers sizes its pool on import)
+from hetpref.runtime import script_run  # noqa: E402 (after RAYON_NUM_THREADS is set: tokenizers sizes its pool on import)
 
-with script_run(snakemake, torch_threads=False) as log:  # noqa: F821
-    p, logs = snakemake.params, dict(snakemake.log.items())  # noqa: F821
-    build_datasets(dict(snakemake.output.items()), source=p.source, data_dir=p.data_dir,  # noqa: F821
+with script_run(snakemake, torch_threads=False) as log:
+    p, logs = snakemake.params, dict(snakemake.log.items())
+    build_datasets(dict(snakemake.output.items()), source=p.source, data_dir=p.data_dir,
                    subsets=list(p.subsets), seed=int(p.seed), tokenizer=p.tokenizer, max_length=int(p.max_length),
                    demo_dir=p.demo_dir, demo_seed=int(p.demo_seed), demo_pairs=p.demo_pairs,
                    vocab_size=int(p.vocab_size), retries=int(p.retries), max_malformed_share=p.max_malformed_share,
                    local_split=p.local_split,
-                   log=log, report_path=logs.get("report"), see=logs.get("report") or snakemake.log[0])  # noqa: F821
+                   log=log, report_path=logs.get("report"), see=logs.get("report") or snakemake.log[0])

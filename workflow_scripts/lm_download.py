@@ -6,9 +6,9 @@ from pathlib import Path
 from hetpref.lm.hh_rlhf import SPLITS, download_hh_rlhf
 from hetpref.runtime import script_run
 
-with script_run(snakemake) as log:  # noqa: F821
-    p = snakemake.params  # noqa: F821
-    data_dir = Path(snakemake.output.manifest).parent  # noqa: F821
+with script_run(snakemake) as log:
+    p = snakemake.params
+    data_dir = Path(snakemake.output.manifest).parent
     files = download_hh_rlhf(data_dir, p.subsets, SPLITS, retries=p.retries,
                              max_malformed_share=p.max_malformed_share, log=log.info)
     for (subset, split), path in sorted(files.items()):

@@ -13,18 +13,18 @@ snakemake.output:    metrics (JSON: agreement, n, n_correct, n_ties, ... + objec
 import pandas as pd
 
 from hetpref.lm.evaluate import evaluate_run
-from hetpref.lm.variants import objective_spec
 from hetpref.lm.jsonl import read_jsonl
 from hetpref.lm.tokenization import load_tokenizer
+from hetpref.lm.variants import objective_spec
 from hetpref.provenance import write_json
 from hetpref.runtime import script_run
 
-with script_run(snakemake, torch_threads=True) as log:  # noqa: F821
-    p, wc, inp, out = snakemake.params, snakemake.wildcards, snakemake.input, snakemake.output  # noqa: F821
+with script_run(snakemake, torch_threads=True) as log:
+    p, wc, inp, out = snakemake.params, snakemake.wildcards, snakemake.input, snakemake.output
     opts = dict(p.eval)
     tokenizer = load_tokenizer(p.model, inp.tokenizer)
-    metrics, rows = evaluate_run(inp.adapter, tokenizer, read_jsonl(inp.test), objective=objective_spec(wc.objective)[0],
-                                 device=p.device, **opts)
+    metrics, rows = evaluate_run(inp.adapter, tokenizer, read_jsonl(inp.test),
+                                 objective=objective_spec(wc.objective)[0], device=p.device, **opts)
     metrics.update({"objective": wc.objective, "dataset": wc.dataset, "seed": int(wc.seed), "model": p.model})
     log.info("agreement %.4f (%d of %d, %d ties); shorter-wins prior %.4f; where the prior is wrong %.4f (%d pairs)",
              metrics["agreement"], metrics["n_correct"], metrics["n"], metrics["n_ties"], metrics["prior_agreement"],

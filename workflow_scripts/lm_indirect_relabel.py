@@ -13,8 +13,8 @@ from hetpref.lm.tokenization import load_tokenizer
 from hetpref.provenance import write_json
 from hetpref.runtime import script_run
 
-with script_run(snakemake, torch_threads=True) as log:  # noqa: F821
-    inp, out, p = snakemake.input, snakemake.output, snakemake.params  # noqa: F821
+with script_run(snakemake, torch_threads=True) as log:
+    inp, out, p = snakemake.input, snakemake.output, snakemake.params
     tokenizer = load_tokenizer(p.model, inp.tokenizer)
     records = read_jsonl(inp.pairs)
     chunks = Path(out.data).parent / "chunks"

@@ -18,8 +18,8 @@ from hetpref.lm.length_oracle import dpo_length_prior_bound, oracle_table, score
 from hetpref.lm.names import LABELLINGS
 from hetpref.runtime import script_run
 
-with script_run(snakemake, torch_threads=False) as log:  # noqa: F821
-    inp, out = snakemake.input, snakemake.output  # noqa: F821
+with script_run(snakemake, torch_threads=False) as log:
+    inp, out = snakemake.input, snakemake.output
     lengths = pd.read_csv(inp.lengths)
     train, test = lengths[lengths.split == "train"], lengths[lengths.split == "test"]
     if train.empty or test.empty:

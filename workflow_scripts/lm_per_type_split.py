@@ -3,7 +3,7 @@ from hetpref.lm.indirect import split_per_type
 from hetpref.lm.jsonl import read_jsonl, write_jsonl
 from hetpref.runtime import script_run
 
-with script_run(snakemake) as log:  # noqa: F821
-    by_type = split_per_type(read_jsonl(snakemake.input.per_type))  # noqa: F821
-    for k, path in enumerate(snakemake.output, start=1):  # noqa: F821
+with script_run(snakemake) as log:
+    by_type = split_per_type(read_jsonl(snakemake.input.per_type))
+    for k, path in enumerate(snakemake.output, start=1):
         log.info("type %d: %d records → %s", k, write_jsonl(path, by_type.get(k, [])), path)

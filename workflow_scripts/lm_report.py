@@ -12,8 +12,8 @@ import json
 from hetpref.lm.report import write_report
 from hetpref.runtime import script_run
 
-with script_run(snakemake) as log:  # noqa: F821
-    p, inp, out = snakemake.params, snakemake.input, snakemake.output  # noqa: F821
+with script_run(snakemake) as log:
+    p, inp, out = snakemake.params, snakemake.input, snakemake.output
     runs = [json.loads(open(f).read()) for f in inp.metrics]
     ceilings = json.loads(open(inp.ceilings).read())
     table = write_report(runs, out.csv, out.latex, out.figure, out_summary=out.summary,

@@ -13,11 +13,11 @@ from hetpref.lm.hub import describe_environment
 from hetpref.lm.stage import stage_model
 from hetpref.runtime import script_run
 
-with script_run(snakemake, torch_threads=False) as log:  # noqa: F821
-    spec = snakemake.params.model  # noqa: F821
+with script_run(snakemake, torch_threads=False) as log:
+    spec = snakemake.params.model
     log.info("staging %s (%s)", spec, describe_environment())
     record = stage_model(spec)
-    Path(snakemake.output.snapshot).write_text(json.dumps(record, indent=2) + "\n")  # noqa: F821
+    Path(snakemake.output.snapshot).write_text(json.dumps(record, indent=2) + "\n")
     if record.get("staged"):
         log.info("%s at commit %s: %d files, %.2f GB in %s", spec, record["commit"], len(record["files"]),
                  record["bytes"] / 1e9, record["folder"])

@@ -10,8 +10,8 @@ from hetpref.pew.inventory import NoQuestionError, no_question_message
 from hetpref.pew.waves import SKIPPED_COLUMNS
 from hetpref.runtime import script_run
 
-with script_run(snakemake) as log:  # noqa: F821
-    inp, out, p = snakemake.input, snakemake.output, snakemake.params  # noqa: F821
+with script_run(snakemake) as log:
+    inp, out, p = snakemake.input, snakemake.output, snakemake.params
     inv = pd.read_csv(inp.inventory)
     tables = [t for t in (read_question_table(f) for f in inp.questions) if len(t)]
     table = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=list(TABLE_COLUMNS))

@@ -10,8 +10,8 @@ from hetpref.pew.figures import ev_question_figure, figure_min_tv_cdf, figure_pa
 from hetpref.plotting import save
 from hetpref.runtime import script_run
 
-with script_run(snakemake) as log:  # noqa: F821
-    p, inp, out = snakemake.params, snakemake.input, snakemake.output  # noqa: F821
+with script_run(snakemake) as log:
+    p, inp, out = snakemake.params, snakemake.input, snakemake.output
     demo = p.mode == "demo"
     if p.figure == "fig_partitions":
         save(figure_partitions(pd.read_csv(inp.partitions), demo), out.pdf, out.png)

@@ -10,8 +10,8 @@ from hetpref.pew.inventory import NoQuestionError, no_question_message
 from hetpref.pew.waves import COVERAGE_COLUMNS, PARTITION_SKIPPED_COLUMNS
 from hetpref.runtime import script_run
 
-with script_run(snakemake) as log:  # noqa: F821
-    inp, out, p = snakemake.input, snakemake.output, snakemake.params  # noqa: F821
+with script_run(snakemake) as log:
+    inp, out, p = snakemake.input, snakemake.output, snakemake.params
     inv = pd.read_csv(inp.inventory)
     rows = partition_question_rows(inp.questions, PARTITION_COLUMNS)
     skipped = concat_csv(inp.skipped, PARTITION_SKIPPED_COLUMNS)

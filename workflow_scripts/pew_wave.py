@@ -4,9 +4,9 @@ from hetpref.pew.analysis import write_question_table
 from hetpref.pew.waves import analyse_wave
 from hetpref.runtime import script_run
 
-with script_run(snakemake) as log:  # noqa: F821
-    p, out, wave = snakemake.params, snakemake.output, snakemake.wildcards.wave  # noqa: F821
-    table, skipped, boot, info = analyse_wave(p.kind, snakemake.input.data, wave, p.type_columns,  # noqa: F821
+with script_run(snakemake) as log:
+    p, out, wave = snakemake.params, snakemake.output, snakemake.wildcards.wave
+    table, skipped, boot, info = analyse_wave(p.kind, snakemake.input.data, wave, p.type_columns,
                                               p.partitions, p.filters, p.analysis, p.bootstrap)
     log.info("%s: %d questions kept, %d skipped; %s", wave, info["n_questions"], info["n_skipped"], info)
     for s in skipped.itertuples():

@@ -9,10 +9,13 @@ from hetpref.runtime import script_run
 from hetpref.synthetic import figures
 from hetpref.synthetic.methods import CORRECTED_DPO, ESTIMATED, ORACLE, method_id
 
-with script_run(snakemake) as log:  # noqa: F821
-    inp, out = snakemake.input, snakemake.output  # noqa: F821
-    which = snakemake.params.figure  # noqa: F821
-    load = lambda files: np.stack([np.load(f) for f in files])  # noqa: E731
+with script_run(snakemake) as log:
+    inp, out = snakemake.input, snakemake.output
+    which = snakemake.params.figure
+
+    def load(files):
+        return np.stack([np.load(f) for f in files])
+
     if which == "heterogeneity":
         fig = figures.figure_heterogeneity(pd.read_csv(inp.heterogeneity))
     else:
@@ -22,7 +25,7 @@ with script_run(snakemake) as log:  # noqa: F821
     elif which == "fig4a":
         fig = figures.figure4a(oracles, load(inp.dpo), load(inp.nbc) if inp.nbc else None)
     elif which == "fig4b":
-        alphas = snakemake.params.alphas  # noqa: F821
+        alphas = snakemake.params.alphas
 
         def by_alpha(files, variance):
             return {a: load([f for f in files if f"/{method_id(CORRECTED_DPO, a, variance)}/" in f])

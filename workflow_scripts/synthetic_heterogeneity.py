@@ -9,8 +9,8 @@ from hetpref.synthetic.experiment import correction_config
 from hetpref.synthetic.heterogeneity import run_point
 from hetpref.synthetic.train import TrainConfig, config_dict
 
-with script_run(snakemake, torch_threads=True) as log:  # noqa: F821
-    p, out = snakemake.params, snakemake.output  # noqa: F821
+with script_run(snakemake, torch_threads=True) as log:
+    p, out = snakemake.params, snakemake.output
     cfg = TrainConfig(**p.train)
     corr = correction_config(p.corrected_dpo, alpha=p.alpha)
     for seed, metrics, policies, prov in zip(p.seeds, out.metrics, out.policies, out.provenance):
@@ -21,4 +21,4 @@ with script_run(snakemake, torch_threads=True) as log:  # noqa: F821
         np.savez_compressed(policies, **tables)
         write_json(prov, provenance(
             seed, {"point": p.point, "methods": p.methods, "n_preferences": p.n_preferences, **config_dict(cfg, corr)},
-            threads=snakemake.threads, **facts))  # noqa: F821
+            threads=snakemake.threads, **facts))

@@ -5,12 +5,12 @@ from hetpref.provenance import write_json
 from hetpref.runtime import script_run
 from hetpref.synthetic.experiment import compute_oracles, correction_config, environment_from_config, oracle_summary
 
-with script_run(snakemake, torch_threads=True) as log:  # noqa: F821
-    p = snakemake.params  # noqa: F821
+with script_run(snakemake, torch_threads=True) as log:
+    p = snakemake.params
     env = environment_from_config(p.environment)
     oracles = compute_oracles(env, p.corrected_dpo["alphas"], correction_config(p.corrected_dpo))
-    np.savez_compressed(snakemake.output.npz, **oracles)  # noqa: F821
+    np.savez_compressed(snakemake.output.npz, **oracles)
     summary = oracle_summary(oracles)
-    write_json(snakemake.output.json, summary)  # noqa: F821
+    write_json(snakemake.output.json, summary)
     for key, val in summary.items():
         log.info("%s: %s", key, val)

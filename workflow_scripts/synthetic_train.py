@@ -11,8 +11,8 @@ from hetpref.synthetic.experiment import correction_config, environment_from_con
 from hetpref.synthetic.methods import CORRECTED_DPO, parse_method
 from hetpref.synthetic.train import TrainConfig, config_dict
 
-with script_run(snakemake, torch_threads=True) as log:  # noqa: F821
-    p, wc, inp, out = snakemake.params, snakemake.wildcards, snakemake.input, snakemake.output  # noqa: F821
+with script_run(snakemake, torch_threads=True) as log:
+    p, wc, inp, out = snakemake.params, snakemake.wildcards, snakemake.input, snakemake.output
     seed, n = int(wc.seed), int(wc.n)
     env = environment_from_config(p.environment)
     cfg = TrainConfig(**p.train)
@@ -31,10 +31,10 @@ with script_run(snakemake, torch_threads=True) as log:  # noqa: F821
         write_json(metrics_path, metrics)
         write_json(provenance_path, provenance(
             seed, {"method": mid, **base, **config_dict(cfg, run_corr)}, loss_trajectory=result.loss_trajectory,
-            threads=snakemake.threads, train_seconds=result.seconds))  # noqa: F821
+            threads=snakemake.threads, train_seconds=result.seconds))
     if joint is not None:
         log.info("joint model: %s", {k: v for k, v in joint["info"].items() if k != "heldout_trajectory"})
         torch.save(joint["model"].state_dict(), out.joint_model)
         write_json(out.joint_provenance, provenance(
             seed, {**base, **config_dict(cfg, corr)}, loss_trajectory=joint["trajectory"],
-            threads=snakemake.threads, **joint["info"]))  # noqa: F821
+            threads=snakemake.threads, **joint["info"]))

@@ -15,7 +15,8 @@ class ConfigError(ValueError):
 # Credentials never belong in the config: it is hashed into every provenance record, copied to
 # cluster jobs and often committed. Keys named like one, and values shaped like a Hugging Face
 # token, are refused before anything else (the value is never repeated in the message).
-SECRET_KEY = re.compile(r"^(hf_|hub_|huggingface_|auth_|access_|use_auth_)?token$|(^|_)(secret|password|passwd|api_key|apikey)$",
+SECRET_KEY = re.compile(r"^(hf_|hub_|huggingface_|auth_|access_|use_auth_)?token$"
+                        r"|(^|_)(secret|password|passwd|api_key|apikey)$",
                         re.IGNORECASE)
 SECRET_VALUE = re.compile(r"^hf_[A-Za-z0-9]{20,}$")
 

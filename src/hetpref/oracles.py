@@ -64,7 +64,8 @@ def dpo_limit_reward(pairwise, mu=None, tol: float = 1e-12, max_iter: int = 100)
         idx = np.arange(n)
         hess[:, idx, idx] = curv.sum(-1) - curv[:, idx, idx]
         # (Σr)² penalty removes the shift null space without moving the optimum
-        step = np.linalg.solve(hess + ones * mu.min() ** 2, (grad + mu.min() ** 2 * r.sum(-1, keepdims=True))[..., None])[..., 0]
+        step = np.linalg.solve(hess + ones * mu.min() ** 2,
+                               (grad + mu.min() ** 2 * r.sum(-1, keepdims=True))[..., None])[..., 0]
         r = r - step
     else:
         raise RuntimeError(f"DPO limit did not converge in {max_iter} Newton steps (|grad| = {np.abs(grad).max():.2e})")
@@ -246,7 +247,8 @@ def disagreement_term_minimiser(deltas, weight: float) -> np.ndarray:
     q_one_dissent = w_pos * torch.exp(-d).sum(0)
     q_one_agrees = w_neg * torch.exp(d).sum(0)
     return convex_scalar_minimiser(
-        lambda h: w_pos * preference_loss("consistent", h, n_types=k) + w_neg * preference_loss("consistent", -h, n_types=k)
+        lambda h: w_pos * preference_loss("consistent", h, n_types=k)
+        + w_neg * preference_loss("consistent", -h, n_types=k)
         + weight * (q_one_dissent * preference_loss("dpo", h) + q_one_agrees * preference_loss("dpo", -h)), d.shape[1])
 
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import matplotlib
+import numpy as np
+
+from .synthetic.environment import profile, signed_offsets
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from .synthetic.environment import profile, signed_offsets  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402 (after matplotlib.use: the Agg backend is chosen before pyplot loads)
 
 COLORS = {"optimal": "black", "dpo": "tab:blue", "nbc": "tab:green", "consistent": "tab:red",
           "dpo_limit": "tab:blue", "ipo": "tab:purple"}

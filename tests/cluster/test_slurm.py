@@ -255,4 +255,5 @@ def test_the_machine_is_left_as_it_was(slurm_cluster):
     assert scontrol_seconds < 2, f"`scontrol show config` took {scontrol_seconds:.1f} s after the cluster stopped"
     before, after = slurm_cluster["before"]["dry_run_seconds"], dry_run_seconds()
     print(f"\n[cluster] snakemake -n: {before:.1f} s before the cluster, {after:.1f} s after it")
-    assert after <= before + DRY_RUN_SLACK, f"snakemake -n took {after:.1f} s after the cluster test, {before:.1f} s before"
+    assert after <= before + DRY_RUN_SLACK, \
+        f"snakemake -n took {after:.1f} s after the cluster test, {before:.1f} s before"

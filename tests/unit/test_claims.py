@@ -97,7 +97,8 @@ def test_claim09_10_identical_law_different_targets(all_claims):
     assert ev9["r̄_A ranking"][0] == "y1" and ev9["r̄_B ranking"][0] == "y2"
     assert ev9["max |DPO limit A − DPO limit B|"] < 1e-9
     assert ev10["max |W_A − W_B|"] < 1e-10
-    assert np.max(ev10["Var_u(Δ_u) per pair, A"]) == 0 and np.min(np.array(ev10["Var_u(Δ_u) per pair, B"])[np.triu_indices(3, 1)]) > 1.0
+    assert (np.max(ev10["Var_u(Δ_u) per pair, A"]) == 0
+            and np.min(np.array(ev10["Var_u(Δ_u) per pair, B"])[np.triu_indices(3, 1)]) > 1.0)
     a_A, a_B = ev10["paired statistic E_u[P_u(y1≻y2)²], A vs B (differs: paired data can tell them apart)"]
     assert a_B - a_A > 0.05
     # recompute P_B(y1≻y2) from the reported instance numbers, as a reader would

@@ -11,7 +11,8 @@ ROOT = Path(__file__).resolve().parents[2]
 # import name → distribution name, for the third-party packages the project uses
 DIST = {"torch": "torch", "numpy": "numpy", "scipy": "scipy", "pandas": "pandas", "matplotlib": "matplotlib",
         "yaml": "pyyaml", "jsonschema": "jsonschema", "snakemake": "snakemake", "pyreadstat": "pyreadstat",
-        "transformers": "transformers", "accelerate": "accelerate", "peft": "peft", "tokenizers": "tokenizers", "gguf": "gguf"}
+        "transformers": "transformers", "accelerate": "accelerate", "peft": "peft", "tokenizers": "tokenizers",
+        "gguf": "gguf"}
 
 
 def pins():
@@ -73,7 +74,8 @@ def test_rule_env_covers_its_imports_at_pinned_versions(rule, env, script):
     assert not missing, f"{env_file.name} lacks {sorted(missing)} imported by rule {rule}"
     project = pins()
     for dist, version in listed.items():
-        assert project.get(dist) == version, f"{env_file.name}: {dist}=={version} but pyproject pins {project.get(dist)}"
+        assert project.get(dist) == version, \
+            f"{env_file.name}: {dist}=={version} but pyproject pins {project.get(dist)}"
 
 
 def test_import_scan_sees_through_hetpref_imports():

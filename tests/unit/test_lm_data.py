@@ -16,15 +16,45 @@ import numpy as np
 import pytest
 from scipy.optimize import minimize
 
-from hetpref.lm.hh_rlhf import (PROMPT_MISMATCH, ChecksumError, DownloadError, PairTable, download_hh_rlhf,
-                                generate_demo_pairs, local_files, read_pairs, split_pair, write_demo)
-from hetpref.lm.length_oracle import distinct_length_pairs, fit_length_scorer, oracle_table, order_agreement
+from hetpref.lm.hh_rlhf import (
+    PROMPT_MISMATCH,
+    ChecksumError,
+    DownloadError,
+    PairTable,
+    download_hh_rlhf,
+    generate_demo_pairs,
+    local_files,
+    read_pairs,
+    split_pair,
+    write_demo,
+)
 from hetpref.lm.jsonl import read_jsonl
-from hetpref.lm.relabel import (DATASETS, NOT_UNANIMOUS, TIE, average_reward, example_keys,
-                                example_uniforms, label_probability, record_lines, relabel,
-                                reward_long, reward_mid, reward_short, type_rewards, write_dataset)
-from hetpref.lm.tokenization import (TOO_LONG, TokenizerUnavailable, count_pair_tokens, filter_max_length,
-                                     load_tokenizer, tokenizer_training_texts, train_tiny_tokenizer)
+from hetpref.lm.length_oracle import distinct_length_pairs, fit_length_scorer, oracle_table, order_agreement
+from hetpref.lm.relabel import (
+    DATASETS,
+    NOT_UNANIMOUS,
+    TIE,
+    average_reward,
+    example_keys,
+    example_uniforms,
+    label_probability,
+    record_lines,
+    relabel,
+    reward_long,
+    reward_mid,
+    reward_short,
+    type_rewards,
+    write_dataset,
+)
+from hetpref.lm.tokenization import (
+    TOO_LONG,
+    TokenizerUnavailable,
+    count_pair_tokens,
+    filter_max_length,
+    load_tokenizer,
+    tokenizer_training_texts,
+    train_tiny_tokenizer,
+)
 from tests.snakemake_stub import Names
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,7 +77,10 @@ def hand_rewards(n: int) -> tuple[float, float, float]:
 def table_from_counts(n_c, n_r, split="train", prefix="demo") -> PairTable:
     """A PairTable with short texts and the given token counts (for label-only tests)."""
     n = len(n_c)
-    obj = lambda xs: np.array(xs, dtype=object)  # noqa: E731
+
+    def obj(xs):
+        return np.array(xs, dtype=object)
+
     return PairTable(split, np.array([f"{prefix}/{split}/{i:06d}" for i in range(n)]),
                      obj([f"\n\nHuman: q{i}?\n\nAssistant:" for i in range(n)]),
                      obj([f" yes {i}" for i in range(n)]), obj([f" no {i}" for i in range(n)]),
@@ -279,7 +312,10 @@ def demo_table(tmp_path_factory):
     files = write_demo(tmp_path_factory.mktemp("demo"), seed=1, subsets=["harmless-base", "helpful-base"],
                        n_pairs={"train": 150, "test": 60})
     table = read_pairs(files, "train")
-    words = lambda texts: np.array([len(t.split()) for t in texts], np.int64)  # noqa: E731  (a count proxy)
+
+    def words(texts):  # a count proxy
+        return np.array([len(t.split()) for t in texts], np.int64)
+
     table.n_chosen, table.n_rejected = words(table.texts("chosen")), words(table.texts("rejected"))
     return filter_max_length(table, 400)
 
@@ -466,7 +502,8 @@ def test_tokenizer_spec_errors(tmp_path):
 class _Snakemake:
     def __init__(self, rule, params, input, output, log):
         self.rule, self.threads, self.wildcards = rule, 1, {}
-        self.params, self.input, self.output, self.log = Names(**params), Names(**input), Names(**output), Names(log=log)
+        self.params, self.input, self.output = Names(**params), Names(**input), Names(**output)
+        self.log = Names(log=log)
 
 
 def test_workflow_scripts_on_demo_data(tmp_path):

@@ -23,7 +23,7 @@ def test_bound_grows_with_the_eos_range_and_falls_with_entropy():
     rng = np.random.default_rng(0)
     n = rng.integers(20, 500, size=(2, 400))
     t = dpo_length_prior_bound(n[0], n[1], nats_per_token=[1.0, 4.0], eos_ranges=[0.0, 10.0, 50.0, 1e9])
-    for h, sub in t.groupby("nats_per_token"):
+    for _h, sub in t.groupby("nats_per_token"):
         ub = sub.sort_values("eos_range_nats")["upper_bound"].to_numpy()
         assert np.all(np.diff(ub) >= 0) and ub[-1] == 1.0
         assert abs(ub[0] - sub["shorter_wins"].iloc[0]) < 0.01  # G = 0: only equal lengths move

@@ -26,7 +26,8 @@ def test_parameter_counts_equal_real_llama_models(tied, kv_heads):
     assert shape.params == sum(p.numel() for p in causal.parameters())
     assert shape.base_params("reward") == sum(p.numel() for p in reward.parameters())
     # P_mm: every Linear of the blocks, plus the LM head of a policy (no embedding lookup)
-    blocks = sum(m.weight.numel() for n, m in causal.named_modules() if isinstance(m, torch.nn.Linear) and "layers" in n)
+    blocks = sum(m.weight.numel() for n, m in causal.named_modules()
+                 if isinstance(m, torch.nn.Linear) and "layers" in n)
     assert shape.matmul_params("causal_lm") == blocks + shape.vocab * shape.width
     assert shape.matmul_params("reward") == blocks
 

@@ -3,8 +3,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from hetpref.losses import (LOSS_NAMES, corrected_dpo_loss, first_order_correction, preference_loss,
-                            unanimous_mask)
+from hetpref.losses import LOSS_NAMES, corrected_dpo_loss, first_order_correction, preference_loss, unanimous_mask
 from hetpref.oracles import pair_population_minimiser
 
 H = torch.linspace(-4, 4, 17, dtype=torch.float64)

@@ -4,9 +4,16 @@ import torch
 
 from hetpref.aggregation import average_reward, normalized_borda_count, pairwise_preference_matrix
 from hetpref.metrics import total_variation
-from hetpref.oracles import (consistent_limit_reward, corrected_dpo_limit_reward, dpo_limit_reward,
-                             optimal_policy, pairwise_loss_weights, population_limit_reward,
-                             type_delta_variance, unanimous_fraction)
+from hetpref.oracles import (
+    consistent_limit_reward,
+    corrected_dpo_limit_reward,
+    dpo_limit_reward,
+    optimal_policy,
+    pairwise_loss_weights,
+    population_limit_reward,
+    type_delta_variance,
+    unanimous_fraction,
+)
 from hetpref.synthetic.environment import SyntheticEnvironment, profile
 
 
@@ -126,9 +133,14 @@ def test_pair_minimisers_agree_with_scipy():
     for j in range(3):
         wp, wn = np.prod(expit(d[:, j])), np.prod(expit(-d[:, j]))
         q1, q2 = wp * np.exp(-d[:, j]).sum(), wn * np.exp(d[:, j]).sum()
-        variant = lambda h: -wp * log_expit(4 * h) - wn * log_expit(4 * (1 - h))  # noqa: E731
-        dis = lambda h: (-wp * log_expit(4 * h) - wn * log_expit(-4 * h)  # noqa: E731
-                         + 0.5 * (-q1 * log_expit(h) - q2 * log_expit(-h)))
+
+        def variant(h, wp=wp, wn=wn):
+            return -wp * log_expit(4 * h) - wn * log_expit(4 * (1 - h))
+
+        def dis(h, wp=wp, wn=wn, q1=q1, q2=q2):
+            return (-wp * log_expit(4 * h) - wn * log_expit(-4 * h)
+                    + 0.5 * (-q1 * log_expit(h) - q2 * log_expit(-h)))
+
         for f, h in ((variant, h_var[j]), (dis, h_dis[j])):
             ref = minimize_scalar(f, bounds=(-30, 30), method="bounded", options={"xatol": 1e-10}).x
             assert h == pytest.approx(ref, abs=1e-6)

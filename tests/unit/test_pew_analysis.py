@@ -6,8 +6,13 @@ import pandas as pd
 import pytest
 
 from hetpref.aggregation import normalized_borda_count, pairwise_preference_matrix
-from hetpref.pew.analysis import (analyse_counts, analyse_questions, bootstrap_question, luce_shepard_rewards,
-                                  summary_statistics)
+from hetpref.pew.analysis import (
+    analyse_counts,
+    analyse_questions,
+    bootstrap_question,
+    luce_shepard_rewards,
+    summary_statistics,
+)
 from hetpref.pew.flip import DELTA, EPS, min_tv_flip, min_tv_flip_lp, ordered_pairs, question_flips
 
 
@@ -80,7 +85,8 @@ def test_vectorised_flips_match_per_pair_loop_with_padding():
                 tvs.append(obj if f else np.inf)
                 if k1 == np.argmax(b):
                     top.append(tvs[-1])
-        assert res["min_tv"][i] == pytest.approx(min(tvs), abs=n * EPS / 2 + 1e-9) or (np.isinf(min(tvs)) and np.isinf(res["min_tv"][i]))
+        assert (res["min_tv"][i] == pytest.approx(min(tvs), abs=n * EPS / 2 + 1e-9)
+                or (np.isinf(min(tvs)) and np.isinf(res["min_tv"][i])))
         assert res["top_can_change"][i] == np.isfinite(min(top))
     qi, k1, k2 = ordered_pairs(nbc, n_opts)
     assert len(qi) == sum(n * (n - 1) // 2 for n in n_opts)

@@ -5,12 +5,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-pyreadstat = pytest.importorskip("pyreadstat")
-
-from hetpref.pew.demo import EV_OPTIONS, EV_TEXT, TYPE_NAMES, write_demo_counts_csv, write_demo_wave
 from hetpref.pew.counts import read_counts_table
+from hetpref.pew.demo import EV_OPTIONS, EV_TEXT, TYPE_NAMES, write_demo_counts_csv, write_demo_wave
 from hetpref.pew.questions import SurveyFileError, skipped_table
 from hetpref.pew.sav import METADATA_PREFIXES, is_question_column, read_wave
+
+# hetpref imports pyreadstat only where a .sav is read or written, so the imports above work without it
+pyreadstat = pytest.importorskip("pyreadstat")
 
 # Bytes 92..108 of an SPSS header are the creation date ("dd Mon yy") and time ("hh:mm:ss").
 SAV_TIMESTAMP = slice(92, 109)
@@ -153,7 +154,8 @@ def test_corrupt_file_raises_naming_the_file(tmp_path):
 
 
 def test_missing_weight_column(tmp_path):
-    path = _write_sav(tmp_path / "noweight.sav", {"QKEY": [1.0, 2.0], "F_PARTYSUM_FINAL": [1.0, 2.0], "Q1_W5": [1.0, 2.0]})
+    path = _write_sav(tmp_path / "noweight.sav",
+                      {"QKEY": [1.0, 2.0], "F_PARTYSUM_FINAL": [1.0, 2.0], "Q1_W5": [1.0, 2.0]})
     with pytest.raises(SurveyFileError, match=r"noweight\.sav.*WEIGHT_W"):
         read_wave(path)
     with pytest.raises(SurveyFileError, match=r"noweight\.sav.*WEIGHT_W5"):

@@ -11,8 +11,14 @@ import pytest
 pytest.importorskip("pyreadstat")
 
 from hetpref.pew.analysis import BOOTSTRAP_COLUMNS, PARTITION_COLUMNS, analyse_questions, partition_summary
-from hetpref.pew.combine import (PAPER_SUMMARY, concat_csv, partition_question_rows, partitions_markdown,
-                                 summary_markdown, summary_rows)
+from hetpref.pew.combine import (
+    PAPER_SUMMARY,
+    concat_csv,
+    partition_question_rows,
+    partitions_markdown,
+    summary_markdown,
+    summary_rows,
+)
 from hetpref.pew.counts import read_counts_table
 from hetpref.pew.demo import write_demo_wave
 from hetpref.pew.reader import load_input, read_questions

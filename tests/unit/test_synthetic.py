@@ -3,8 +3,7 @@ import pytest
 import torch
 
 from hetpref.metrics import total_variation
-from hetpref.synthetic.data import (anonymous_labels, counted_nbc, per_type_labels, same_annotator_pairing,
-                                    sample_pairs)
+from hetpref.synthetic.data import anonymous_labels, counted_nbc, per_type_labels, same_annotator_pairing, sample_pairs
 from hetpref.synthetic.environment import SyntheticEnvironment, profile
 from hetpref.synthetic.experiment import compute_oracles, evaluate, method_id, oracle_key, parse_method, run_method
 from hetpref.synthetic.train import CorrectionConfig, TrainConfig, train_consistent, train_corrected_dpo, train_dpo
@@ -89,7 +88,8 @@ def test_train_config_rejects_bad_values(kwargs, match):
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    ({"alpha": -1}, "alpha"), ({"correction_clamp": 0}, "correction_clamp"), ({"joint_rewards": "mlp"}, "joint_rewards"),
+    ({"alpha": -1}, "alpha"), ({"correction_clamp": 0}, "correction_clamp"),
+    ({"joint_rewards": "mlp"}, "joint_rewards"),
     ({"joint_holdout": 1.0}, "joint_holdout"), ({"joint_holdout": 0.0}, "early_stopping needs held-out"),
     ({"joint_batch_size": 0}, "joint_batch_size")])
 def test_correction_config_rejects_bad_values(kwargs, match):
@@ -113,9 +113,11 @@ def test_learners_approach_their_limits_on_a_small_environment():
 
 
 def test_corrected_dpo_run_and_method_ids():
-    assert method_id("corrected_dpo", 1.0) == "cdpo_alpha1" and parse_method("cdpo_alpha0.5") == ("corrected_dpo", 0.5, "estimated")
+    assert (method_id("corrected_dpo", 1.0) == "cdpo_alpha1"
+            and parse_method("cdpo_alpha0.5") == ("corrected_dpo", 0.5, "estimated"))
     assert method_id("corrected_dpo", 2, "oracle") == "cdpo_alpha2_oracle"
-    assert parse_method("cdpo_alpha2_oracle") == ("corrected_dpo", 2.0, "oracle") and parse_method("dpo") == ("dpo", None, None)
+    assert (parse_method("cdpo_alpha2_oracle") == ("corrected_dpo", 2.0, "oracle")
+            and parse_method("dpo") == ("dpo", None, None))
     assert oracle_key("cdpo_alpha2_oracle") == oracle_key("cdpo_alpha2") == "limit_cdpo_alpha2"
     for bad in ("cdpo", "cdpo_alpha1_truth"):
         with pytest.raises(ValueError, match="allowed"):

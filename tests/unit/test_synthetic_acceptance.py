@@ -56,7 +56,8 @@ def test_checks_fail_when_the_effect_vanishes(paper_scale):
     table, summary, _ = paper_scale
     broken = table.copy()
     broken.loc[broken.method == "consistent", ["argmax_abs_d", "tv_to_optimal"]] = [0, 1.0]
-    broken.loc[broken.method == "cdpo_alpha2", "tv_to_optimal"] = float(table.loc[table.method == "dpo", "tv_to_optimal"].iloc[0])
+    broken.loc[broken.method == "cdpo_alpha2", "tv_to_optimal"] = float(
+        table.loc[table.method == "dpo", "tv_to_optimal"].iloc[0])
     failed = {c["check"] for c in synthetic_checks(broken, summary) if c["passed"] is False}
     assert any("peaks at |d| ∈" in f for f in failed) and any("closer to π* than DPO" in f for f in failed)
     assert any("closes ≥ half the gap" in f for f in failed)

@@ -10,17 +10,29 @@ import pandas as pd
 import pytest
 import torch
 
+from hetpref.losses import preference_loss
 from hetpref.metrics import total_variation
 from hetpref.synthetic.checks import checks_markdown, corrected_dpo_checks, gap_closed, heterogeneity_checks
-from hetpref.losses import preference_loss
 from hetpref.synthetic.data import anonymous_labels, empirical_pair_weights, sample_pairs
 from hetpref.synthetic.environment import SyntheticEnvironment
-from hetpref.synthetic.experiment import (compute_oracles, empirical_limit_policies, empirical_limits,
-                                          expand_methods, run_methods)
+from hetpref.synthetic.experiment import (
+    compute_oracles,
+    empirical_limit_policies,
+    empirical_limits,
+    expand_methods,
+    run_methods,
+)
 from hetpref.synthetic.figures import figure4b, figure_heterogeneity, figure_sweep, method_style
 from hetpref.synthetic.heterogeneity import heterogeneity_points, run_point, sweep_problem
-from hetpref.synthetic.train import (Arm, CorrectionConfig, TrainConfig, corrected_arm, orient_by_label, train_arms,
-                                     train_dpo)
+from hetpref.synthetic.train import (
+    Arm,
+    CorrectionConfig,
+    TrainConfig,
+    corrected_arm,
+    orient_by_label,
+    train_arms,
+    train_dpo,
+)
 from hetpref.synthetic.variance import LatentTypeJointModel, train_joint_model, true_sigmoid_variance
 
 SMALL = SyntheticEnvironment(n=8, shifts=(-2, 0, 2), slopes=(0.3, 0.4, 0.3), scales=(4.0, 1.5, 4.0))
@@ -82,8 +94,8 @@ def test_run_methods_reports_the_estimators_quality_per_arm():
 
 
 def test_empirical_pair_weights_count_the_oriented_preferences():
-    x, w, l = torch.tensor([0, 0, 1]), torch.tensor([2, 2, 0]), torch.tensor([1, 1, 2])
-    W = empirical_pair_weights(x, w, l, 2, 3).numpy()
+    x, y_w, y_l = torch.tensor([0, 0, 1]), torch.tensor([2, 2, 0]), torch.tensor([1, 1, 2])
+    W = empirical_pair_weights(x, y_w, y_l, 2, 3).numpy()
     assert W[0, 2, 1] == pytest.approx(2 * 2 / 3) and W[1, 0, 2] == pytest.approx(2 / 3)
     assert W.sum() == pytest.approx(2.0)
 
@@ -255,7 +267,8 @@ def test_joint_model_variance_estimate_tracks_truth(rewards, steps, min_corr):
     est = model.sigmoid_variance(f1, f2).detach().numpy()
     true = type_delta_variance(SMALL.rewards(), kind="sigmoid").reshape(-1)
     assert np.corrcoef(est, true)[0, 1] > min_corr
-    assert info["n_heldout_pairs"] == round(0.1 * info["n_paired"]) and info["n_fit_pairs"] + info["n_heldout_pairs"] == info["n_paired"]
+    assert (info["n_heldout_pairs"] == round(0.1 * info["n_paired"])
+            and info["n_fit_pairs"] + info["n_heldout_pairs"] == info["n_paired"])
     losses = dict(info["heldout_trajectory"])
     assert info["heldout_loss"] == min(losses.values()) and losses[info["selected_step"]] == info["heldout_loss"]
     assert info["heldout_loss"] >= info["heldout_loss_true_q"] - 0.005

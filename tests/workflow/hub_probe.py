@@ -64,7 +64,8 @@ def main(argv):
         except Exception as e:  # reported to the test, which asserts on type and message
             out[arg] = {"ok": False, "type": type(e).__name__, "message": str(e)}
         out[arg]["requests"] = [path for path, _ in REQUESTS[start:] if "agent-harnesses" not in path]
-        out[arg]["authorization"] = sorted({auth or "" for path, auth in REQUESTS[start:] if "agent-harnesses" not in path})
+        out[arg]["authorization"] = sorted({auth or "" for path, auth in REQUESTS[start:]
+                                            if "agent-harnesses" not in path})
     print(json.dumps(out))
 
 

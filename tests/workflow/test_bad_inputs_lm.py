@@ -25,8 +25,19 @@ import numpy as np
 import pytest
 import yaml
 
-from hetpref.lm.hh_rlhf import (INVALID_JSON, INVALID_UTF8, NO_ASSISTANT, NOT_A_PAIR, PROMPT_MISMATCH, ChecksumError,
-                                DownloadError, HHRLHFFileError, download_hh_rlhf, local_files, read_source)
+from hetpref.lm.hh_rlhf import (
+    INVALID_JSON,
+    INVALID_UTF8,
+    NO_ASSISTANT,
+    NOT_A_PAIR,
+    PROMPT_MISMATCH,
+    ChecksumError,
+    DownloadError,
+    HHRLHFFileError,
+    download_hh_rlhf,
+    local_files,
+    read_source,
+)
 from hetpref.lm.relabel import DATASETS
 from tests.snakemake_stub import Names
 
@@ -453,7 +464,8 @@ def test_cached_hub_id_loads_without_asking_the_hub(request, probe):
 @pytest.mark.workflow
 def test_corrupt_file_fails_the_run_then_its_good_copy_is_used_offline(tmp_path, hub_home):
     cfg = tmp_path / "lm.yaml"
-    cfg.write_text(yaml.safe_dump({"lm": {"source": "local", "data_dir": "hh", "subsets": [SUBSET], "model": CACHED_ID}}))
+    cfg.write_text(yaml.safe_dump({"lm": {"source": "local", "data_dir": "hh", "subsets": [SUBSET],
+                                          "model": CACHED_ID}}))
     env = clean_env(HF_HOME=str(hub_home), HF_HUB_OFFLINE="1")  # a GPU node without internet
     target = f"results/lm/local_{CACHED_ID.replace('/', '-')}/data/summary.json"
     lines = hh_lines(60, "train")
@@ -478,7 +490,8 @@ def test_corrupt_file_fails_the_run_then_its_good_copy_is_used_offline(tmp_path,
     summary = json.loads((tmp_path / target).read_text())
     train = summary["files"][f"{SUBSET}/train"]
     assert train["dropped"] == {INVALID_JSON: 1, NOT_A_PAIR: 1} and train["pairs"] == 58
-    assert [d["at"] for d in train["first_dropped"]] == [f"hh/{SUBSET}/train.jsonl.gz:9", f"hh/{SUBSET}/train.jsonl.gz:41"]
+    assert [d["at"] for d in train["first_dropped"]] == [f"hh/{SUBSET}/train.jsonl.gz:9",
+                                                         f"hh/{SUBSET}/train.jsonl.gz:41"]
     assert summary["files"][f"{SUBSET}/test"]["pairs"] == 12 and summary["splits"]["test"]["pairs"] == 12
     assert summary["tokenizer"] == CACHED_ID
     log = (tmp_path / f"logs/lm/local_{CACHED_ID.replace('/', '-')}/data.log").read_text()

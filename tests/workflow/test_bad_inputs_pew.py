@@ -12,12 +12,13 @@ import pandas as pd
 import pytest
 import yaml
 
-pyreadstat = pytest.importorskip("pyreadstat")
+from hetpref.pew.analysis import analyse_questions
+from hetpref.pew.counts import read_counts_table
+from hetpref.pew.demo import write_demo_counts_csv, write_demo_wave
+from hetpref.pew.sav import read_wave
 
-from hetpref.pew.analysis import analyse_questions  # noqa: E402
-from hetpref.pew.demo import write_demo_counts_csv, write_demo_wave  # noqa: E402
-from hetpref.pew.counts import read_counts_table  # noqa: E402
-from hetpref.pew.sav import read_wave  # noqa: E402
+# hetpref imports pyreadstat only where a .sav is read or written, so the imports above work without it
+pyreadstat = pytest.importorskip("pyreadstat")
 
 ROOT = Path(__file__).resolve().parents[2]
 SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")

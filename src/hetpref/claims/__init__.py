@@ -17,15 +17,31 @@ y1, y2, … (index 0, 1, … in arrays).
 - :mod:`hetpref.claims.registry`        the claims in report order, which take a seed, running them all
 - :mod:`hetpref.claims.render`          the markdown report and the figure
 """
-from .aggregation import (CLAIM4_REWARDS, CLAIM5_REWARDS, CLAIM6_LABELS, CLAIM6_REWARDS, CLAIM7_REWARDS,
-                          claim_01_mixture_not_bt, claim_02_only_affine_is_order_consistent,
-                          claim_03_dpo_limit_follows_nbc, claim_04_nbc_depends_on_mu,
-                          claim_05_nbc_depends_on_temperature, claim_06_mediocrity_promotion, claim_07_iia_violation,
-                          claim_08_tyranny_of_majority)
-from .identification import (CLAIM11_REWARDS, claim_09_not_learnable_without_annotator_info,
-                             claim_10_variance_not_identifiable, claim_11_paired_estimator_recovers_variance,
-                             claim_12_consistent_losses, claim_13_until_agreement_is_bt_on_sum,
-                             claim_14_must_discard_disagreements, matched_populations)
+from .aggregation import (
+    CLAIM4_REWARDS,
+    CLAIM5_REWARDS,
+    CLAIM6_LABELS,
+    CLAIM6_REWARDS,
+    CLAIM7_REWARDS,
+    claim_01_mixture_not_bt,
+    claim_02_only_affine_is_order_consistent,
+    claim_03_dpo_limit_follows_nbc,
+    claim_04_nbc_depends_on_mu,
+    claim_05_nbc_depends_on_temperature,
+    claim_06_mediocrity_promotion,
+    claim_07_iia_violation,
+    claim_08_tyranny_of_majority,
+)
+from .identification import (
+    CLAIM11_REWARDS,
+    claim_09_not_learnable_without_annotator_info,
+    claim_10_variance_not_identifiable,
+    claim_11_paired_estimator_recovers_variance,
+    claim_12_consistent_losses,
+    claim_13_until_agreement_is_bt_on_sum,
+    claim_14_must_discard_disagreements,
+    matched_populations,
+)
 from .registry import CLAIMS, Claim, run_all_claims
 from .render import claims_figure, claims_markdown
 

@@ -120,7 +120,8 @@ def claim_03_dpo_limit_follows_nbc(seed: int = 0, instances_per_shape: int = 20,
             if differs and example is None:
                 example = {"rewards r_u(y) per type": rewards, "type weights p(u)": weights, "mu": mu,
                            "NBC_mu": nbc, "DPO limit reward": r_dpo, "r̄": rbar,
-                           "ranking by NBC": response_names(ranking(nbc)), "ranking by DPO limit": response_names(ranking(r_dpo)),
+                           "ranking by NBC": response_names(ranking(nbc)),
+                           "ranking by DPO limit": response_names(ranking(r_dpo)),
                            "ranking by r̄": response_names(ranking(rbar))}
     n = len(records)
     passed = n_dpo_nbc_agree == n and n_rbar_differs > 0 and max_eq14_residual < 1e-9
@@ -167,9 +168,11 @@ def claim_04_nbc_depends_on_mu(rewards=None) -> dict:
     winners = [response_names([ranking(normalized_borda_count(P, claim4_mu(t)))[0]])[0] for t in grid]
     rbar = average_reward(rewards)
     shown_t = [0.1, 1 / 3, 0.6]
-    nbc_shown = {f"NBC at t = {t:.4g} (μ = {np.round(claim4_mu(t), 4).tolist()})": normalized_borda_count(P, claim4_mu(t))
+    nbc_shown = {f"NBC at t = {t:.4g} (μ = {np.round(claim4_mu(t), 4).tolist()})":
+                 normalized_borda_count(P, claim4_mu(t))
                  for t in shown_t}
-    winner_changes = [(float(grid[i]), winners[i], winners[i + 1]) for i in range(len(grid) - 1) if winners[i] != winners[i + 1]]
+    winner_changes = [(float(grid[i]), winners[i], winners[i + 1]) for i in range(len(grid) - 1)
+                      if winners[i] != winners[i + 1]]
     passed = (t_bisect is not None and abs(t_bisect - t_closed) < 1e-10
               and winners[0] == "y1" and winners[-1] == "y2" and len(winner_changes) == 1
               and abs(winner_changes[0][0] - t_closed) <= 0.011 and response_names(ranking(rbar))[0] == "y1")
@@ -208,7 +211,8 @@ def claim_05_nbc_depends_on_temperature() -> dict:
         evidence[f"τ = {tau:g}: NBC (uniform μ)"] = nbc
         evidence[f"τ = {tau:g}: NBC ranking"] = nbc_rankings[-1]
         evidence[f"τ = {tau:g}: DPO-limit ranking"] = response_names(ranking(r_dpo))
-    tau_star = brentq(lambda t: pairwise_preference_matrix(rewards, temperature=t)[0, 1] - 0.5, *temperatures, xtol=1e-14)
+    tau_star = brentq(lambda t: pairwise_preference_matrix(rewards, temperature=t)[0, 1] - 0.5, *temperatures,
+                      xtol=1e-14)
     rbar = average_reward(rewards)
     evidence["τ* where NBC ties"] = tau_star
     evidence["r̄ (no τ in it)"] = rbar
@@ -238,7 +242,8 @@ def claim_06_mediocrity_promotion(rewards=None, mu=None, seed: int = 0) -> dict:
     nbc = normalized_borda_count(P, mu_used)
     rbar = average_reward(rewards)
     r_dpo = dpo_limit_reward(P, mu_used)
-    nbc_winner, rbar_winner = response_names([ranking(nbc)[0]], CLAIM6_LABELS)[0], response_names([ranking(rbar)[0]], CLAIM6_LABELS)[0]
+    nbc_winner, rbar_winner = (response_names([ranking(nbc)[0]], CLAIM6_LABELS)[0],
+                               response_names([ranking(rbar)[0]], CLAIM6_LABELS)[0])
     # robustness: how often NBC still picks medium under random μ (not used for PASS)
     mus = claim_rng(seed, 6).dirichlet(np.ones(3), size=200)
     share_medium = float(np.mean(ranking(normalized_borda_count(np.broadcast_to(P, (200, 3, 3)), mus))[:, 0] == 2))
@@ -276,10 +281,12 @@ def claim_07_iia_violation() -> dict:
         7, "Violation of independence of irrelevant alternatives (App. A)",
         "With two responses NBC (uniform μ) prefers y1 to y2, as r̄ does; adding y3, the least "
         "preferred response of every type, makes NBC prefer y2 to y1 (r̄'s order of y1, y2 is unchanged).",
-        {"rewards r_u(y1, y2, y3) per type": rewards, "type weights p(u)": [0.5, 0.5], "mu": "uniform over the offered responses"},
+        {"rewards r_u(y1, y2, y3) per type": rewards, "type weights p(u)": [0.5, 0.5],
+         "mu": "uniform over the offered responses"},
         {"y3 is every type's least preferred": y3_last_for_every_type,
          "P over {y1, y2}": P2, "NBC over {y1, y2}": nbc2, "NBC ranking over {y1, y2}": response_names(ranking(nbc2)),
-         "P over {y1, y2, y3}": P3, "NBC over {y1, y2, y3}": nbc3, "NBC ranking over {y1, y2, y3}": response_names(ranking(nbc3)),
+         "P over {y1, y2, y3}": P3, "NBC over {y1, y2, y3}": nbc3,
+         "NBC ranking over {y1, y2, y3}": response_names(ranking(nbc3)),
          "DPO-limit ranking over {y1, y2, y3}": response_names(ranking(r_dpo3)),
          "r̄": rbar, "r̄ ranking": response_names(ranking(rbar))},
         passed)

@@ -15,11 +15,17 @@ import torch
 from scipy.optimize import root
 
 from ..aggregation import average_reward, pairwise_preference_matrix, ranking
-from ..oracles import (disagreement_term_minimiser, dpo_limit_reward, pair_population_minimiser,
-                       pairwise_loss_weights, reference_variant_minimiser, type_delta_variance, unanimity_weights)
+from ..oracles import (
+    disagreement_term_minimiser,
+    dpo_limit_reward,
+    pair_population_minimiser,
+    pairwise_loss_weights,
+    reference_variant_minimiser,
+    type_delta_variance,
+    unanimity_weights,
+)
 from ..preferences import bt_probability, simulate_until_unanimous
 from .record import claim_record, claim_rng, response_names, single_torch_thread
-
 
 # ---------------------------------------------------------------- claims 9 and 10
 MATCHED_A_REWARDS = np.array([[0.5, 0.0, -0.5]])   # population A: one BT type
@@ -64,7 +70,8 @@ def claim_09_not_learnable_without_annotator_info() -> dict:
         "Population A (one BT type) and population B (80/20 mixture) have the same P(y≻y') for every "
         "pair, so anonymous preference data have the same law, but their r̄ rankings differ.",
         {"population A rewards r(y1..y3)": m["rewards_A"], "population A weights": m["weights_A"],
-         "population B rewards r_u(y1..y3) (solved so that P_B = P_A; r(y3) = 0, minority r(y1) − r(y2) fixed at −8)": m["rewards_B"],
+         "population B rewards r_u(y1..y3) (solved so that P_B = P_A; r(y3) = 0, "
+         "minority r(y1) − r(y2) fixed at −8)": m["rewards_B"],
          "population B weights": m["weights_B"]},
         {"P_A": m["P_A"], "P_B": m["P_B"], "max |P_A − P_B|": m["max_abs_P_difference"],
          "solver converged": m["solver_converged"],
@@ -86,7 +93,9 @@ def claim_10_variance_not_identifiable() -> dict:
     svar_A = type_delta_variance(m["rewards_A"][:, None, :], m["weights_A"], "sigmoid")[0]
     svar_B = type_delta_variance(m["rewards_B"][:, None, :], m["weights_B"], "sigmoid")[0]
     # what paired same-annotator data would see: E_u[P_u(y1≻y2)²] differs (cf. claim 11)
-    second_moment = lambda r, w: np.tensordot(w, bt_probability(r[:, 0] - r[:, 1]) ** 2, axes=1)  # noqa: E731
+    def second_moment(r, w):
+        return np.tensordot(w, bt_probability(r[:, 0] - r[:, 1]) ** 2, axes=1)
+
     max_W_diff = float(np.abs(W_A - W_B).max())
     passed = max_W_diff < 1e-10 and np.abs(var_A).max() == 0.0 and var_B.max() > 0.1
     return claim_record(
@@ -159,7 +168,8 @@ def claim_11_paired_estimator_recovers_variance(seed: int = 0, n_annotators: int
     m_hat = a_hat + b_hat
     var_hat = a_hat - m_hat ** 2
     # delta-method standard error of a − (a + b)² with independent a- and b-samples
-    se = np.sqrt(((1 - 2 * m_true) ** 2 * a_true * (1 - a_true) + (2 * m_true) ** 2 * b_true * (1 - b_true)) / n_annotators)
+    se = np.sqrt(((1 - 2 * m_true) ** 2 * a_true * (1 - a_true) + (2 * m_true) ** 2 * b_true * (1 - b_true))
+                 / n_annotators)
     z = (var_hat - var_true) / se
     evidence = {"pairs (y_w, y_l), 1-based": pairs_ij + 1,
                 "a = E_u[P_u²]": a_true, "b = E_u[P_u(1 − P_u)]": b_true, "m = a + b = P(y_w≻y_l)": m_true,
@@ -175,7 +185,8 @@ def claim_11_paired_estimator_recovers_variance(seed: int = 0, n_annotators: int
         evidence["latent-type model max |estimate − truth|"] = np.abs(est - var_true).max()
         evidence["latent-type model same-annotator pairs used"] = info["n_paired"]
         # reported, not gated: an SGD fit of a non-convex mixture is a sanity check, not the claim
-        evidence["latent-type model within 0.03 of truth (not part of PASS)"] = bool(np.abs(est - var_true).max() < 0.03)
+        evidence["latent-type model within 0.03 of truth (not part of PASS)"] = bool(
+            np.abs(est - var_true).max() < 0.03)
     return claim_record(
         11, "The paired-preference estimator recovers the variance term (§5.3, Eq. 19)",
         "From pairs of labels given by the same anonymous annotator, a = q(p; p) and b = q(p; p reversed) "
@@ -184,7 +195,8 @@ def claim_11_paired_estimator_recovers_variance(seed: int = 0, n_annotators: int
         {"rewards r_u(y1..y4) per type": rewards, "type weights p(u)": [1 / 3] * 3, "seed": seed,
          "annotators per pair and statistic": n_annotators,
          "latent-type model": ({"fitted": True, "preferences": latent_preferences, "Adam steps": latent_steps,
-                                "lr": 1e-2, "batch": 1024, "latent types K": n_types} if fit_latent_model else {"fitted": False})},
+                                "lr": 1e-2, "batch": 1024, "latent types K": n_types}
+                               if fit_latent_model else {"fitted": False})},
         evidence, passed)
 
 
@@ -199,7 +211,8 @@ def claim_12_consistent_losses(seed: int = 0, n_pairs: int = 64, bias_threshold:
         target = d.mean(0)
         bias[f"consistent (−log σ(k h)), k = {k}"] = np.abs(pair_population_minimiser("consistent", d) - target).max()
         if k <= 4:
-            bias[f"consistent_ik (I_k family), k = {k}"] = np.abs(pair_population_minimiser("consistent_ik", d) - target).max()
+            bias[f"consistent_ik (I_k family), k = {k}"] = np.abs(
+                pair_population_minimiser("consistent_ik", d) - target).max()
             bias[f"reference variant σ(k(1 − h)), k = {k}"] = np.abs(reference_variant_minimiser(d) - target).max()
     # one pair worked through, so the report can be checked by hand
     d3 = deltas[3][:, :1]
@@ -221,7 +234,8 @@ def claim_12_consistent_losses(seed: int = 0, n_pairs: int = 64, bias_threshold:
                       "P(all y1) = Π σ(Δ_u), P(all y2) = Π σ(−Δ_u)",
          "bias threshold for the variant": bias_threshold},
         {"max |h* − mean_u Δ_u| per loss": bias, "worked example": worked,
-         "all consistent losses within 1e-6": consistent_ok, "reference variant biased above threshold": variant_biased},
+         "all consistent losses within 1e-6": consistent_ok,
+         "reference variant biased above threshold": variant_biased},
         consistent_ok and variant_biased)
 
 
@@ -237,7 +251,8 @@ def claim_13_until_agreement_is_bt_on_sum(seed: int = 0, n_types: int = 3, n_pai
     bt_on_sum = bt_probability(deltas.sum(0))
     # the identity on many more random delta vectors (k = 2..6), exact arithmetic only
     many = [rng.normal(scale=2.0, size=(k, 500)) for k in range(2, 7)]
-    identity_error = max(np.abs((lambda wp, wn: wp / (wp + wn))(*(t.numpy() for t in unanimity_weights(torch.as_tensor(d))))
+    identity_error = max(np.abs((lambda wp, wn: wp / (wp + wn))(*(t.numpy()
+                                                                  for t in unanimity_weights(torch.as_tensor(d))))
                                 - bt_probability(d.sum(0))).max() for d in many)
     share, mean_rounds = simulate_until_unanimous(deltas, n_repeats, rng)
     se = np.sqrt(bt_on_sum * (1 - bt_on_sum) / n_repeats)
@@ -294,6 +309,7 @@ def claim_14_must_discard_disagreements(seed: int = 0, n_types: int = 4, n_pairs
         {"max |h* − mean_u Δ_u| per w": bias, "median |h* − mean_u Δ_u| per w": median_bias,
          "worked example": worked,
          "mean share of pairs kept by the consistent loss (unanimous)": (w_pos + w_neg).mean(),
-         "mean share of pairs in the pattern or its mirror (discarded, would be used at w > 0)": (p_pattern + p_mirror).mean()},
+         "mean share of pairs in the pattern or its mirror (discarded, would be used at w > 0)":
+             (p_pattern + p_mirror).mean()},
         passed)
 

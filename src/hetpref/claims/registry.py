@@ -3,16 +3,27 @@ seed (those with random instances or Monte-Carlo simulations). Running every cla
 over it; nothing is inferred from function signatures."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from collections.abc import Callable
+from dataclasses import dataclass
 
-from .aggregation import (claim_01_mixture_not_bt, claim_02_only_affine_is_order_consistent,
-                          claim_03_dpo_limit_follows_nbc, claim_04_nbc_depends_on_mu,
-                          claim_05_nbc_depends_on_temperature, claim_06_mediocrity_promotion, claim_07_iia_violation,
-                          claim_08_tyranny_of_majority)
-from .identification import (claim_09_not_learnable_without_annotator_info, claim_10_variance_not_identifiable,
-                             claim_11_paired_estimator_recovers_variance, claim_12_consistent_losses,
-                             claim_13_until_agreement_is_bt_on_sum, claim_14_must_discard_disagreements)
+from .aggregation import (
+    claim_01_mixture_not_bt,
+    claim_02_only_affine_is_order_consistent,
+    claim_03_dpo_limit_follows_nbc,
+    claim_04_nbc_depends_on_mu,
+    claim_05_nbc_depends_on_temperature,
+    claim_06_mediocrity_promotion,
+    claim_07_iia_violation,
+    claim_08_tyranny_of_majority,
+)
+from .identification import (
+    claim_09_not_learnable_without_annotator_info,
+    claim_10_variance_not_identifiable,
+    claim_11_paired_estimator_recovers_variance,
+    claim_12_consistent_losses,
+    claim_13_until_agreement_is_bt_on_sum,
+    claim_14_must_discard_disagreements,
+)
 
 
 @dataclass(frozen=True)

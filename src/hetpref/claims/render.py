@@ -8,7 +8,6 @@ import numpy as np
 from ..aggregation import normalized_borda_count, pairwise_preference_matrix
 from .aggregation import claim4_mu
 
-
 _MAX_INLINE_NUMBERS = 60
 
 

@@ -20,8 +20,8 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("files", nargs="+", help="<dir>/<subset>/<split>.jsonl.gz (or <dir>/<subset>_<split>.jsonl.gz)")
     parser.add_argument("--max-malformed-share", type=float, default=MAX_MALFORMED_SHARE,
-                        help=f"refuse a file with more unusable records than this share (default {MAX_MALFORMED_SHARE}, "
-                             "as lm.max_malformed_share)")
+                        help="refuse a file with more unusable records than this share "
+                             f"(default {MAX_MALFORMED_SHARE}, as lm.max_malformed_share)")
     args = parser.parse_args(argv)
     failed = 0
     for path in args.files:

@@ -20,8 +20,13 @@ from .hh_rlhf import HH_RLHF_URL, SPLITS, data_report, get_source, no_pairs_mess
 from .names import DATASETS
 from .relabel import encode_table, relabel, write_dataset
 from .split import cap_table, split_table
-from .tokenization import (count_pair_tokens, filter_max_length, load_tokenizer, tokenizer_training_texts,
-                           train_tiny_tokenizer)
+from .tokenization import (
+    count_pair_tokens,
+    filter_max_length,
+    load_tokenizer,
+    tokenizer_training_texts,
+    train_tiny_tokenizer,
+)
 
 TOKENIZER_TRAIN_TEXTS = 20000  # at most this many training transcripts train the tiny tokenizer
 TOKENIZER_BATCH = 1024  # texts per tokenizer batch (speed only)

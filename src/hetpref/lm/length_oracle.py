@@ -101,7 +101,8 @@ def fit_length_scorer(n_a, n_b, labelling: str, tol: float = 1e-11, max_iter: in
     s = np.zeros(L)
     f = _objective(s, i, j, p, w)
     it, grad_max = 0, 0.0
-    for it in range(1, max_iter + 1 if free.size else 1):  # nothing to fit without a free length
+    # nothing to fit without a free length
+    for it in range(1, max_iter + 1 if free.size else 1):  # noqa: B007 (it: the iteration count, read after the loop)
         d = s[i] - s[j]
         sig = expit(d)
         gd = w * (sig - p)  # ∂f/∂d

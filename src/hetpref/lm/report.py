@@ -64,7 +64,7 @@ def per_seed_table(runs: Sequence[dict], paper: bool = True) -> pd.DataFrame:
     seeds = sorted(df["seed"].unique())
     group_order = {(s["objective"], s["dataset"]): i for i, s in summarise(runs).iterrows()}
     rows = []
-    for m_index, (metric, metric_label) in enumerate(METRICS.items()):
+    for m_index, (metric, _metric_label) in enumerate(METRICS.items()):
         if not any(metric in r for r in runs):
             continue
         sub_runs = [r for r in runs if metric in r]
@@ -79,7 +79,8 @@ def per_seed_table(runs: Sequence[dict], paper: bool = True) -> pd.DataFrame:
             for seed in seeds:
                 row[f"seed {seed}"] = 100 * by_seed.get(seed, np.nan)
             row.update({"n_seeds": s["n_seeds"], "mean": 100 * s["mean"], "ci_low": 100 * s["ci_low"],
-                        "ci_high": 100 * s["ci_high"], "metric": metric, "n_pairs": first.get(METRIC_N.get(metric, "n")),
+                        "ci_high": 100 * s["ci_high"], "metric": metric,
+                        "n_pairs": first.get(METRIC_N.get(metric, "n")),
                         "_order": (group_order.get((s["objective"], s["dataset"]), 99), m_index)})
             if paper:
                 values = PAPER.get((s["objective"], s["labelling"])) if metric == "agreement" else None

@@ -35,10 +35,12 @@ GPU_MEMORY_GB = {"A100": 80.0, "H100": 80.0, "H200": 141.0}  # the larger A100 (
 LIMIT_GPU = "A100"  # runtime limits are sized for the slowest GPU the model covers
 ASSUMED_MFU = 0.25  # model FLOPs utilisation: bench/gpu_hours.py brackets the paper's step at 15–30 %
 SAFETY = 1.5  # compute time × this in every limit (MFU below the assumption, slow nodes, checkpoints)
-STARTUP_MIN = 10  # minutes per base-model load: 16 GB of weights from a shared disk (~5 min at 50 MB/s), imports, tokenising
+# minutes per base-model load: 16 GB of weights from a shared disk (~5 min at 50 MB/s), imports, tokenising
+STARTUP_MIN = 10
 CPUS_PER_GPU = 8  # CPU cores per GPU: data loading, tokenising and the CUDA launch threads of one process
 RUNTIME_GB = 4.0  # host RAM of one process besides weights and data: Python, torch, CUDA and NCCL libraries
-DATA_BYTES_PER_PAIR = 32_000  # host RAM per pair held: record text (1.37 kB per pair on harmless-base) + dicts + token-id lists
+# host RAM per pair held: record text (1.37 kB per pair on harmless-base) + dicts + token-id lists
+DATA_BYTES_PER_PAIR = 32_000
 HOST_HEADROOM = 1.2  # host RAM × this
 GPU_CONTEXT_GB = 3.0  # CUDA context, cuBLAS workspace, allocator slack
 GPU_HEADROOM = 1.1  # GPU memory × this (fragmentation)
@@ -49,7 +51,8 @@ SCORE_BATCH_PAIRS = 8  # pairs per forward batch of evaluation and relabelling (
 PADDED_SHARE = {1: 0.32, 2: 0.43, 4: 0.55, 8: 0.66, 16: 0.76}
 # Pairs per split of Anthropic HH-RLHF (the published files; what source download/local reads).
 HH_RLHF_PAIRS = {
-    "train": {"harmless-base": 42537, "helpful-base": 43835, "helpful-online": 22007, "helpful-rejection-sampled": 52421},
+    "train": {"harmless-base": 42537, "helpful-base": 43835, "helpful-online": 22007,
+              "helpful-rejection-sampled": 52421},
     "test": {"harmless-base": 2312, "helpful-base": 2354, "helpful-online": 1137, "helpful-rejection-sampled": 2749},
 }
 # lm_data (CPU): reads, parses, tokenises (without truncation) and relabels every pair.
@@ -126,7 +129,8 @@ class ModelShape:
         heads = int(cfg["num_attention_heads"])
         return cls(layers=int(cfg["num_hidden_layers"]), width=int(cfg["hidden_size"]),
                    intermediate=int(cfg["intermediate_size"]), vocab=int(cfg["vocab_size"]), heads=heads,
-                   kv_heads=int(cfg.get("num_key_value_heads") or heads), tied=bool(cfg.get("tie_word_embeddings", False)))
+                   kv_heads=int(cfg.get("num_key_value_heads") or heads),
+                   tied=bool(cfg.get("tie_word_embeddings", False)))
 
     @property
     def kv_width(self) -> int:
@@ -154,7 +158,8 @@ class ModelShape:
 
     def matmul_params(self, kind: str) -> int:
         """P_mm of :func:`lora_step_flops`: the blocks' projections, plus the LM head for a policy."""
-        return self.layers * (2 * self.width ** 2 + 2 * self.width * self.kv_width + 3 * self.width * self.intermediate) \
+        return self.layers * (2 * self.width ** 2 + 2 * self.width * self.kv_width
+                              + 3 * self.width * self.intermediate) \
             + (self.embedding if kind == "causal_lm" else 0)
 
     def lora_params(self, r: int) -> int:
@@ -259,7 +264,8 @@ def train_job(shape: ModelShape, kind: str, pairs: int, batch_size: int, gpus: i
     steps = (pairs // batch_size) * epochs
     seq = padded_share(micro) * max_length  # mean padded sequence length
     tokens = steps * batch_size * 2 * seq
-    flops = lora_step_flops(shape.matmul_params(kind), shape.lora_params(lora_r), shape.layers, shape.width, seq, tokens)
+    flops = lora_step_flops(shape.matmul_params(kind), shape.lora_params(lora_r), shape.layers, shape.width, seq,
+                            tokens)
     runtime, hours = _wall_min(flops, gpus, gpu, mfu, loads=1)
     weights_gb = 2 * shape.base_params(kind) / 1e9
     worst_tokens = 2 * micro * max_length
@@ -341,7 +347,8 @@ def main(argv=None) -> None:
     lm: dict = {}
     for path in a.configs:
         merge_config(lm, yaml.safe_load(Path(path).read_text()).get("lm", {}))
-    print(f"model {lm['model']}, pairs {dataset_pairs(lm)}, MFU {a.mfu}, safety {SAFETY}, start-up {STARTUP_MIN} min/load")
+    print(f"model {lm['model']}, pairs {dataset_pairs(lm)}, MFU {a.mfu}, safety {SAFETY}, "
+          f"start-up {STARTUP_MIN} min/load")
     print("| job | GPU | mem_mb | GPU memory GB | compute GPU-h | runtime limit min |")
     print("| --- | --- | ---: | ---: | ---: | ---: |")
     for gpu, label in (("A100", "A100"), ("H100", "H100/H200")):  # H200: H100's peak, more memory

@@ -62,7 +62,7 @@ def main(argv=None) -> dict:
     try:
         record = stage_model(a.spec)
     except hub.ModelUnavailable as e:
-        raise SystemExit(str(e))
+        raise SystemExit(str(e)) from e
     text = json.dumps(record, indent=2) + "\n"
     if a.out:
         Path(a.out).parent.mkdir(parents=True, exist_ok=True)

@@ -93,7 +93,10 @@ def analyse_counts(counts, n_options, pseudocount=0.5, floor=None, temperature=1
     mu_arr = alternative_distribution(counts, n_options, mu)
     nbc = normalized_borda_count(pairwise, mu_arr)
     flips = question_flips(pairwise, nbc, n_options, eps, delta, base=mu_arr)
-    masked = lambda x: np.where(mask, x, -np.inf)  # noqa: E731
+
+    def masked(x):
+        return np.where(mask, x, -np.inf)
+
     return {"shares": shares, "rewards": rewards, "rbar": rbar, "pairwise": pairwise, "mu": mu_arr,
             "nbc": nbc, "rbar_top": masked(rbar).argmax(-1), "nbc_top": masked(nbc).argmax(-1),
             "choice_probs": counts / np.maximum(counts.sum(-1, keepdims=True), 1e-300), **flips}
@@ -287,7 +290,8 @@ def write_question_table(table: pd.DataFrame, path) -> None:
 
     out = table.reindex(columns=list(TABLE_COLUMNS)).copy()
     for col in JSON_COLUMNS:
-        out[col] = out[col].map(lambda v: json.dumps(v) if v is not None and not (isinstance(v, float) and np.isnan(v)) else "")
+        out[col] = out[col].map(
+            lambda v: json.dumps(v) if v is not None and not (isinstance(v, float) and np.isnan(v)) else "")
     out.to_csv(path, index=False)
 
 

@@ -44,7 +44,8 @@ def summary_rows(table: pd.DataFrame, inventory: pd.DataFrame, boot: pd.DataFram
         stats["intervals_respondent_bootstrap"] = int(kinds.get("respondent", 0))  # .sav: respondents resampled
         stats["intervals_parametric_bootstrap"] = int(kinds.get("parametric", 0))  # counts tables: multinomial
         stats["flippable_stable_in_95pct_of_draws"] = int((flippable["share_can_change"] >= 0.95).sum())
-        stats["flippable_mean_share_of_draws"] = float(flippable["share_can_change"].mean()) if len(flippable) else float("nan")
+        stats["flippable_mean_share_of_draws"] = (float(flippable["share_can_change"].mean()) if len(flippable)
+                                                  else float("nan"))
         stats["top_differs_in_majority_of_draws"] = int((boot["share_top_differs"] > 0.5).sum())
     else:
         stats["intervals"] = "none (pew.bootstrap.draws = 0)"

@@ -22,8 +22,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .questions import (DEFAULT_REFUSED_LABELS, DEFAULT_TYPE_COLUMNS, GROUP_SEPARATOR, Question, SkippedQuestion,
-                        SurveyFileError, is_refused_label, normalize_wave, screen_question)
+from .questions import (
+    DEFAULT_REFUSED_LABELS,
+    DEFAULT_TYPE_COLUMNS,
+    GROUP_SEPARATOR,
+    Question,
+    SkippedQuestion,
+    SurveyFileError,
+    is_refused_label,
+    normalize_wave,
+    screen_question,
+)
 
 #: Counts-table columns: required ones first; the others are optional.
 COUNTS_REQUIRED = ("question", "option", "group", "weighted_count")
@@ -142,7 +151,8 @@ def parse_counts_table(path_or_df, type_columns=DEFAULT_TYPE_COLUMNS, partitions
     single = n_groups < 2
     if single.any():
         first = table.loc[single].iloc[0]
-        same = single & (table[["types_key", "wave", "question"]] == first[["types_key", "wave", "question"]]).all(axis=1)
+        same = single & (table[["types_key", "wave", "question"]]
+                         == first[["types_key", "wave", "question"]]).all(axis=1)
         fail(same, f"column 'group': question {first['question']!r} has one group only ({first['group']!r}); "
                    f"user types need at least two groups per question")
     return CountsTable(source=source, rows=table, has_n=has_n, partitions=parts)
@@ -273,7 +283,8 @@ def _wave_id(text: str) -> str:
 
 def _load_counts(path_or_df) -> tuple[str, pd.DataFrame]:
     """The table as stripped text cells plus a ``line`` column (1-based, header = line 1)."""
-    expected = f"expected a CSV header with columns {', '.join(COUNTS_REQUIRED)} (optional: {', '.join(COUNTS_OPTIONAL)})"
+    expected = (f"expected a CSV header with columns {', '.join(COUNTS_REQUIRED)} "
+                f"(optional: {', '.join(COUNTS_OPTIONAL)})")
     if isinstance(path_or_df, pd.DataFrame):
         source = "<DataFrame>"
         table = path_or_df.copy()
@@ -294,7 +305,8 @@ def _load_counts(path_or_df) -> tuple[str, pd.DataFrame]:
         try:
             text = raw.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
-            raise SurveyFileError(f"{source}: not a UTF-8 text CSV file (undecodable byte at offset {exc.start})") from exc
+            raise SurveyFileError(f"{source}: not a UTF-8 text CSV file "
+                                  f"(undecodable byte at offset {exc.start})") from exc
         reader = csv.reader(io.StringIO(text, newline=""))
         records, previous = [], 0
         try:

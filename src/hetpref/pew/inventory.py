@@ -46,7 +46,8 @@ def inspect_sav(path, type_columns=DEFAULT_TYPE_COLUMNS, refused_codes=(99,)) ->
         return row
     row["wave"] = waves[0]
     if len(waves) > 1:
-        row["detail"] = f"{path}: several weight columns ({', '.join('WEIGHT_' + w for w in waves)}); using WEIGHT_{waves[0]}"
+        row["detail"] = (f"{path}: several weight columns ({', '.join('WEIGHT_' + w for w in waves)}); "
+                         f"using WEIGHT_{waves[0]}")
     missing = [c for c in type_columns if c not in meta.column_names]
     if missing:
         row.update(status="missing_column", detail=f"{path}: missing type column(s) {', '.join(missing)}")
@@ -126,7 +127,8 @@ def inventory(files, manifest: dict | None = None, type_columns=DEFAULT_TYPE_COL
         if wave not in found:
             name = (entry or {}).get("file", "")
             rows.append({"file": "", "kind": kind, "wave": wave, "status": "missing",
-                         "detail": f"{wave} not found; download '{name}' from {PEW_DOWNLOAD} (free account) into the data folder"})
+                         "detail": f"{wave} not found; download '{name}' from {PEW_DOWNLOAD} (free account) "
+                                   "into the data folder"})
     return pd.DataFrame(rows, columns=INVENTORY_COLUMNS)
 
 

@@ -20,8 +20,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .questions import (DEFAULT_TYPE_COLUMNS, GROUP_SEPARATOR, Question, SkippedQuestion, SurveyFileError,
-                        normalize_wave, screen_question)
+from .questions import (
+    DEFAULT_TYPE_COLUMNS,
+    GROUP_SEPARATOR,
+    Question,
+    SkippedQuestion,
+    SurveyFileError,
+    normalize_wave,
+    screen_question,
+)
 
 #: Column-name prefixes of survey metadata (never questions).
 METADATA_PREFIXES = (

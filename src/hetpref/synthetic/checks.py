@@ -79,8 +79,8 @@ def corrected_dpo_checks(table: pd.DataFrame, oracle_summary: dict, first_seed: 
             orc = both[a]["oracle"]
             lim = oracle_summary.get(f"limit_cdpo_alpha{a:g}", {}).get("tv_to_optimal")
             if lim is not None:
-                out.append(_finding(f"oracle-variance arm α={a:g}: TV to π* of the trained policy vs of its exact limit, "
-                                    "and TV to that limit (seed means)",
+                out.append(_finding(f"oracle-variance arm α={a:g}: TV to π* of the trained policy vs "
+                                    "of its exact limit, and TV to that limit (seed means)",
                                     [orc["tv_to_optimal"].mean(), lim, orc["tv_to_own_limit"].mean()],
                                     "see empirical-minimiser rows: the gap is sampling noise of the tabular fit"))
     est_rows = pd.concat([v["estimated"] for v in arms.values() if "estimated" in v])
@@ -115,8 +115,8 @@ def empirical_limit_checks(limits: pd.DataFrame) -> list[dict]:
                             "[method, data minimiser, population limit]: their gap is sampling noise"))
     if len(sizes) > 1 and "cdpo_alpha1_oracle" in set(limits["method"]):
         big = limits[limits.n_preferences == sizes[-1]].set_index("method")["tv_to_optimal"]
-        out.append(_check(f"n = {sizes[-1]}: with enough data the exact minimiser of corrected DPO (true variance, α=1) "
-                          "is closer to π* than DPO's", [big["cdpo_alpha1_oracle"], big["dpo"]],
+        out.append(_check(f"n = {sizes[-1]}: with enough data the exact minimiser of corrected DPO "
+                          "(true variance, α=1) is closer to π* than DPO's", [big["cdpo_alpha1_oracle"], big["dpo"]],
                           big["cdpo_alpha1_oracle"] < big["dpo"], "TV(corrected) < TV(DPO)"))
     return out
 
@@ -210,7 +210,8 @@ def synthetic_checks(table: pd.DataFrame, oracle_summary: dict, sweep: pd.DataFr
                               [round(float(d.iloc[-1]), 4), round(lim, 4)], abs(d.iloc[-1] - lim) <= 0.25 * lim,
                               "|TV − TV(limit)| ≤ 0.25·TV(limit)"))
             largest = means.index.get_level_values(1).max()
-            for mid in sorted(m for m in means.index.get_level_values(0).unique() if parse_method(m).method == "corrected_dpo"):
+            for mid in sorted(m for m in means.index.get_level_values(0).unique()
+                              if parse_method(m).method == "corrected_dpo"):
                 tc, td = means[mid].get(largest), d.get(largest)
                 if tc is not None and td is not None:
                     out.append(_check(f"sweep: at the largest n ({largest}) trained {mid} is closer to π* than DPO",
@@ -228,5 +229,6 @@ def checks_markdown(checks: list[dict], title: str = "Synthetic experiment (§7.
         lines.append(f"| {' | '.join(cells)} | {result} |")
     graded = [c for c in checks if c["passed"] is not None]
     n_pass = sum(c["passed"] for c in graded)
-    lines += ["", f"{n_pass} of {len(graded)} checks pass; {len(checks) - len(graded)} findings (measured, not graded)."]
+    lines += ["", f"{n_pass} of {len(graded)} checks pass; "
+                  f"{len(checks) - len(graded)} findings (measured, not graded)."]
     return "\n".join(lines) + "\n"

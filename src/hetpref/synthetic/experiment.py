@@ -13,12 +13,26 @@ import numpy as np
 import torch
 
 from ..metrics import kl_divergence, spearman, total_variation
-from ..oracles import (consistent_limit_reward, corrected_dpo_limit_reward, dpo_limit_reward,
-                       optimal_policy, population_limit_reward, type_delta_variance, unanimous_fraction)
+from ..oracles import (
+    consistent_limit_reward,
+    corrected_dpo_limit_reward,
+    dpo_limit_reward,
+    optimal_policy,
+    population_limit_reward,
+    type_delta_variance,
+    unanimous_fraction,
+)
 from .data import anonymous_labels, counted_nbc, empirical_pair_weights, sample_pairs
 from .environment import SyntheticEnvironment, profile, signed_offsets
-from .methods import (BASE_METHODS, VARIANCE_SOURCES, MethodSpec, expand_methods, method_id,  # noqa: F401
-                      oracle_key, parse_method)
+from .methods import (  # noqa: F401 (BASE_METHODS, VARIANCE_SOURCES, MethodSpec, expand_methods: re-exported)
+    BASE_METHODS,
+    VARIANCE_SOURCES,
+    MethodSpec,
+    expand_methods,
+    method_id,
+    oracle_key,
+    parse_method,
+)
 from .train import Arm, CorrectionConfig, TrainConfig, TrainResult, corrected_arm, orient_by_label, train_arms
 from .variance import train_joint_model, true_sigmoid_variance
 

@@ -146,7 +146,8 @@ def figure_sweep(sweep: pd.DataFrame, oracle_summary: dict):
             if spec.method == "corrected_dpo":
                 label = f"corrected DPO α={spec.alpha:g} limit (exact, true variance): {value:.4f}"
             else:
-                label = {"dpo_limit": "DPO / IPO", "consistent_limit": "consistent loss"}[key] + f" limit (exact): {value:.4f}"
+                label = ({"dpo_limit": "DPO / IPO", "consistent_limit": "consistent loss"}[key]
+                         + f" limit (exact): {value:.4f}")
             if value < LIMIT_FLOOR:
                 label = f"consistent loss limit (exact) = {value:.0e} ≈ 0, drawn at {LIMIT_FLOOR:g}"
             ax.axhline(max(value, LIMIT_FLOOR), color=color, linestyle=limit_styles.get(key, "-."), linewidth=1.2,
@@ -170,8 +171,9 @@ def figure_heterogeneity(table: pd.DataFrame):
     population limit as a dotted line of its colour (both variance sources of corrected DPO share
     the limit of the loss with the true variance; the consistent loss's limit is π*, TV 0)."""
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.8), sharey=True)
-    for ax, (axis_col, x_col, xlabel) in zip(axes, (("on_shift_axis", "shift", "type shift s  (shifts −s, 0, s)"),
-                                                    ("on_scale_axis", "scale_ratio", "scale ratio c / c₂  (scales c, c₂, c)"))):
+    for ax, (axis_col, x_col, xlabel) in zip(axes, (
+            ("on_shift_axis", "shift", "type shift s  (shifts −s, 0, s)"),
+            ("on_scale_axis", "scale_ratio", "scale ratio c / c₂  (scales c, c₂, c)"))):
         part = table[table[axis_col].astype(bool)]
         for mid, grp in part.groupby("method", sort=False):
             style = method_style(mid)

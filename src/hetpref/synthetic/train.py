@@ -316,7 +316,8 @@ def corrected_arm(name: str, corr: CorrectionConfig, variance: torch.Tensor, inf
 
 
 def train_corrected_dpo(rewards, pairs: Pairs, seed: int, cfg: TrainConfig, corr: CorrectionConfig,
-                        joint_model: LatentTypeJointModel | None = None, variance: torch.Tensor | None = None) -> TrainResult:
+                        joint_model: LatentTypeJointModel | None = None,
+                        variance: torch.Tensor | None = None) -> TrainResult:
     """First-order corrected DPO: ``warmup_steps`` of DPO, then −log(σ(h) + α·correction) with
     Var_u[σ(Δ_u)] from the joint model (delta method, §5.3) or given per preference
     (``variance``, e.g. :func:`true_sigmoid_variance`). Same anonymous labels as DPO."""

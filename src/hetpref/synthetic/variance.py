@@ -100,7 +100,9 @@ def train_joint_model(rewards, pairs: Pairs, seed: int, cfg: TrainConfig, corr: 
     a = (c1[first[fit]], c2[first[fit]])
     b = (c1[second[fit]], c2[second[fit]])
     target_fit = target[fit]
-    w_of = lambda: torch.softmax(model.logits, 0)[:, None]  # noqa: E731
+
+    def w_of():
+        return torch.softmax(model.logits, 0)[:, None]
 
     def loss_of(i, s):
         pa = model.cell_probs(a[0].index_select(0, i), a[1].index_select(0, i))

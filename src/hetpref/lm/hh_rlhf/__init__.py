@@ -14,14 +14,44 @@ Every source ends as gzipped JSONL ``<dir>/<subset>/<split>.jsonl.gz``, so one r
 The names below are re-exported so that ``from hetpref.lm.hh_rlhf import X`` keeps working.
 """
 from .demo import generate_demo_pairs, write_demo
-from .format import (ASSISTANT, HH_RLHF_PAGE, HH_RLHF_URL, HUMAN, INVALID_JSON, INVALID_UTF8, MAX_MALFORMED_SHARE,
-                     N_LOCATED, NO_ASSISTANT, NOT_A_PAIR, PROMPT_MISMATCH, SPLITS, SUBSETS, FileReport,
-                     HHRLHFFileError, PairTable, check_malformed_share, data_report, no_pairs_message, pair_id,
-                     pair_table, read_file, relative_path, split_pair)
-from .manifest import (ACCEPT_COMMAND, KNOWN_SHA256, MANIFEST, ChecksumError, accept_file, record_checksums,
-                       verify_files)
-from .sources import (SOURCES, DownloadError, HHRLHFFilesMissing, download_hh_rlhf, get_source, local_files,
-                      manual_layout_hint, read_pairs, read_source)
+from .format import (
+    ASSISTANT,
+    HH_RLHF_PAGE,
+    HH_RLHF_URL,
+    HUMAN,
+    INVALID_JSON,
+    INVALID_UTF8,
+    MAX_MALFORMED_SHARE,
+    N_LOCATED,
+    NO_ASSISTANT,
+    NOT_A_PAIR,
+    PROMPT_MISMATCH,
+    SPLITS,
+    SUBSETS,
+    FileReport,
+    HHRLHFFileError,
+    PairTable,
+    check_malformed_share,
+    data_report,
+    no_pairs_message,
+    pair_id,
+    pair_table,
+    read_file,
+    relative_path,
+    split_pair,
+)
+from .manifest import ACCEPT_COMMAND, KNOWN_SHA256, MANIFEST, ChecksumError, accept_file, record_checksums, verify_files
+from .sources import (
+    SOURCES,
+    DownloadError,
+    HHRLHFFilesMissing,
+    download_hh_rlhf,
+    get_source,
+    local_files,
+    manual_layout_hint,
+    read_pairs,
+    read_source,
+)
 
 __all__ = [
     "ACCEPT_COMMAND", "ASSISTANT", "HH_RLHF_PAGE", "HH_RLHF_URL", "HUMAN", "INVALID_JSON", "INVALID_UTF8",

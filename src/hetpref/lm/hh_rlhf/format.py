@@ -172,7 +172,8 @@ class FileReport:
     def drop(self, line: int, reason: str, detail: str = "") -> None:
         self.dropped[reason] += 1
         if len(self.located) < N_LOCATED:
-            self.located.append({"at": f"{self.path}:{line}", "reason": reason, **({"detail": detail} if detail else {})})
+            self.located.append({"at": f"{self.path}:{line}", "reason": reason,
+                                 **({"detail": detail} if detail else {})})
 
     def describe(self) -> str:
         """One line for the log: counts, drops per reason, where the first drops are."""
@@ -248,7 +249,8 @@ def read_file(path, subset: str, split: str) -> tuple[list[tuple[str, str, str, 
     return rows, report
 
 
-def check_malformed_share(report: FileReport, max_share: float | None, key: str = "lm.max_malformed_share") -> str | None:
+def check_malformed_share(report: FileReport, max_share: float | None,
+                          key: str = "lm.max_malformed_share") -> str | None:
     """Why ``report``'s file is refused (more than ``max_share`` of its records unusable), or None."""
     if max_share is None or report.dropped_share <= max_share:
         return None

@@ -14,8 +14,16 @@ from typing import Callable, Iterable, Mapping
 from hetpref.provenance import file_sha256 as sha256_file
 from hetpref.runtime import InputError
 
-from .format import (HH_RLHF_PAGE, MAX_MALFORMED_SHARE, SPLITS, FileReport, HHRLHFFileError, check_malformed_share,
-                     read_file, relative_path)
+from .format import (
+    HH_RLHF_PAGE,
+    MAX_MALFORMED_SHARE,
+    SPLITS,
+    FileReport,
+    HHRLHFFileError,
+    check_malformed_share,
+    read_file,
+    relative_path,
+)
 
 MANIFEST = "manifest.json"
 ACCEPT_COMMAND = "python -m hetpref.lm.accept"

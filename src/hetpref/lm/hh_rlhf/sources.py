@@ -22,10 +22,29 @@ from hetpref.provenance import file_sha256 as sha256_file
 from hetpref.runtime import InputError
 
 from .demo import write_demo
-from .format import (HH_RLHF_PAGE, HH_RLHF_URL, MAX_MALFORMED_SHARE, SPLITS, SUBSETS, FileReport, HHRLHFFileError,
-                     PairTable, check_malformed_share, pair_table, read_file, relative_path)
-from .manifest import (MANIFEST, ChecksumError, check_sha256, read_manifest, record_checksums, verify_files,
-                       write_manifest)
+from .format import (
+    HH_RLHF_PAGE,
+    HH_RLHF_URL,
+    MAX_MALFORMED_SHARE,
+    SPLITS,
+    SUBSETS,
+    FileReport,
+    HHRLHFFileError,
+    PairTable,
+    check_malformed_share,
+    pair_table,
+    read_file,
+    relative_path,
+)
+from .manifest import (
+    MANIFEST,
+    ChecksumError,
+    check_sha256,
+    read_manifest,
+    record_checksums,
+    verify_files,
+    write_manifest,
+)
 
 SOURCES = ("demo", "download", "local", "auto")
 
