@@ -107,6 +107,11 @@ class PreferenceTrainer(Trainer):
 
     loss_is_scaled_for_ga = False
 
+    # Four private Trainer methods are overridden (no public hook does their job): _get_train_sampler,
+    # _save, _load_from_checkpoint and _save_checkpoint; tests/unit/test_lm_trainer_hooks.py checks
+    # them against the installed transformers. The step clock and the per-step callback are public
+    # (StepBoundary, a TrainerCallback).
+
     def __init__(self, *args, loss_name: str, loss_params: dict, pair_ids: Sequence[str],
                  pair_sampler: EpochPermutationSampler, fingerprint: str, elapsed_before: float = 0.0,
                  step_callback: Callable[[int, float], None] | None = None, **kwargs):
