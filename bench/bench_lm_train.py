@@ -43,6 +43,10 @@ def main(argv=None) -> dict:
     import torch
 
     import hetpref.lm.train as lm_train
+    try:
+        from hetpref.lm.pairs import encode_records
+    except ImportError:  # an older checkout (before issue 18's split): the trainer held it
+        encode_records = lm_train.encode_records
     from hetpref.lm.tokenization import load_tokenizer, train_tiny_tokenizer
 
     torch.set_num_threads(args.threads)
@@ -54,7 +58,7 @@ def main(argv=None) -> dict:
         tok_dir = Path(tmp) / "tok"
         train_tiny_tokenizer([r["prompt"] + r["chosen"] + r["rejected"] for r in recs], tok_dir, vocab_size=2000)
         tok = load_tokenizer("tiny", tok_dir)
-        enc = lm_train.encode_records(recs, tok, 512, overlength="drop")
+        enc = encode_records(recs, tok, 512, overlength="drop")
         keep = set(enc.ids)
         recs = [r for r in recs if r["id"] in keep]
         cfg = lm_train.LMTrainConfig(lr=3e-3, checkpoint_every=0, max_length=512)

@@ -12,7 +12,7 @@ Two parts, one JSON (``gpu_check.json``) and a printed summary:
    Llama-3.2-1B's shape (hidden 2048, intermediate 8192, 16 layers, 32 heads, 8 KV heads,
    vocabulary 128,256, tied embeddings: 1.24 B parameters), bf16, SDPA attention, LoRA r 8 /
    alpha 32 on peft's default targets (q_proj, v_proj), running the trainer's own scoring
-   (``hetpref.lm.train.PairScorer``: response-token log-probabilities, causal shift) and loss
+   (``hetpref.lm.scoring.PairScorer``: response-token log-probabilities, causal shift) and loss
    (``hetpref.losses.preference_loss``) on ``--seq-len``-token sequences, for the DPO objective and for
    the reward model. First the paper's own step shape (``--paper-step``: 2 pairs of ~220-token
    sequences, the mean padded length of a batch of 2 HH-RLHF pairs, bench/gpu_hours.py), then the
@@ -173,7 +173,7 @@ def throughput(shape: dict, kind: str, step_shapes: list[tuple[int, int, str]], 
     import torch
 
     from hetpref.lm.models import add_lora
-    from hetpref.lm.train import PairScorer
+    from hetpref.lm.scoring import PairScorer
     from hetpref.losses import preference_loss
 
     t0 = time.perf_counter()

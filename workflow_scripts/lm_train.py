@@ -3,7 +3,7 @@
 snakemake.wildcards: objective (reward | dpo | ipo | dpo_ref | dpo_base | dpo_norm: hetpref.lm.variants), dataset (anonymous | unanimous | unanimous_filtered), seed
 snakemake.input:     train (JSONL records), tokenizer (the tokenizer directory written by lm_data)
 snakemake.params:    model (spec: tiny | smollm2-135m | HF id / path), tiny (dict of the tiny model's shape,
-                     or None), train (dict of hetpref.lm.train.LMTrainConfig fields), device (cpu | cuda | auto),
+                     or None), train (dict of hetpref.lm.config.LMTrainConfig fields), device (cpu | cuda | auto),
                      processes (lm.gpus_per_job; > 1 launches torchrun with that many
                      data-parallel processes, NCCL on GPUs, gloo on CPU)
 snakemake.output:    adapter (directory), metrics (JSON), provenance (JSON)

@@ -13,8 +13,9 @@ import torch
 from hetpref.lm.evaluate import DLEN_BINS, agreement_ties_correct, evaluate_model, length_diagnostics
 from hetpref.lm.models import add_lora, load_base_model
 from hetpref.lm.report import METRICS, per_seed_table, summary_table, to_latex, write_report
-from hetpref.lm.train import (LMTrainConfig, encode_records, pair_batch, reference_code_logprobs, sequence_logprobs,
-                              sequence_scores)
+from hetpref.lm.config import LMTrainConfig
+from hetpref.lm.pairs import encode_records, pair_batch
+from hetpref.lm.scoring import reference_code_logprobs, sequence_logprobs, sequence_scores
 from hetpref.lm.variants import DPO_SCORINGS, DPO_VARIANTS, objective_spec, variant_objectives
 from tests.unit.test_lm_train import ROOT, TINY, _Smk, make_records, run, tok, tok_dir  # noqa: F401 (fixtures)
 

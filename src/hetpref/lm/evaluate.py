@@ -46,7 +46,9 @@ from typing import Sequence
 
 import torch
 
-from .train import EncodedPairs, encode_records, pair_batch, resolve_device, sequence_scores
+from .models import resolve_device
+from .pairs import EncodedPairs, encode_records, pair_batch
+from .scoring import sequence_scores
 
 # How the workflow's datasets map onto the paper's Figure 5 labels
 # the order of objectives in tables and figures (the optional arms after the paper's two)
@@ -108,7 +110,7 @@ def agreement(h: torch.Tensor) -> dict:
 def pair_scores(model, enc: EncodedPairs, objective: str, pad_id: int, batch_size: int = 8,
                 device: str | torch.device = "cpu", scoring: str = "response_sum") -> tuple[torch.Tensor, torch.Tensor]:
     """(score of chosen, score of rejected) of every encoded pair, model in eval mode (no dropout):
-    a policy's ``scoring`` (``log π(y|x)`` by default; :func:`hetpref.lm.train.sequence_scores`),
+    a policy's ``scoring`` (``log π(y|x)`` by default; :func:`hetpref.lm.scoring.sequence_scores`),
     ``R(x, y)`` for a reward model."""
     model.eval()
     chosen, rejected = [], []

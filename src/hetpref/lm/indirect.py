@@ -69,8 +69,7 @@ def _default_scorer(tokenizer, device, max_length: int, batch_size: int):
     """adapter → records → h per record (R(chosen) − R(rejected)), the base loaded once per adapter."""
     def load(adapter):
         from .evaluate import evaluate_model
-        from .models import load_adapter
-        from .train import resolve_device
+        from .models import load_adapter, resolve_device
 
         dev = resolve_device(device)
         model, _ = load_adapter(adapter, tokenizer, dev)

@@ -31,6 +31,13 @@ TINY_DEFAULTS = dict(hidden_size=64, num_layers=2, num_heads=4, intermediate_siz
                      max_position=1024, seed=0)
 
 
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    """``"auto"`` / None = CUDA when available, else CPU."""
+    if device in (None, "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
 def resolve_dtype(dtype: str | torch.dtype, device: str | torch.device = "cpu") -> torch.dtype:
     """``"auto"`` = bf16 on CUDA (the paper trains in bf16), float32 on CPU (bf16 matmuls on CPU
     are slow and make the hand-checked log-probabilities inexact)."""

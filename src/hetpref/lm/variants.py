@@ -1,6 +1,6 @@
 """Direct-alignment variants of the LM stage (issue 19): which sequence score forms h.
 
-Every variant trains with the dataset's own loss (:func:`hetpref.lm.train.loss_for`: plain DPO on
+Every variant trains with the dataset's own loss (:func:`hetpref.lm.config.loss_for`: plain DPO on
 ``anonymous``, the consistent loss with k = 3 on the unanimous sets, β = 1 throughout); a variant
 changes only how the score of one sequence is computed, and so what h is. Each is its own
 ``objective`` in the workflow's paths (``results/lm/<tag>/runs/<objective>/...``), trained and
@@ -10,7 +10,7 @@ Kept free of torch so the workflow can import it while the DAG is built.
 """
 from __future__ import annotations
 
-# scoring of a policy's sequence (hetpref.lm.train.sequence_scores):
+# scoring of a policy's sequence (hetpref.lm.scoring.sequence_scores):
 #   response_sum    log π(y|x) = Σ_{t ∈ response} log p(y_t | x, y_<t): causal shift, response only (MATH.md §8)
 #   reference_code  Σ_{t: attention_mask} log softmax(logits[t])[ids[t]]: the public reference code's
 #                   score (arashne/dahp Llama-experiments/train.py): unshifted, bos + prompt + response, summed

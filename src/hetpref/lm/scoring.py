@@ -1,0 +1,126 @@
+"""Sequence scores of policies and reward models (MATH.md §4, §8): the per-sequence score a
+preference margin ``h = s(chosen) − s(rejected)`` is built from, shared by training
+(:class:`PairScorer`, the module the Trainer trains) and evaluation.
+
+- Policy: ``log π(y|x) = Σ_{t ∈ response} log p(y_t | x, y_<t)`` (:func:`sequence_logprobs`), only
+  response tokens scored, with the causal shift (logits at position t predict token t+1); the arms
+  of :data:`hetpref.lm.variants.DPO_SCORINGS` change only this score: the public reference code's
+  unshifted score (:func:`reference_code_logprobs`), standard DPO against the frozen base
+  (``base_reference``) and the mean log-probability per response token (``response_mean``).
+- Reward model: ``R(x, y)``, the scalar head at the last non-pad token."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from .config import OBJECTIVES
+from .variants import DPO_SCORINGS
+
+
+def sequence_logprobs(logits: torch.Tensor, input_ids: torch.Tensor, response_mask: torch.Tensor,
+                      reduction: str = "sum") -> torch.Tensor:
+    """``log π(y|x) = Σ_{t: response_mask[t]} log softmax(logits[t−1])[input_ids[t]]`` per row
+    (MATH.md §4/§8 sequence log-probability). The shift is the causal one: the logits at
+    position t − 1 predict token t, so the prompt is context only and padding scores nothing.
+    ``reduction='mean'`` divides by the number of scored tokens: the mean log-probability per
+    response token (the length-normalised arm)."""
+    targets = input_ids[:, 1:].masked_fill(~response_mask[:, 1:].bool(), -100)
+    # cross_entropy = −log softmax at the target, fused (no [N, T, V] log-prob copy kept for
+    # backward besides the float logits); ignore_index drops prompt and padding positions
+    nll = F.cross_entropy(logits[:, :-1].flatten(0, 1).float(), targets.flatten(), ignore_index=-100,
+                          reduction="none")
+    total = -nll.view(targets.shape).sum(-1)
+    if reduction == "sum":
+        return total
+    if reduction == "mean":
+        return total / (targets != -100).sum(-1).clamp(min=1)
+    raise ValueError(f"reduction must be 'sum' or 'mean', got {reduction!r}")
+
+
+def reference_code_logprobs(logits: torch.Tensor, input_ids: torch.Tensor, attention_mask: torch.Tensor
+                            ) -> torch.Tensor:
+    """The public reference code's sequence score (arashne/dahp, Llama-experiments/train.py):
+    ``Σ_{t: attention_mask[t]} log softmax(logits[t])[input_ids[t]]`` — **unshifted** (the logits
+    at position t, which have already seen token t, scored against token t itself), over every
+    real token (bos, prompt, response, eos), summed. Not a log-probability of anything; kept as an
+    optional arm to measure what it does to Figure 5. The prompt's terms are the same for the
+    two responses of a pair (causal attention), so they cancel in h up to rounding."""
+    targets = input_ids.masked_fill(~attention_mask.bool(), -100)
+    nll = F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(), ignore_index=-100, reduction="none")
+    return -nll.view(targets.shape).sum(-1)
+
+
+def _inner(model):
+    """The transformers model under an optional peft wrapper (LoRA layers stay injected)."""
+    return model.get_base_model() if hasattr(model, "get_base_model") else model
+
+
+def _policy_score(logits, input_ids, attention_mask, response_mask, scoring: str) -> torch.Tensor:
+    if scoring in ("response_sum", "base_reference"):
+        return sequence_logprobs(logits, input_ids, response_mask)
+    if scoring == "response_mean":
+        return sequence_logprobs(logits, input_ids, response_mask, reduction="mean")
+    if scoring == "reference_code":
+        return reference_code_logprobs(logits, input_ids, attention_mask)
+    raise ValueError(f"dpo scoring must be one of {', '.join(DPO_SCORINGS)}, got {scoring!r}")
+
+
+def sequence_scores(model, input_ids, attention_mask, response_mask, objective: str,
+                    scoring: str = "response_sum") -> torch.Tensor:
+    """Per-sequence score: for a policy (``objective='dpo'``) the ``scoring`` of
+    :data:`hetpref.lm.variants.DPO_SCORINGS` — ``log π(y|x)`` by default, h then being the
+    uniform-reference DPO margin; ``base_reference`` returns ``log π(y|x) − log π_ref(y|x)`` with
+    π_ref the frozen base (the peft model with its adapter disabled, no gradient: no second copy
+    of the model), so h is standard DPO's implicit-reward margin (β = 1). For a reward model,
+    ``R(x, y)``: the score head at the last non-pad token. The pooling is ours, from the
+    attention mask: transformers pools the last token ≠ pad_token_id, wrong when pad = eos
+    (SmolLM2, and our sequences end with eos)."""
+    if objective == "dpo":
+        logits = model(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).logits
+        score = _policy_score(logits, input_ids, attention_mask, response_mask, scoring)
+        if scoring == "base_reference":
+            if not hasattr(model, "disable_adapter"):
+                raise ValueError("dpo scoring 'base_reference' needs a peft model (the base is its adapter disabled)")
+            with torch.no_grad(), model.disable_adapter():
+                ref_logits = model(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).logits
+                ref = sequence_logprobs(ref_logits, input_ids, response_mask)
+            score = score - ref  # outside no_grad: the policy's term keeps its gradient
+        return score
+    if objective == "reward":
+        inner = _inner(model)
+        hidden = getattr(inner, inner.base_model_prefix)(
+            input_ids=input_ids, attention_mask=attention_mask, use_cache=False).last_hidden_state
+        last = attention_mask.sum(-1) - 1  # right padding: the last real token
+        pooled = hidden[torch.arange(hidden.shape[0], device=hidden.device), last]
+        return inner.score(pooled).squeeze(-1).float()
+    raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
+
+
+
+class PairScorer(torch.nn.Module):
+    """The module the Trainer trains: the (peft) model plus our pooling, ``forward`` → one score
+    per sequence (:func:`sequence_scores`). Everything runs inside ``forward`` so that DDP's
+    gradient hooks and the mixed-precision autocast see the whole computation."""
+
+    def __init__(self, model, objective: str, scoring: str = "response_sum"):
+        super().__init__()
+        if objective not in OBJECTIVES:
+            raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
+        if scoring not in DPO_SCORINGS:
+            raise ValueError(f"scoring must be one of {', '.join(DPO_SCORINGS)}, got {scoring!r}")
+        self.model, self.objective, self.scoring = model, objective, scoring
+
+    def forward(self, input_ids, attention_mask, response_mask):
+        return sequence_scores(self.model, input_ids, attention_mask, response_mask, self.objective, self.scoring)
+
+    def activation_checkpointing_enable(self, activation_checkpointing_kwargs=None, **kwargs):
+        """Called by the Trainer when ``activation_checkpointing`` is on: forwarded to the
+        transformers model (non-reentrant, so the frozen inputs need no ``requires_grad``). The
+        pinned transformers (5.24) has the ``activation_*`` names; the GPU check installs the pins
+        too (bench/gpu_check.sh), so no older name is needed here."""
+        kw = activation_checkpointing_kwargs or {"use_reentrant": False}
+        _inner(self.model).activation_checkpointing_enable(activation_checkpointing_kwargs=kw, **kwargs)
+
+    @property
+    def is_activation_checkpointing(self) -> bool:
+        return bool(_inner(self.model).is_activation_checkpointing)
