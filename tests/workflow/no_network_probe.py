@@ -49,10 +49,8 @@ def main(hub_id, tokenizer_dir, out_dir):
     import torch
 
     from hetpref.lm.evaluate import evaluate_run
-    from hetpref.lm.models import load_tokenizer
+    from hetpref.lm.tokenization import load_tokenizer
     from hetpref.lm.train import LMTrainConfig, train
-
-    from hetpref.lm.tokenization import load_tokenizer as load_spec_tokenizer
 
     torch.set_num_threads(1)
     tok = load_tokenizer(hub_id, tokenizer_dir)  # the training and evaluation jobs' (a local folder)
@@ -71,7 +69,7 @@ def main(hub_id, tokenizer_dir, out_dir):
         metrics, _ = evaluate_run(res.adapter_dir, tok, records, objective, device="cpu")
         out[objective] = {"steps": res.metrics["steps"], "eval_pairs": metrics["n"],
                           "weights_snapshot": res.provenance.get("weights_snapshot")}
-    load_spec_tokenizer(hub_id)  # the data job's, from the hub id (cache first)
+    load_tokenizer(hub_id, pad=False)  # the data job's, from the hub id (cache first)
     out["checkpoints_saved"] = saved
     out["attempts"] = ATTEMPTS
     print(json.dumps(out))
