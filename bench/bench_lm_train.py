@@ -66,8 +66,9 @@ def main(argv=None) -> dict:
             rates, walls = [], []
             for rep in range(args.repeats):
                 t = time.perf_counter()
-                res = lm_train.train(objective, "anonymous", recs, tok, "tiny", cfg, rep, Path(tmp) / f"{objective}{rep}",
-                                     device="cpu", tiny_config=tiny, tokenizer_dir=tok_dir, progress=False)
+                res = lm_train.train(objective, "anonymous", recs, tok, "tiny", cfg, rep,
+                                     Path(tmp) / f"{objective}{rep}", device="cpu", tiny_config=tiny,
+                                     tokenizer_dir=tok_dir, progress=False)
                 walls.append(time.perf_counter() - t)
                 rates.append(res.provenance["tokens_per_second"])
             report["runs"][objective] = {"pairs": len(recs), "steps": res.metrics["steps"],

@@ -70,7 +70,8 @@ SMOKE_1B = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_
 
 
 def find_hh_file(given: str | None) -> Path:
-    cands = [Path(given)] if given else [ROOT / ".gpu_data" / HH_FILE, ROOT.parent / "shared" / "data" / "hh-rlhf" / HH_FILE,
+    cands = [Path(given)] if given else [ROOT / ".gpu_data" / HH_FILE,
+                                         ROOT.parent / "shared" / "data" / "hh-rlhf" / HH_FILE,
                                          ROOT / "shared" / "data" / "hh-rlhf" / HH_FILE]
     for c in cands:
         if c.is_file():
@@ -96,8 +97,14 @@ def correctness_smoke(hh_file: Path, device, work: Path, smoke: bool, log) -> di
     from hetpref.lm.hh_rlhf import read_source
     from hetpref.lm.jsonl import read_jsonl
     from hetpref.lm.relabel import relabel, write_dataset
-    from hetpref.lm.tokenization import (TINY_SPEC, count_pair_tokens, filter_max_length, load_tokenizer,
-                                         tokenizer_training_texts, train_tiny_tokenizer)
+    from hetpref.lm.tokenization import (
+        TINY_SPEC,
+        count_pair_tokens,
+        filter_max_length,
+        load_tokenizer,
+        tokenizer_training_texts,
+        train_tiny_tokenizer,
+    )
     from hetpref.lm.train import LMTrainConfig, train
 
     t0 = time.perf_counter()
@@ -108,7 +115,8 @@ def correctness_smoke(hh_file: Path, device, work: Path, smoke: bool, log) -> di
     train_tiny_tokenizer(texts, work / "tokenizer", 400 if smoke else 2000)
     tok = load_tokenizer(TINY_SPEC, work / "tokenizer")
     table = filter_max_length(count_pair_tokens(tok, table), 512)
-    train_t, test_t = table.take(np.arange(0, n_train)), table.take(np.arange(n_train, min(len(table), n_train + n_test)))
+    train_t = table.take(np.arange(0, n_train))
+    test_t = table.take(np.arange(n_train, min(len(table), n_train + n_test)))
     for name, kind, tb in (("train", "unanimous", train_t), ("test", "test", test_t)):
         write_dataset(work / f"{name}.jsonl", relabel(kind, tb, 0), tb)
     records, test = read_jsonl(work / "train.jsonl"), read_jsonl(work / "test.jsonl")
@@ -166,6 +174,18 @@ def mfus(flops_per_second: float) -> dict:
             "mfu_vs_matmul_790": flops_per_second / (MATMUL_PEAK_TFLOPS * 1e12)}
 
 
+def train_step(scorer, opt, objective: str, b: int, input_ids, attention_mask, response_mask):
+    """One LoRA step on a batch of b pairs (rows 0..b−1 chosen, b..2b−1 rejected), as the trainer takes."""
+    from hetpref.losses import preference_loss
+
+    s = scorer(input_ids, attention_mask, response_mask)
+    loss = preference_loss("dpo" if objective == "dpo" else "bt_reward", s[:b] - s[b:]).mean()
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    return loss
+
+
 def throughput(shape: dict, kind: str, step_shapes: list[tuple[int, int, str]], steps: int, warmup: int,
                device, dtype, log) -> dict:
     """LoRA training steps of the ~1 B model at each ``(pairs, tokens per sequence, label)`` of
@@ -174,7 +194,6 @@ def throughput(shape: dict, kind: str, step_shapes: list[tuple[int, int, str]], 
 
     from hetpref.lm.models import add_lora
     from hetpref.lm.scoring import PairScorer
-    from hetpref.losses import preference_loss
 
     t0 = time.perf_counter()
     model = add_lora(build_1b(shape, device, dtype, kind), r=8, alpha=32, dropout=0.1, kind=kind)
@@ -204,22 +223,15 @@ def throughput(shape: dict, kind: str, step_shapes: list[tuple[int, int, str]], 
             response_mask = torch.zeros_like(input_ids, dtype=torch.bool)
             response_mask[:, seq_len // 4:] = True  # a quarter prompt, three quarters response
 
-            def step():
-                s = scorer(input_ids, attention_mask, response_mask)
-                loss = preference_loss("dpo" if objective == "dpo" else "bt_reward", s[:b] - s[b:]).mean()
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                return loss
-
+            batch = (b, input_ids, attention_mask, response_mask)
             for _ in range(warmup):
-                step()
+                train_step(scorer, opt, objective, *batch)
             sync(device)
             if device.type == "cuda":
                 torch.cuda.reset_peak_memory_stats()
             t1 = time.perf_counter()
             for _ in range(steps):
-                loss = step()
+                loss = train_step(scorer, opt, objective, *batch)
             sync(device)
             dt = (time.perf_counter() - t1) / steps
         except torch.OutOfMemoryError:
@@ -241,7 +253,7 @@ def throughput(shape: dict, kind: str, step_shapes: list[tuple[int, int, str]], 
     ok = [r for r in res["runs"] if not r.get("oom")]
     res["best"] = max(ok, key=lambda r: r["mfu_vs_spec_989"]) if ok else None
     res["paper_step"] = next((r for r in ok if r["label"] == "paper_step"), None)
-    del model, scorer, opt
+    model = scorer = opt = None  # free the GPU memory before the next objective
     if device.type == "cuda":
         torch.cuda.empty_cache()
     return res
@@ -280,7 +292,8 @@ def versions() -> dict:
 
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--hh-file", default=None, help=f"path of {HH_FILE} (default: .gpu_data/ or ../shared/data/hh-rlhf/)")
+    ap.add_argument("--hh-file", default=None,
+                    help=f"path of {HH_FILE} (default: .gpu_data/ or ../shared/data/hh-rlhf/)")
     ap.add_argument("--seq-len", type=int, default=512, help="tokens per sequence of the sweep (the paper's cap)")
     ap.add_argument("--batch-pairs", type=int, nargs="+", default=[4, 8, 16], help="pairs per step of the sweep")
     ap.add_argument("--paper-step", type=parse_shape, default=PAPER_STEP,
@@ -322,13 +335,15 @@ def main(argv=None) -> dict:
                 return correctness_smoke(find_hh_file(args.hh_file), device, Path(work), args.smoke, log)
 
         report["smoke"] = guarded("smoke", smoke, log)
-    report["throughput"] = {kind: guarded(f"throughput {kind}", lambda kind=kind: throughput(
-        shape, kind, step_shapes, args.steps, args.warmup, device, dtype, log), log) for kind in ("causal_lm", "reward")}
+    report["throughput"] = {
+        kind: guarded(f"throughput {kind}", lambda kind=kind: throughput(
+            shape, kind, step_shapes, args.steps, args.warmup, device, dtype, log), log)
+        for kind in ("causal_lm", "reward")}
     failed = [k for k in ("smoke",) if report.get(k, {}).get("failed") or report.get(k, {}).get("passed") is False]
     failed += [f"throughput.{k}" for k, v in report["throughput"].items() if v.get("failed")]
     report["failed_parts"] = failed
     report["seconds"] = time.perf_counter() - t_start
-    for kind, t in report["throughput"].items():
+    for t in report["throughput"].values():
         for which in ("paper_step", "best"):
             r = t.get(which)
             if r:

@@ -1,6 +1,7 @@
 """Train one LoRA policy (DPO / consistent loss) or reward model for one dataset and seed.
 
-snakemake.wildcards: objective (reward | dpo | ipo | dpo_ref | dpo_base | dpo_norm: hetpref.lm.variants), dataset (anonymous | unanimous | unanimous_filtered), seed
+snakemake.wildcards: objective (reward | dpo | ipo | dpo_ref | dpo_base | dpo_norm: hetpref.lm.variants),
+                     dataset (anonymous | unanimous | unanimous_filtered), seed
 snakemake.input:     train (JSONL records), tokenizer (the tokenizer directory written by lm_data)
 snakemake.params:    model (spec: tiny | smollm2-135m | HF id / path), tiny (dict of the tiny model's shape,
                      or None), train (dict of hetpref.lm.config.LMTrainConfig fields), device (cpu | cuda | auto),
@@ -19,8 +20,8 @@ from hetpref.lm.launch import run_job
 from hetpref.lm.variants import objective_spec
 from hetpref.runtime import script_run
 
-with script_run(snakemake, torch_threads=True) as log:  # noqa: F821
-    p, wc, inp, out = snakemake.params, snakemake.wildcards, snakemake.input, snakemake.output  # noqa: F821
+with script_run(snakemake, torch_threads=True) as log:
+    p, wc, inp, out = snakemake.params, snakemake.wildcards, snakemake.input, snakemake.output
     out_dir = Path(out.adapter).parent
     if Path(out.adapter).name != "adapter":
         raise ValueError(f"output 'adapter' must be a folder named 'adapter' (train writes {out_dir / 'adapter'}), "
@@ -30,7 +31,7 @@ with script_run(snakemake, torch_threads=True) as log:  # noqa: F821
            "dataset": wc.dataset, "records": str(inp.train), "tokenizer_dir": str(inp.tokenizer),
            "model": p.model, "tiny": p.tiny, "train": dict(p.train or {}), "seed": int(wc.seed),
            "out_dir": str(out_dir), "device": p.device}
-    result = run_job(job, int(p.processes), log, threads=snakemake.threads)  # noqa: F821
+    result = run_job(job, int(p.processes), log, threads=snakemake.threads)
     for name in ("metrics", "provenance"):  # train writes <out_dir>/<name>.json; honour other declared paths
         src = out_dir / f"{name}.json"
         if src.resolve() != Path(getattr(out, name)).resolve():

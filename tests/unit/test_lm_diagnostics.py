@@ -10,14 +10,14 @@ import runpy
 import pytest
 import torch
 
+from hetpref.lm.config import LMTrainConfig
 from hetpref.lm.evaluate import DLEN_BINS, agreement_ties_correct, evaluate_model, length_diagnostics
 from hetpref.lm.models import add_lora, load_base_model
-from hetpref.lm.report import METRICS, per_seed_table, summary_table, to_latex, write_report
-from hetpref.lm.config import LMTrainConfig
 from hetpref.lm.pairs import encode_records, pair_batch
+from hetpref.lm.report import METRICS, per_seed_table, summary_table, to_latex, write_report
 from hetpref.lm.scoring import reference_code_logprobs, sequence_logprobs, sequence_scores
 from hetpref.lm.variants import DPO_SCORINGS, DPO_VARIANTS, objective_spec, variant_objectives
-from tests.unit.test_lm_train import ROOT, TINY, _Smk, make_records, run, tok, tok_dir  # noqa: F401 (fixtures)
+from tests.unit.test_lm_train import ROOT, TINY, _Smk, make_records, run
 
 torch.set_num_threads(1)
 
@@ -244,7 +244,8 @@ def test_seed_table_summary_and_figure_carry_the_diagnostics(tmp_path):
     agree = csv[(csv.objective == "dpo") & (csv.dataset == "unanimous") & (csv.metric == "agreement")].iloc[0]
     assert agree["paper mean"] == pytest.approx(71.676)
     # the agreement rows keep the layout of the table without diagnostics
-    assert list(csv[csv.metric == "agreement"]["objective"]) == ["reward", "reward", "dpo", "dpo", "dpo_norm", "dpo_norm"]
+    assert list(csv[csv.metric == "agreement"]["objective"]) == ["reward", "reward", "dpo", "dpo", "dpo_norm",
+                                                                 "dpo_norm"]
     s = pd.read_csv(tmp_path / "s.csv").set_index(["objective", "dataset"])
     assert len(s) == 6
     assert s.loc[("dpo_norm", "anonymous"), "prior_wrong_mean"] == pytest.approx(0.32)

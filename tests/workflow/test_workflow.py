@@ -49,7 +49,8 @@ def test_dry_run_plans_the_full_dag(tmp_path, config, min_runs, jobs):
               if len(line.split()) == 2 and line.split()[1].isdigit()}
     runs = set(re.findall(r"results/synthetic/(?:sweep/)?n\d+/[\w.]+/seed\d+/metrics\.json", res.stdout))
     assert len(runs) >= min_runs, len(runs)
-    assert counts["synthetic_train"] + counts["synthetic_sweep_train"] + counts["synthetic_heterogeneity"] == jobs, counts
+    trained = counts["synthetic_train"] + counts["synthetic_sweep_train"] + counts["synthetic_heterogeneity"]
+    assert trained == jobs, counts
     for rule in ("synthetic_oracles", "fig3", "fig4a", "fig4b", "fig4c", "fig_sweep", "fig_heterogeneity",
                  "synthetic_table", "synthetic_empirical_limits", "synthetic_heterogeneity_table"):
         assert counts.get(rule) == 1, (rule, counts)
@@ -229,7 +230,8 @@ def _job_blocks(stdout):
         th = re.search(r"^    threads: (\d+)$", block, re.M)
         res = re.search(r"^    resources: (.*)$", block, re.M)
         jobs.append((rule, dict(kv.split("=", 1) for kv in wc.group(1).split(", ")) if wc else {},
-                     int(th.group(1)) if th else 1, dict(kv.split("=", 1) for kv in res.group(1).split(", ")) if res else {}))
+                     int(th.group(1)) if th else 1,
+                     dict(kv.split("=", 1) for kv in res.group(1).split(", ")) if res else {}))
     return jobs
 
 
@@ -275,7 +277,8 @@ def test_paper_dry_run_with_the_profile_requests_the_resource_model(tmp_path, in
 
 def test_dpo_variants_are_planned_as_their_own_objectives_when_switched_on(tmp_path):
     cfg = tmp_path / "variants.yaml"
-    cfg.write_text(yaml.safe_dump({"lm": {"dpo_variants": ["reference_scoring", "base_reference", "length_normalised"]}}))
+    variants = ["reference_scoring", "base_reference", "length_normalised"]
+    cfg.write_text(yaml.safe_dump({"lm": {"dpo_variants": variants}}))
     res = snakemake("-n", "fig5", workdir=tmp_path, config=cfg)
     assert res.returncode == 0, res.stderr[-3000:]
     blocks = [b for b in res.stdout.split("\nrule ")[1:] if b.startswith(("lm_train:", "lm_evaluate:"))]
@@ -293,8 +296,8 @@ def test_lm_smoke_outputs(smoke_run):
     lm = smoke_run / "results/lm/demo_tiny"
     table = pd.read_csv(lm / "seed_table.csv")
     assert {(o, d) for o, d in zip(table["objective"], table["dataset"])} == {
-        ("reward", "anonymous"), ("reward", "unanimous"), ("dpo", "anonymous"), ("dpo", "unanimous"), ("ipo", "anonymous"),
-        ("dpo", "indirect")}
+        ("reward", "anonymous"), ("reward", "unanimous"), ("dpo", "anonymous"), ("dpo", "unanimous"),
+        ("ipo", "anonymous"), ("dpo", "indirect")}
     info = json.loads((lm / "indirect/seed0/info.json").read_text())
     assert info["n_out"] + info["n_ties_dropped"] == info["n_in"] > 0
     assert "paper mean" in table.columns
