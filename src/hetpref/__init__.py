@@ -15,7 +15,10 @@ definition here (see ``../shared/paper/MATH.md`` for the spec):
 - :mod:`hetpref.pew`          Pew surveys (§4.3, §7.1, App. E): questions, sav, counts, reader (one
   read function), inventory, analysis, flip (min-TV LP), waves (one input's tables), combine
   (stage tables and reports), figures, demo
-- :mod:`hetpref.lm`           HH-RLHF relabelling, LoRA reward models and direct alignment (§7.3, App. F)
+- :mod:`hetpref.lm`           HH-RLHF relabelling, LoRA reward models and direct alignment (§7.3, App. F):
+  data (names, hh_rlhf/, split, data, relabel, tokenization, length_oracle), models (models, hub,
+  stage, resources), training (config, pairs, scoring, trainer, callbacks, checkpoints, train,
+  launch, variants), evaluation (evaluate, indirect, report); its docstring maps them
 - :mod:`hetpref.claims`       the paper's worked examples and propositions, computed and checked
   (claims in ``aggregation`` and ``identification``, the run order in ``registry``, the report in
   ``render``)
