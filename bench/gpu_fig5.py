@@ -68,7 +68,9 @@ PLATFORMS = ["manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_17_x
              "manylinux1_x86_64", "manylinux_2_24_x86_64", "manylinux_2_31_x86_64", "manylinux_2_34_x86_64"]
 
 # The smoke: the same command, a tiny model on the CPU, one seed, a few pairs (8 jobs of Python start-up).
-SMOKE = {"lm": {"model": "tiny", "gpu": False, "seeds": [0],
+# The DPO arms are left out of the smoke (each would add 2 training and 2 evaluation jobs); their
+# code path is tested in tests/unit/test_lm_diagnostics.py and their DAG in tests/workflow.
+SMOKE = {"lm": {"model": "tiny", "gpu": False, "seeds": [0], "dpo_variants": [],
                 "local_split": {"train_pairs": 24, "test_pairs": 16},
                 "tiny": {"vocab_size": 400, "hidden_size": 32, "num_layers": 1, "num_heads": 2,
                          "intermediate_size": 64},

@@ -89,6 +89,26 @@ def test_scaling_of_the_estimates():
     assert three.compute_hours == pytest.approx(3 * single.compute_hours, rel=0.01)
 
 
+def test_every_workflow_objective_has_an_estimate_and_dpo_base_pays_its_reference_forward():
+    """The DPO arms (lm.dpo_variants) are jobs too: each objective the DAG can hold gets a train and
+    an evaluate estimate; dpo_base adds the frozen base's forward, (2·P_mm + 2·L·S·d)·T, per step."""
+    from hetpref.lm.variants import OBJECTIVE_SPECS
+
+    lm = {"model": "meta-llama/Meta-Llama-3-8B", "source": "download", "max_length": 512, "gpus_per_job": 1,
+          "subsets": ["harmless-base"],
+          "train": {"batch_size": 2, "gradient_accumulation_steps": 1, "epochs": 1, "gradient_checkpointing": False,
+                    "lora_r": 8}}
+    est = R.lm_job_estimates(lm)
+    assert set(est["lm_train"]) == set(est["lm_evaluate"]) == set(OBJECTIVE_SPECS)
+    dpo, base = est["lm_train"]["dpo"], est["lm_train"]["dpo_base"]
+    seq, tokens = dpo.details["tokens"] / (dpo.details["steps"] * 2 * 2), dpo.details["tokens"]
+    extra = R.forward_flops(R.LLAMA3_8B.matmul_params("causal_lm"), 32, 4096, seq, tokens)
+    assert base.details["flops"] == pytest.approx(dpo.details["flops"] + extra)
+    assert est["lm_train"]["dpo_norm"].details["flops"] == dpo.details["flops"]
+    evaluate = est["lm_evaluate"]
+    assert evaluate["dpo_base"].details["flops"] == pytest.approx(2 * evaluate["dpo"].details["flops"])
+
+
 def test_padded_share_grows_with_the_batch():
     shares = [R.padded_share(b) for b in (1, 2, 3, 4, 8, 16, 17)]
     assert shares == sorted(shares) and shares[2] == R.PADDED_SHARE[4] and shares[-1] == 1.0

@@ -43,6 +43,7 @@ def test_gpu_config_is_the_issue_grid():
     lm = yaml.safe_load((ROOT / "configs" / "gpu_fig5.yaml").read_text())["lm"]
     assert lm["seeds"] == [0, 1, 2, 3, 4] and set(lm["objectives"]) == {"reward", "dpo"}
     assert set(lm["datasets"]) == {"anonymous", "unanimous"} and lm["gpu"] and lm["model"] == "smollm2-135m"
+    assert set(lm["dpo_variants"]) == {"reference_scoring", "base_reference", "length_normalised"}
 
 
 def test_cpu_smoke_of_the_gpu_command(tmp_path):
@@ -60,6 +61,7 @@ def test_cpu_smoke_of_the_gpu_command(tmp_path):
     info = json.loads((out / "gpu_fig5.json").read_text())
     assert info["returncode"] == 0 and info["smoke"] and "--resources" in info["command"]
     table = pd.read_csv(out / "seed_table.csv")
+    table = table[table.metric == "agreement"]  # the seed table also holds the length diagnostics, a row each
     # one row per objective × labelling, the smoke's one seed filled in
     assert {(o, d) for o, d in zip(table.objective, table.dataset)} == {
         (o, d) for o in ("reward", "dpo") for d in ("anonymous", "unanimous")} and len(table) == 4

@@ -28,6 +28,8 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .variants import OBJECTIVE_SPECS  # torch-free, like this module
+
 # ----------------------------------------------------------------------------- assumptions
 
 GPU_PEAK_TFLOPS = {"A100": 312.0, "H100": 989.0, "H200": 989.0}  # dense bf16, SXM data sheets
@@ -257,15 +259,19 @@ def _logit_bytes_per_token(shape: ModelShape, kind: str, train: bool) -> float:
 def train_job(shape: ModelShape, kind: str, pairs: int, batch_size: int, gpus: int = 1,
               gradient_accumulation_steps: int = 1, max_length: int = 512, epochs: int = 1,
               gradient_checkpointing: bool = False, lora_r: int = 8, gpu: str = LIMIT_GPU,
-              mfu: float = ASSUMED_MFU) -> JobEstimate:
+              mfu: float = ASSUMED_MFU, reference_forward: bool = False) -> JobEstimate:
     """One ``lm_train`` job: LoRA on ``pairs`` training pairs (an upper bound: the kept pairs are
-    fewer), global batch ``batch_size`` split over ``gpus`` processes × accumulation."""
+    fewer), global batch ``batch_size`` split over ``gpus`` processes × accumulation.
+    ``reference_forward``: each step also runs the frozen base forward (DPO against π_ref = base,
+    the ``dpo_base`` arm), :func:`forward_flops` more per step."""
     micro = max(1, batch_size // (gradient_accumulation_steps * gpus))
     steps = (pairs // batch_size) * epochs
     seq = padded_share(micro) * max_length  # mean padded sequence length
     tokens = steps * batch_size * 2 * seq
     flops = lora_step_flops(shape.matmul_params(kind), shape.lora_params(lora_r), shape.layers, shape.width, seq,
                             tokens)
+    if reference_forward:
+        flops += forward_flops(shape.matmul_params(kind), shape.layers, shape.width, seq, tokens)
     runtime, hours = _wall_min(flops, gpus, gpu, mfu, loads=1)
     weights_gb = 2 * shape.base_params(kind) / 1e9
     worst_tokens = 2 * micro * max_length
@@ -322,13 +328,21 @@ def lm_job_estimates(lm: dict, gpu: str = LIMIT_GPU, mfu: float = ASSUMED_MFU) -
     shape = model_shape(lm["model"], lm.get("tiny"), lm.get("tiny", {}).get("vocab_size", 2000))
     pairs = dataset_pairs(lm)
     t = lm["train"]
-    train = {objective: train_job(shape, "reward" if objective == "reward" else "causal_lm", pairs["train"],
+
+    def kind_of(objective):  # every workflow objective, the DPO arms included (hetpref.lm.variants)
+        return "reward" if OBJECTIVE_SPECS[objective][0] == "reward" else "causal_lm"
+
+    def with_reference(objective):  # dpo_base scores every sequence twice: the policy and the frozen base
+        return OBJECTIVE_SPECS[objective][1] == "base_reference"
+
+    train = {objective: train_job(shape, kind_of(objective), pairs["train"],
                                   t["batch_size"], lm["gpus_per_job"], t["gradient_accumulation_steps"],
-                                  lm["max_length"], t["epochs"], t["gradient_checkpointing"], t["lora_r"], gpu, mfu)
-             for objective in ("reward", "dpo", "ipo")}
-    evaluate = {objective: score_job(shape, "reward" if objective == "reward" else "causal_lm", pairs["test"],
-                                     1, lm["max_length"], gpu=gpu, mfu=mfu)
-                for objective in ("reward", "dpo", "ipo")}
+                                  lm["max_length"], t["epochs"], t["gradient_checkpointing"], t["lora_r"], gpu, mfu,
+                                  reference_forward=with_reference(objective))
+             for objective in OBJECTIVE_SPECS}
+    evaluate = {objective: score_job(shape, kind_of(objective), pairs["test"],
+                                     2 if with_reference(objective) else 1, lm["max_length"], gpu=gpu, mfu=mfu)
+                for objective in OBJECTIVE_SPECS}
     return {"shape": shape, "pairs": pairs, "lm_train": train, "lm_evaluate": evaluate,
             "lm_indirect_relabel": score_job(shape, "reward", pairs["train"], 3, lm["max_length"], gpu=gpu, mfu=mfu),
             "lm_data": data_job(pairs["train"] + pairs["test"])}
