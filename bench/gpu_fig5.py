@@ -119,6 +119,19 @@ def folder_bytes(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
+def build_pure_wheel(spec: str, whl: Path) -> None:
+    """Some pins exist on PyPI only as an sdist (connection-pool 0.0.3): build its wheel here. Only a
+    pure-Python wheel (``-none-any``) is valid on the device machine's Python 3.12; anything else stops."""
+    print(f"{spec}: no binary wheel on the index; building one from its sdist", flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-w", tmp, spec], check=True)
+        built = list(Path(tmp).glob("*.whl"))
+        if len(built) != 1 or not built[0].name.endswith("-none-any.whl"):
+            raise SystemExit(f"{spec}: built {[b.name for b in built]}, expected one pure-Python "
+                             "'*-none-any.whl' that the device machine's Python 3.12 can install")
+        shutil.copy(built[0], whl / built[0].name)
+
+
 def prepare(args) -> None:
     sys.path.insert(0, str(ROOT / "src"))
     from hetpref.lm import smollm2_gguf
@@ -142,7 +155,8 @@ def prepare(args) -> None:
         cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--python-version", "3.12",
                "--implementation", "cp", "-d", str(whl)] + [a for p in PLATFORMS for a in ("--platform", p)]
         for spec in WHEELS:  # one at a time: a pure-Python wheel and a manylinux one need the same flags
-            subprocess.run(cmd + [spec], check=True)
+            if subprocess.run(cmd + [spec]).returncode != 0:
+                build_pure_wheel(spec, whl)
     tree = tree_bytes()
     sizes = {"call 1 (.gpu_fig5_a + tree)": folder_bytes(CARRY_A) + tree,
              "call 2 (.gpu_fig5 + tree)": folder_bytes(CARRY_B) + tree}
