@@ -28,7 +28,7 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .variants import OBJECTIVE_SPECS  # torch-free, like this module
+from .variants import OBJECTIVE_SPECS, objective_spec  # torch-free, like this module
 
 # ----------------------------------------------------------------------------- assumptions
 
@@ -330,10 +330,10 @@ def lm_job_estimates(lm: dict, gpu: str = LIMIT_GPU, mfu: float = ASSUMED_MFU) -
     t = lm["train"]
 
     def kind_of(objective):  # every workflow objective, the DPO arms included (hetpref.lm.variants)
-        return "reward" if OBJECTIVE_SPECS[objective][0] == "reward" else "causal_lm"
+        return "reward" if objective_spec(objective)[0] == "reward" else "causal_lm"
 
     def with_reference(objective):  # dpo_base scores every sequence twice: the policy and the frozen base
-        return OBJECTIVE_SPECS[objective][1] == "base_reference"
+        return objective_spec(objective)[1] == "base_reference"
 
     train = {objective: train_job(shape, kind_of(objective), pairs["train"],
                                   t["batch_size"], lm["gpus_per_job"], t["gradient_accumulation_steps"],
