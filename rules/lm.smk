@@ -72,6 +72,9 @@ rule lm_data:
     benchmark:
         f"benchmarks/lm/{LM_TAG}/data.tsv"
     threads: 2
+    # the LM chain (data → training → evaluation → report) holds the longest jobs: start it
+    # first and let the many short jobs fill the cores around it, not trail it at the end
+    priority: 30
     resources:
         **lm_job_resources("lm_data"),
     conda:
@@ -115,6 +118,7 @@ rule lm_train:
     benchmark:
         f"benchmarks/lm/{LM_TAG}/train/{{objective}}_{{dataset}}_seed{{seed}}.tsv"
     threads: lm_job_threads("lm_train")
+    priority: 20  # the longest jobs first (see lm_data)
     resources:
         **lm_job_resources("lm_train"),
     conda:
@@ -175,6 +179,7 @@ rule lm_evaluate:
     log:
         f"logs/lm/{LM_TAG}/evaluate/{{objective}}_{{dataset}}_seed{{seed}}.log",
     threads: lm_job_threads("lm_evaluate")
+    priority: 10  # after the trainings, before the short jobs of other stages (see lm_data)
     resources:
         **lm_job_resources("lm_evaluate"),
     conda:

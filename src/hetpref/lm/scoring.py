@@ -17,6 +17,30 @@ from .config import OBJECTIVES
 from .variants import DPO_SCORINGS
 
 
+def _summed_rows(row_nll: torch.Tensor, rows: torch.Tensor, reduction: str) -> torch.Tensor:
+    """``−Σ`` per sequence of the token NLLs ``row_nll`` ([M], one per True of ``rows`` [N, T′],
+    row-major), laid back out on ``rows`` with zeros elsewhere: the same [N, T′] tensor, and so the
+    same sums bit for bit, as cross-entropy over every position with the others ignored."""
+    dense = row_nll.new_zeros(rows.shape).masked_scatter(rows, row_nll)
+    total = -dense.sum(-1)
+    if reduction == "sum":
+        return total
+    if reduction == "mean":
+        return total / rows.sum(-1).clamp(min=1)
+    raise ValueError(f"reduction must be 'sum' or 'mean', got {reduction!r}")
+
+
+def _scored_positions(input_ids, attention_mask, response_mask, scoring: str):
+    """(``rows`` [N, T′] bool, ``targets`` [M], ``shift``) of a policy scoring: the positions whose
+    logits are scored, the tokens they are scored against, and whether the logits at t − 1 predict
+    token t (``shift`` = 1, the causal score) or the logits at t token t (0, the reference code)."""
+    if scoring == "reference_code":
+        rows = attention_mask.bool()
+        return rows, input_ids[rows], 0
+    rows = response_mask[:, 1:].bool()
+    return rows, input_ids[:, 1:][rows], 1
+
+
 def sequence_logprobs(logits: torch.Tensor, input_ids: torch.Tensor, response_mask: torch.Tensor,
                       reduction: str = "sum") -> torch.Tensor:
     """``log π(y|x) = Σ_{t: response_mask[t]} log softmax(logits[t−1])[input_ids[t]]`` per row
@@ -24,17 +48,9 @@ def sequence_logprobs(logits: torch.Tensor, input_ids: torch.Tensor, response_ma
     position t − 1 predict token t, so the prompt is context only and padding scores nothing.
     ``reduction='mean'`` divides by the number of scored tokens: the mean log-probability per
     response token (the length-normalised arm)."""
-    targets = input_ids[:, 1:].masked_fill(~response_mask[:, 1:].bool(), -100)
-    # cross_entropy = −log softmax at the target, fused (no [N, T, V] log-prob copy kept for
-    # backward besides the float logits); ignore_index drops prompt and padding positions
-    nll = F.cross_entropy(logits[:, :-1].flatten(0, 1).float(), targets.flatten(), ignore_index=-100,
-                          reduction="none")
-    total = -nll.view(targets.shape).sum(-1)
-    if reduction == "sum":
-        return total
-    if reduction == "mean":
-        return total / (targets != -100).sum(-1).clamp(min=1)
-    raise ValueError(f"reduction must be 'sum' or 'mean', got {reduction!r}")
+    rows, targets, _ = _scored_positions(input_ids, None, response_mask, "response_sum")
+    # cross_entropy = −log softmax at the target, fused, on the scored positions only
+    return _summed_rows(F.cross_entropy(logits[:, :-1][rows].float(), targets, reduction="none"), rows, reduction)
 
 
 def reference_code_logprobs(logits: torch.Tensor, input_ids: torch.Tensor, attention_mask: torch.Tensor
@@ -45,9 +61,8 @@ def reference_code_logprobs(logits: torch.Tensor, input_ids: torch.Tensor, atten
     real token (bos, prompt, response, eos), summed. Not a log-probability of anything; kept as an
     optional arm to measure what it does to Figure 5. The prompt's terms are the same for the
     two responses of a pair (causal attention), so they cancel in h up to rounding."""
-    targets = input_ids.masked_fill(~attention_mask.bool(), -100)
-    nll = F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(), ignore_index=-100, reduction="none")
-    return -nll.view(targets.shape).sum(-1)
+    rows, targets, _ = _scored_positions(input_ids, attention_mask, None, "reference_code")
+    return _summed_rows(F.cross_entropy(logits[rows].float(), targets, reduction="none"), rows, "sum")
 
 
 def _inner(model):
@@ -55,14 +70,38 @@ def _inner(model):
     return model.get_base_model() if hasattr(model, "get_base_model") else model
 
 
-def _policy_score(logits, input_ids, attention_mask, response_mask, scoring: str) -> torch.Tensor:
-    if scoring in ("response_sum", "base_reference"):
-        return sequence_logprobs(logits, input_ids, response_mask)
-    if scoring == "response_mean":
-        return sequence_logprobs(logits, input_ids, response_mask, reduction="mean")
-    if scoring == "reference_code":
-        return reference_code_logprobs(logits, input_ids, attention_mask)
-    raise ValueError(f"dpo scoring must be one of {', '.join(DPO_SCORINGS)}, got {scoring!r}")
+# model types whose causal-LM logits are exactly ``lm_head(backbone(...).last_hidden_state)``
+# (transformers 5.24's LlamaForCausalLM.forward: no scaling, no soft-capping), so that the head can
+# be applied to the scored positions alone; any other model computes every position's logits
+_HEAD_ON_HIDDEN = ("llama",)
+
+
+def logits_at(model, input_ids, attention_mask, rows: torch.Tensor, shift: int = 0) -> torch.Tensor:
+    """The logits ``[M, V]`` at the positions ``rows`` ([N, T − shift] bool) of the sequences, i.e.
+    ``model(...).logits[:, :T − shift][rows]``. For Llama models (:data:`_HEAD_ON_HIDDEN`) the LM head
+    runs on those positions' hidden states only: a policy scores its response tokens, about a
+    quarter of a padded batch's positions, and the head (vocabulary × width) with its
+    cross-entropy is the largest cost of a small model's step."""
+    inner = _inner(model)
+    if getattr(inner.config, "model_type", None) in _HEAD_ON_HIDDEN and hasattr(inner, "lm_head"):
+        hidden = getattr(inner, inner.base_model_prefix)(
+            input_ids=input_ids, attention_mask=attention_mask, use_cache=False).last_hidden_state
+        return inner.lm_head(hidden[:, :hidden.shape[1] - shift][rows])
+    logits = model(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).logits
+    return logits[:, :logits.shape[1] - shift][rows]
+
+
+def policy_logprobs(model, input_ids, attention_mask, response_mask, scoring: str = "response_sum"
+                    ) -> torch.Tensor:
+    """A policy's sequence score under ``scoring``, the model run once: equal to
+    :func:`sequence_logprobs` (sum, or mean for ``response_mean``) or :func:`reference_code_logprobs`
+    of the full logits, computed from the scored positions' logits only (:func:`logits_at`)."""
+    if scoring not in DPO_SCORINGS:
+        raise ValueError(f"dpo scoring must be one of {', '.join(DPO_SCORINGS)}, got {scoring!r}")
+    rows, targets, shift = _scored_positions(input_ids, attention_mask, response_mask, scoring)
+    nll = F.cross_entropy(logits_at(model, input_ids, attention_mask, rows, shift).float(), targets,
+                          reduction="none")
+    return _summed_rows(nll, rows, "mean" if scoring == "response_mean" else "sum")
 
 
 def sequence_scores(model, input_ids, attention_mask, response_mask, objective: str,
@@ -76,14 +115,12 @@ def sequence_scores(model, input_ids, attention_mask, response_mask, objective: 
     attention mask: transformers pools the last token ≠ pad_token_id, wrong when pad = eos
     (SmolLM2, and our sequences end with eos)."""
     if objective == "dpo":
-        logits = model(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).logits
-        score = _policy_score(logits, input_ids, attention_mask, response_mask, scoring)
+        if scoring == "base_reference" and not hasattr(model, "disable_adapter"):
+            raise ValueError("dpo scoring 'base_reference' needs a peft model (the base is its adapter disabled)")
+        score = policy_logprobs(model, input_ids, attention_mask, response_mask, scoring)
         if scoring == "base_reference":
-            if not hasattr(model, "disable_adapter"):
-                raise ValueError("dpo scoring 'base_reference' needs a peft model (the base is its adapter disabled)")
             with torch.no_grad(), model.disable_adapter():
-                ref_logits = model(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).logits
-                ref = sequence_logprobs(ref_logits, input_ids, response_mask)
+                ref = policy_logprobs(model, input_ids, attention_mask, response_mask)
             score = score - ref  # outside no_grad: the policy's term keeps its gradient
         return score
     if objective == "reward":
