@@ -99,18 +99,27 @@ rule lm_oracle:
         "../workflow_scripts/lm_oracle.py"
 
 
+# Training and the test-set evaluation of a run are one job: the evaluation needs the trained
+# model, which a separate job would rebuild after importing torch, transformers and peft again
+# (8–9 s per run on a CPU, a second load of the base model and a second queue wait on a cluster),
+# for a forward pass over the test pairs that costs a few seconds on a CPU and under a minute on
+# a GPU at paper scale. A training resumed after a failure picks up its last checkpoint.
 rule lm_train:
     input:
         train=lm_train_data,
         tokenizer=f"{LM_DIR}/tokenizer",
+        test=f"{LM_DIR}/data/test.jsonl",
     output:
         adapter=directory(f"{LM_DIR}/runs/{{objective}}/{{dataset}}/seed{{seed}}/adapter"),
         metrics=f"{LM_DIR}/runs/{{objective}}/{{dataset}}/seed{{seed}}/metrics.json",
         provenance=f"{LM_DIR}/runs/{{objective}}/{{dataset}}/seed{{seed}}/provenance.json",
+        test_metrics=f"{LM_DIR}/runs/{{objective}}/{{dataset}}/seed{{seed}}/test_metrics.json",
+        test_scores=f"{LM_DIR}/runs/{{objective}}/{{dataset}}/seed{{seed}}/test_scores.csv",
     params:
         model=LM["model"],
         tiny=lm_tiny_config(),
         train=lm_train_params,
+        eval=lm_eval_params,
         device=LM_DEVICE,
         processes=LM["gpus_per_job"],  # > 1: torchrun with that many data-parallel processes
     log:
@@ -162,30 +171,6 @@ rule lm_indirect_relabel:
         "../envs/lm.yaml"
     script:
         "../workflow_scripts/lm_indirect_relabel.py"
-
-
-rule lm_evaluate:
-    input:
-        adapter=f"{LM_DIR}/runs/{{objective}}/{{dataset}}/seed{{seed}}/adapter",
-        test=f"{LM_DIR}/data/test.jsonl",
-        tokenizer=f"{LM_DIR}/tokenizer",
-    output:
-        metrics=f"{LM_DIR}/runs/{{objective}}/{{dataset}}/seed{{seed}}/test_metrics.json",
-        scores=f"{LM_DIR}/runs/{{objective}}/{{dataset}}/seed{{seed}}/test_scores.csv",
-    params:
-        model=LM["model"],
-        eval=lm_eval_params,
-        device=LM_DEVICE,
-    log:
-        f"logs/lm/{LM_TAG}/evaluate/{{objective}}_{{dataset}}_seed{{seed}}.log",
-    threads: lm_job_threads("lm_evaluate")
-    priority: 10  # after the trainings, before the short jobs of other stages (see lm_data)
-    resources:
-        **lm_job_resources("lm_evaluate"),
-    conda:
-        "../envs/lm.yaml"
-    script:
-        "../workflow_scripts/lm_evaluate.py"
 
 
 rule lm_report:

@@ -1,6 +1,6 @@
 """Figure 5 and the per-seed tables of the LM experiment from every run's evaluation metrics.
 
-snakemake.input:  metrics (list of lm_evaluate metrics JSON files), ceilings (JSON file
+snakemake.input:  metrics (list of the test_metrics JSON files lm_train writes), ceilings (JSON file
                   {label: percent}, e.g. length-oracle agreements, drawn as horizontal lines)
 snakemake.params: paper (bool: the paper's numbers beside ours), modelling_dataset (the dataset
                   drawn as "modelling heterogeneity"), title

@@ -1,13 +1,21 @@
-"""Train one LoRA policy (DPO / consistent loss) or reward model for one dataset and seed.
+"""Train one LoRA policy (DPO / consistent loss) or reward model for one dataset and seed, then
+measure its agreement with the average reward's order on the test split (one job: see rules/lm.smk).
 
 snakemake.wildcards: objective (reward | dpo | ipo | dpo_ref | dpo_base | dpo_norm: hetpref.lm.variants),
                      dataset (anonymous | unanimous | unanimous_filtered), seed
-snakemake.input:     train (JSONL records), tokenizer (the tokenizer directory written by lm_data)
+snakemake.input:     train (JSONL records), tokenizer (the tokenizer directory written by lm_data),
+                     test (JSONL test records)
 snakemake.params:    model (spec: tiny | smollm2-135m | HF id / path), tiny (dict of the tiny model's shape,
-                     or None), train (dict of hetpref.lm.config.LMTrainConfig fields), device (cpu | cuda | auto),
+                     or None), train (dict of hetpref.lm.config.LMTrainConfig fields), eval (dict: any of
+                     batch_size, max_length, overlength, add_eos, scoring — a policy is scored as it was
+                     trained: hetpref.lm.variants), device (cpu | cuda | auto),
                      processes (lm.gpus_per_job; > 1 launches torchrun with that many
-                     data-parallel processes, NCCL on GPUs, gloo on CPU)
-snakemake.output:    adapter (directory), metrics (JSON), provenance (JSON)
+                     data-parallel processes, NCCL on GPUs, gloo on CPU; the evaluation runs after them,
+                     in this process)
+snakemake.output:    adapter (directory), metrics (JSON), provenance (JSON) of the training;
+                     test_metrics (JSON: agreement, n, n_correct, n_ties, the length diagnostics of
+                     hetpref.lm.evaluate.length_diagnostics, + objective, dataset, seed, model) and
+                     test_scores (CSV: id, h, correct, response token counts, prior_correct per test pair)
 
 The resume point lives in <adapter's parent>/checkpoint/, deliberately not a declared output:
 Snakemake deletes the outputs of an incomplete job before rerunning it (--rerun-incomplete), and
@@ -16,9 +24,17 @@ the checkpoint must survive that to be resumed. The per-step log is <adapter's p
 import shutil
 from pathlib import Path
 
+import pandas as pd
+
+from hetpref.lm.evaluate import evaluate_run
+from hetpref.lm.jsonl import read_jsonl
 from hetpref.lm.launch import run_job
+from hetpref.lm.tokenization import load_tokenizer
 from hetpref.lm.variants import objective_spec
+from hetpref.provenance import write_json
 from hetpref.runtime import script_run
+
+SCORE_COLUMNS = ["id", "h", "correct", "response_tokens_chosen", "response_tokens_rejected", "prior_correct"]
 
 with script_run(snakemake, torch_threads=True) as log:
     p, wc, inp, out = snakemake.params, snakemake.wildcards, snakemake.input, snakemake.output
@@ -30,7 +46,10 @@ with script_run(snakemake, torch_threads=True) as log:
     job = {"objective": objective_spec(wc.objective)[0],
            "dataset": wc.dataset, "records": str(inp.train), "tokenizer_dir": str(inp.tokenizer),
            "model": p.model, "tiny": p.tiny, "train": dict(p.train or {}), "seed": int(wc.seed),
-           "out_dir": str(out_dir), "device": p.device}
+           "out_dir": str(out_dir), "device": p.device,
+           # the last checkpoint outlives the training until the evaluation below has succeeded:
+           # a job that fails there resumes its training instead of starting it again
+           "keep_checkpoint": True}
     result = run_job(job, int(p.processes), log, threads=snakemake.threads)
     for name in ("metrics", "provenance"):  # train writes <out_dir>/<name>.json; honour other declared paths
         src = out_dir / f"{name}.json"
@@ -38,3 +57,19 @@ with script_run(snakemake, torch_threads=True) as log:
             shutil.copyfile(src, getattr(out, name))
     log.info("final loss %.5f over %d steps, %.0f tokens/s, %d process(es)", result.metrics["final_loss"],
              result.metrics["steps"], result.provenance["tokens_per_second"] or 0, result.provenance["world_size"])
+
+    # the test-set evaluation of the saved adapter (rebuilt from it: the same weights, and the one
+    # path for in-process and torchrun training)
+    tokenizer = load_tokenizer(p.model, inp.tokenizer)
+    metrics, rows = evaluate_run(out.adapter, tokenizer, read_jsonl(inp.test), objective=job["objective"],
+                                 device=p.device, **dict(p.eval or {}))
+    metrics.update({"objective": wc.objective, "dataset": wc.dataset, "seed": int(wc.seed), "model": p.model})
+    log.info("test: agreement %.4f (%d of %d, %d ties); shorter-wins prior %.4f; where the prior is wrong %.4f "
+             "(%d pairs)", metrics["agreement"], metrics["n_correct"], metrics["n"], metrics["n_ties"],
+             metrics["prior_agreement"], metrics["agreement_prior_wrong"], metrics["n_prior_wrong"])
+    write_json(out.test_metrics, metrics)
+    pd.DataFrame(rows, columns=SCORE_COLUMNS).to_csv(out.test_scores, index=False)
+    checkpoint = out_dir / "checkpoint"  # hetpref.lm.train's resume point: no longer needed
+    if checkpoint.exists():
+        shutil.rmtree(checkpoint)
+        log.info("removed the resume point %s", checkpoint)

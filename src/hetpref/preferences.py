@@ -6,16 +6,29 @@ Conventions: ``delta`` is a reward difference ``r_u(y1) - r_u(y2)``; the label `
 """
 from __future__ import annotations
 
+import sys
+from typing import TYPE_CHECKING
+
 import numpy as np
-import torch
+
+if TYPE_CHECKING:
+    import torch
+
+# torch is imported where it is used, not here: the numpy paths (Pew, claims, figures) would
+# otherwise pay its import (~2 s) in every short workflow job
+
+
+def _is_tensor(x) -> bool:
+    torch = sys.modules.get("torch")  # a tensor exists only once torch is imported
+    return torch is not None and isinstance(x, torch.Tensor)
 
 
 def bt_probability(delta, temperature: float = 1.0):
     """P(y1 ≻ y2) = σ(Δ / τ) (Bradley–Terry; τ = 1 is plain BT). Works on numpy or torch."""
     if temperature <= 0:
         raise ValueError(f"temperature must be > 0, got {temperature}")
-    if isinstance(delta, torch.Tensor):
-        return torch.sigmoid(delta / temperature)
+    if _is_tensor(delta):
+        return delta.div(temperature).sigmoid()
     from scipy.special import expit
 
     return expit(np.asarray(delta, dtype=float) / temperature)
@@ -46,6 +59,8 @@ def type_weights(n_types: int, weights=None) -> np.ndarray:
 
 def sample_bt_labels(delta: torch.Tensor, generator: torch.Generator, temperature: float = 1.0):
     """One BT label per entry of ``delta`` (1 = first option preferred), as int64."""
+    import torch
+
     u = torch.rand(delta.shape, generator=generator, dtype=delta.dtype)
     return (u < bt_probability(delta, temperature)).long()
 

@@ -15,7 +15,7 @@ from hetpref.lm.evaluate import DLEN_BINS, agreement_ties_correct, evaluate_mode
 from hetpref.lm.models import add_lora, load_base_model
 from hetpref.lm.pairs import encode_records, pair_batch
 from hetpref.lm.report import METRICS, per_seed_table, summary_table, to_latex, write_report
-from hetpref.lm.scoring import reference_code_logprobs, sequence_logprobs, sequence_scores
+from hetpref.lm.scoring import logits_at, policy_logprobs, reference_code_logprobs, sequence_logprobs, sequence_scores
 from hetpref.lm.variants import DPO_SCORINGS, DPO_VARIANTS, objective_spec, variant_objectives
 from tests.unit.test_lm_train import ROOT, TINY, _Smk, make_records, run
 
@@ -103,6 +103,59 @@ def test_reference_code_scoring_equals_unshifted_gather_by_hand(tok):
         assert torch.allclose(h.double(), resp_only[:3] - resp_only[3:], atol=1e-4)
 
 
+@pytest.mark.parametrize("scoring", DPO_SCORINGS)
+def test_head_on_the_scored_positions_is_bit_identical_to_full_logits(tok, scoring):
+    """The policy score applies the LM head at the scored positions only (logits_at); scores
+    and LoRA gradients must equal, bit for bit, the same formula on every position's logits."""
+    torch.manual_seed(0)
+    model = add_lora(load_base_model("tiny", tok, "causal_lm", "float32", TINY))
+    with torch.no_grad():
+        for name, w in model.named_parameters():
+            if "lora_B" in name:
+                w.normal_(0.0, 0.1)  # a non-zero adapter, so the gradients reach every LoRA matrix
+    model.eval()  # no dropout: the two passes see the same network
+    enc, (ids, attn, resp) = _batch(tok)
+    weights = torch.arange(1.0, ids.shape[0] + 1)
+
+    def full(m):  # the definitions on the full [N, T, V] logits
+        logits = m(input_ids=ids, attention_mask=attn).logits
+        if scoring == "reference_code":
+            return reference_code_logprobs(logits, ids, attn)
+        return sequence_logprobs(logits, ids, resp, "mean" if scoring == "response_mean" else "sum")
+
+    def grads(score):
+        model.zero_grad()
+        (score * weights).sum().backward()
+        return torch.cat([w.grad.flatten() for w in model.parameters() if w.requires_grad])
+
+    fast, slow = policy_logprobs(model, ids, attn, resp, scoring), full(model)
+    assert torch.equal(fast, slow)
+    assert torch.equal(grads(policy_logprobs(model, ids, attn, resp, scoring)), grads(full(model)))
+    # the fast path really ran: fewer head rows than positions
+    rows = resp[:, 1:].bool()
+    assert logits_at(model, ids, attn, rows, shift=1).shape == (int(rows.sum()), len(tok))
+    assert int(rows.sum()) < ids.numel() / 2
+
+
+def test_logits_at_other_models_computes_every_position(tok, monkeypatch):
+    """A model type not known to be lm_head(hidden) goes through its own forward (scaling or
+    soft-capping would be skipped otherwise); the result is the same slice of its logits."""
+    import hetpref.lm.scoring as scoring
+
+    model = load_base_model("tiny", tok, "causal_lm", "float32", TINY).eval()
+    enc, (ids, attn, resp) = _batch(tok)
+    rows = resp[:, 1:].bool()
+    calls = []
+    model.register_forward_hook(lambda *a: calls.append(1))
+    with torch.no_grad():
+        fast = logits_at(model, ids, attn, rows, shift=1)
+        assert calls == []  # Llama: the backbone and the head, not the model's forward
+        monkeypatch.setattr(scoring, "_HEAD_ON_HIDDEN", ())
+        slow = logits_at(model, ids, attn, rows, shift=1)
+    assert calls == [1]
+    assert torch.equal(fast, slow)
+
+
 def test_reference_code_logprobs_on_a_toy_tensor():
     logits = torch.tensor([[[0.0, 0.0, 2.0]] * 3])
     ids = torch.tensor([[0, 1, 2]])
@@ -188,22 +241,19 @@ def test_workflow_scripts_train_and_evaluate_a_variant_with_its_scoring(tok_dir,
         (data / f"{name}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
     run_dir = tmp_path / "runs" / "dpo_base" / "anonymous" / "seed0"
     wc = {"objective": "dpo_base", "dataset": "anonymous", "seed": "0"}
+    out = tmp_path / "eval.json"
     smk = _Smk(tmp_path / "train.log", wc,
                {"model": "tiny", "tiny": TINY,
                 "train": {"lr": 1e-2, "checkpoint_every": 0, "max_length": 128, "dpo_scoring": "base_reference"},
+                # lm_eval_params gives the objective's scoring
+                "eval": {"max_length": 128, "scoring": "base_reference"},
                 "device": "cpu", "processes": 1},  # every param the rule passes
-               {"train": str(data / "anonymous.jsonl"), "tokenizer": str(tok_dir)},
+               {"train": str(data / "anonymous.jsonl"), "tokenizer": str(tok_dir), "test": str(data / "test.jsonl")},
                {"adapter": str(run_dir / "adapter"), "metrics": str(run_dir / "metrics.json"),
-                "provenance": str(run_dir / "provenance.json")})
+                "provenance": str(run_dir / "provenance.json"), "test_metrics": str(out),
+                "test_scores": str(tmp_path / "eval.csv")})
     runpy.run_path(str(ROOT / "workflow_scripts" / "lm_train.py"), init_globals={"snakemake": smk})
     assert json.loads((run_dir / "metrics.json").read_text())["loss_history"][0] == pytest.approx(math.log(2))
-    out = tmp_path / "eval.json"
-    # the rule's params: lm_eval_params gives the objective's scoring
-    smk = _Smk(tmp_path / "eval.log", wc, {"model": "tiny", "eval": {"max_length": 128, "scoring": "base_reference"},
-                                           "device": "cpu"},
-               {"adapter": str(run_dir / "adapter"), "test": str(data / "test.jsonl"), "tokenizer": str(tok_dir)},
-               {"metrics": str(out), "scores": str(tmp_path / "eval.csv")})
-    runpy.run_path(str(ROOT / "workflow_scripts" / "lm_evaluate.py"), init_globals={"snakemake": smk})
     m = json.loads(out.read_text())
     assert m["objective"] == "dpo_base" and m["scoring"] == "base_reference"
     assert {"prior_agreement", "agreement_prior_wrong", "n_prior_wrong", "agreement_ties_correct"} <= set(m)

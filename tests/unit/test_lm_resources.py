@@ -90,8 +90,9 @@ def test_scaling_of_the_estimates():
 
 
 def test_every_workflow_objective_has_an_estimate_and_dpo_base_pays_its_reference_forward():
-    """The DPO arms (lm.dpo_variants) are jobs too: each objective the DAG can hold gets a train and
-    an evaluate estimate; dpo_base adds the frozen base's forward, (2·P_mm + 2·L·S·d)·T, per step."""
+    """The DPO arms (lm.dpo_variants) are jobs too: each objective the DAG can hold gets a training
+    and a test-evaluation estimate, summed into its lm_train job; dpo_base adds the frozen base's
+    forward, (2·P_mm + 2·L·S·d)·T, per step."""
     from hetpref.lm.variants import OBJECTIVE_SPECS
 
     lm = {"model": "meta-llama/Meta-Llama-3-8B", "source": "download", "max_length": 512, "gpus_per_job": 1,
@@ -99,14 +100,22 @@ def test_every_workflow_objective_has_an_estimate_and_dpo_base_pays_its_referenc
           "train": {"batch_size": 2, "gradient_accumulation_steps": 1, "epochs": 1, "gradient_checkpointing": False,
                     "lora_r": 8}}
     est = R.lm_job_estimates(lm)
-    assert set(est["lm_train"]) == set(est["lm_evaluate"]) == set(OBJECTIVE_SPECS)
-    dpo, base = est["lm_train"]["dpo"], est["lm_train"]["dpo_base"]
+    assert set(est["lm_train"]) == set(est["training"]) == set(est["evaluation"]) == set(OBJECTIVE_SPECS)
+    dpo, base = est["training"]["dpo"], est["training"]["dpo_base"]
     seq, tokens = dpo.details["tokens"] / (dpo.details["steps"] * 2 * 2), dpo.details["tokens"]
     extra = R.forward_flops(R.LLAMA3_8B.matmul_params("causal_lm"), 32, 4096, seq, tokens)
     assert base.details["flops"] == pytest.approx(dpo.details["flops"] + extra)
-    assert est["lm_train"]["dpo_norm"].details["flops"] == dpo.details["flops"]
-    evaluate = est["lm_evaluate"]
+    assert est["training"]["dpo_norm"].details["flops"] == dpo.details["flops"]
+    evaluate = est["evaluation"]
     assert evaluate["dpo_base"].details["flops"] == pytest.approx(2 * evaluate["dpo"].details["flops"])
+    # an lm_train job trains, then evaluates on the test split: the two runtimes and GPU-hours add up,
+    # its memory covers both, and the evaluation loads the base again (one start-up more)
+    for objective, job in est["lm_train"].items():
+        t, e = est["training"][objective], evaluate[objective]
+        assert job.runtime_min == t.runtime_min + e.runtime_min >= t.runtime_min + R.STARTUP_MIN
+        assert job.compute_hours == pytest.approx(t.compute_hours + e.compute_hours, abs=0.011)
+        assert (job.mem_mb, job.gpu_mem_gb, job.gpus) == (max(t.mem_mb, e.mem_mb), max(t.gpu_mem_gb, e.gpu_mem_gb),
+                                                          t.gpus)
 
 
 def test_padded_share_grows_with_the_batch():

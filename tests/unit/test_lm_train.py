@@ -688,21 +688,18 @@ def test_workflow_scripts_end_to_end(tok_dir, tmp_path):
     metrics = []
     for objective in ("dpo", "reward"):
         run_dir = tmp_path / "runs" / objective / "anonymous" / "seed0"
+        out = tmp_path / "eval" / f"{objective}.json"
         smk = _Smk(tmp_path / f"train_{objective}.log", {"objective": objective, "dataset": "anonymous", "seed": "0"},
                    {"model": "tiny", "tiny": TINY, "train": {"lr": 1e-2, "checkpoint_every": 2, "max_length": 128},
-                    "device": "auto", "processes": 1},
-                   {"train": str(data / "anonymous.jsonl"), "tokenizer": str(tok_dir)},
+                    "eval": {"batch_size": 4, "max_length": 128}, "device": "auto", "processes": 1},
+                   {"train": str(data / "anonymous.jsonl"), "tokenizer": str(tok_dir),
+                    "test": str(data / "test.jsonl")},
                    {"adapter": str(run_dir / "adapter"), "metrics": str(run_dir / "train_metrics.json"),
-                    "provenance": str(run_dir / "provenance.json")})
+                    "provenance": str(run_dir / "provenance.json"), "test_metrics": str(out),
+                    "test_scores": str(tmp_path / "eval" / f"{objective}.csv")})
         runpy.run_path(str(ROOT / "workflow_scripts" / "lm_train.py"), init_globals={"snakemake": smk})
         assert (run_dir / "adapter" / "adapter_config.json").exists()
         assert json.loads((run_dir / "train_metrics.json").read_text())["steps"] == 3
-        out = tmp_path / "eval" / f"{objective}.json"
-        smk = _Smk(tmp_path / f"eval_{objective}.log", {"objective": objective, "dataset": "anonymous", "seed": "0"},
-                   {"model": "tiny", "eval": {"batch_size": 4, "max_length": 128}, "device": "auto"},
-                   {"adapter": str(run_dir / "adapter"), "test": str(data / "test.jsonl"), "tokenizer": str(tok_dir)},
-                   {"metrics": str(out), "scores": str(tmp_path / "eval" / f"{objective}.csv")})
-        runpy.run_path(str(ROOT / "workflow_scripts" / "lm_evaluate.py"), init_globals={"snakemake": smk})
         m = json.loads(out.read_text())
         assert m["n"] == 5 and m["objective"] == objective and m["seed"] == 0 and 0 <= m["agreement"] <= 1
         metrics.append(str(out))

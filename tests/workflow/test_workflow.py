@@ -258,10 +258,10 @@ def test_paper_dry_run_with_the_profile_requests_the_resource_model(tmp_path, in
     seen = {}
     gpus = 2 if indirect_and_2_gpus else 1
     for rule, wc, threads, r in jobs:
-        if rule not in ("lm_train", "lm_evaluate", "lm_indirect_relabel", "lm_data"):
+        if rule not in ("lm_train", "lm_indirect_relabel", "lm_data"):
             continue
         seen[rule] = seen.get(rule, 0) + 1
-        e = est[rule][wc["objective"]] if rule in ("lm_train", "lm_evaluate") else est[rule]
+        e = est[rule][wc["objective"]] if rule == "lm_train" else est[rule]
         assert (int(r["mem_mb"]), int(r["runtime"])) == (e.mem_mb, e.runtime(1)), (rule, wc, r)
         if rule == "lm_data":
             assert "gpu" not in r and threads == 2
@@ -271,8 +271,8 @@ def test_paper_dry_run_with_the_profile_requests_the_resource_model(tmp_path, in
         # limits that hold on an A100 at the assumed MFU, and host RAM for the bf16 copy of the weights
         assert int(r["runtime"]) > 60 * e.compute_hours / n and int(r["mem_mb"]) > n * 16_000
     runs = 20 + (20 if indirect_and_2_gpus else 0)  # + 15 per-type reward models and 5 DPO on the relabelling
-    assert seen == {"lm_data": 1, "lm_train": runs, "lm_evaluate": 20 + (5 if indirect_and_2_gpus else 0),
-                    **({"lm_indirect_relabel": 5} if indirect_and_2_gpus else {})}, seen
+    # training and test evaluation are one job (rules/lm.smk): no separate evaluation jobs
+    assert seen == {"lm_data": 1, "lm_train": runs, **({"lm_indirect_relabel": 5} if indirect_and_2_gpus else {})}, seen
 
 
 def test_dpo_variants_are_planned_as_their_own_objectives_when_switched_on(tmp_path):
@@ -281,12 +281,12 @@ def test_dpo_variants_are_planned_as_their_own_objectives_when_switched_on(tmp_p
     cfg.write_text(yaml.safe_dump({"lm": {"dpo_variants": variants}}))
     res = snakemake("-n", "fig5", workdir=tmp_path, config=cfg)
     assert res.returncode == 0, res.stderr[-3000:]
-    blocks = [b for b in res.stdout.split("\nrule ")[1:] if b.startswith(("lm_train:", "lm_evaluate:"))]
+    blocks = [b for b in res.stdout.split("\nrule ")[1:] if b.startswith("lm_train:")]
     combos = {re.search(r"wildcards: objective=(\w+), dataset=(\w+), seed=(\d+)", b).groups() for b in blocks}
     # default config: 2 labellings × 3 seeds per objective, trained and evaluated
     for objective in ("reward", "dpo", "dpo_ref", "dpo_base", "dpo_norm"):
         assert sum(c[0] == objective for c in combos) == 6, (objective, combos)
-    assert len(blocks) == 2 * 5 * 6
+    assert len(blocks) == 5 * 6
     # off by default: the default DAG has none of them
     res = snakemake("-n", "fig5", workdir=tmp_path, config=ROOT / "config.yaml")
     assert res.returncode == 0 and "objective=dpo_" not in res.stdout
@@ -380,6 +380,7 @@ def test_killed_lm_job_resumes_with_rerun_incomplete(smoke_run, tmp_path):
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-3000:]
     assert json.loads((smoke_run / target).read_text()) == uninterrupted
     prov = json.loads((smoke_run / run_dir / "provenance.json").read_text())
-    assert prov["resumed_from_step"] == 5 and not ck.exists()
+    assert prov["resumed_from_step"] == 5 and not ck.exists()  # removed once the job's evaluation succeeded
+    assert json.loads((smoke_run / run_dir / "test_metrics.json").read_text())["n"] > 0
     log = (smoke_run / "logs/lm/demo_tiny/train/dpo_anonymous_seed0.log").read_text()
     assert "resuming from" in log and f"{uninterrupted['steps']}/{uninterrupted['steps']}" in log

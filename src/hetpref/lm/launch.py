@@ -35,7 +35,9 @@ def _check_job(job: dict) -> None:
 
 
 def train_in_process(job: dict, progress: bool = True):
-    """``train`` on the job's data in this process (also what each torchrun rank runs)."""
+    """``train`` on the job's data in this process (also what each torchrun rank runs). An optional
+    ``keep_checkpoint: true`` in the job keeps the last checkpoint after success (the caller removes
+    it once what follows the training, e.g. the evaluation, has succeeded too)."""
     from .jsonl import read_jsonl
     from .tokenization import load_tokenizer
     from .train import LMTrainConfig, train
@@ -44,7 +46,8 @@ def train_in_process(job: dict, progress: bool = True):
     tokenizer = load_tokenizer(job["model"], job["tokenizer_dir"])
     return train(job["objective"], job["dataset"], read_jsonl(job["records"]), tokenizer, job["model"],
                  LMTrainConfig(**(job["train"] or {})), int(job["seed"]), job["out_dir"], device=job["device"],
-                 tiny_config=job["tiny"], tokenizer_dir=job["tokenizer_dir"], progress=progress)
+                 tiny_config=job["tiny"], tokenizer_dir=job["tokenizer_dir"], progress=progress,
+                 keep_checkpoint=bool(job.get("keep_checkpoint", False)))
 
 
 def _relay(line: str, logger: logging.Logger) -> None:

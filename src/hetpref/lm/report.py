@@ -33,7 +33,7 @@ OBJECTIVE_NAMES = {"reward": "Reward model", "dpo": "DPO", "ipo": "IPO", "dpo_re
 # short names for the figure's x axis
 OBJECTIVE_TICKS = {"reward": "Reward model", "dpo": "DPO", "ipo": "IPO", "dpo_ref": "DPO\n(ref. code's\nscoring)",
                    "dpo_base": "DPO\n(π_ref = base)", "dpo_norm": "DPO\n(per-token\nmean)"}
-# per-run metrics of the seed table (metrics.json keys of lm_evaluate) → label; "agreement" first
+# per-run metrics of the seed table (test_metrics.json keys written by lm_train) → label; "agreement" first
 METRICS = {"agreement": "agreement with r̄",
            "agreement_ties_correct": "agreement, ties counted correct (reference code's rule; not our metric)",
            "prior_agreement": "shorter-wins prior's agreement (same pairs)",

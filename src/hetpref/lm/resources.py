@@ -287,8 +287,9 @@ def train_job(shape: ModelShape, kind: str, pairs: int, batch_size: int, gpus: i
 
 def score_job(shape: ModelShape, kind: str, pairs: int, models: int = 1, max_length: int = 512,
               batch_pairs: int = SCORE_BATCH_PAIRS, gpu: str = LIMIT_GPU, mfu: float = ASSUMED_MFU) -> JobEstimate:
-    """A forward-only job on one GPU: ``lm_evaluate`` (one model, the test pairs) or
-    ``lm_indirect_relabel`` (``models`` reward models in turn, each over every training pair)."""
+    """A forward-only job on one GPU: the test-set evaluation that ends an ``lm_train`` job (one
+    model, the test pairs: :func:`with_evaluation`) or ``lm_indirect_relabel`` (``models`` reward
+    models in turn, each over every training pair)."""
     seq = padded_share(batch_pairs) * max_length
     tokens = models * pairs * 2 * seq
     flops = forward_flops(shape.matmul_params(kind), shape.layers, shape.width, seq, tokens)
@@ -302,6 +303,17 @@ def score_job(shape: ModelShape, kind: str, pairs: int, models: int = 1, max_len
     return JobEstimate(mem_mb=_mem_mb(host_gb), runtime_min=runtime, threads=CPUS_PER_GPU, gpus=1,
                        gpu_mem_gb=round(gpu_gb, 1), compute_hours=round(hours, 2),
                        details={"tokens": tokens, "flops": flops, "gpu": gpu, "mfu": mfu})
+
+
+def with_evaluation(train: JobEstimate, evaluate: JobEstimate) -> JobEstimate:
+    """An ``lm_train`` job: the training (``train``, :func:`train_job`), then in the same job the
+    test-set evaluation (``evaluate``, :func:`score_job`: one GPU, the base loaded again from the
+    saved adapter's description). Runtimes and GPU-hours add up; memory is the larger of the two."""
+    return JobEstimate(mem_mb=max(train.mem_mb, evaluate.mem_mb), runtime_min=train.runtime_min + evaluate.runtime_min,
+                       threads=train.threads, gpus=train.gpus, gpu_mem_gb=max(train.gpu_mem_gb, evaluate.gpu_mem_gb),
+                       compute_hours=round(train.compute_hours + evaluate.compute_hours, 2),
+                       details={**train.details, "evaluation_flops": evaluate.details["flops"],
+                                "evaluation_runtime_min": evaluate.runtime_min})
 
 
 def data_job(pairs: int) -> JobEstimate:
@@ -343,7 +355,8 @@ def lm_job_estimates(lm: dict, gpu: str = LIMIT_GPU, mfu: float = ASSUMED_MFU) -
     evaluate = {objective: score_job(shape, kind_of(objective), pairs["test"],
                                      2 if with_reference(objective) else 1, lm["max_length"], gpu=gpu, mfu=mfu)
                 for objective in OBJECTIVE_SPECS}
-    return {"shape": shape, "pairs": pairs, "lm_train": train, "lm_evaluate": evaluate,
+    jobs = {objective: with_evaluation(train[objective], evaluate[objective]) for objective in OBJECTIVE_SPECS}
+    return {"shape": shape, "pairs": pairs, "lm_train": jobs, "training": train, "evaluation": evaluate,
             "lm_indirect_relabel": score_job(shape, "reward", pairs["train"], 3, lm["max_length"], gpu=gpu, mfu=mfu),
             "lm_data": data_job(pairs["train"] + pairs["test"])}
 
@@ -368,7 +381,8 @@ def main(argv=None) -> None:
     for gpu, label in (("A100", "A100"), ("H100", "H100/H200")):  # H200: H100's peak, more memory
         est = lm_job_estimates(lm, gpu, a.mfu)
         rows = [(f"lm_train {o}", est["lm_train"][o]) for o in ("reward", "dpo")]
-        rows += [(f"lm_evaluate {o}", est["lm_evaluate"][o]) for o in ("reward", "dpo")]
+        rows += [(f"  of which training {o}", est["training"][o]) for o in ("reward", "dpo")]
+        rows += [(f"  of which test evaluation {o}", est["evaluation"][o]) for o in ("reward", "dpo")]
         rows += [("lm_indirect_relabel", est["lm_indirect_relabel"])]
         for name, e in rows:
             print(f"| {name} | {label} | {e.mem_mb} | {e.gpu_mem_gb} | {e.compute_hours} | {e.runtime_min} |")

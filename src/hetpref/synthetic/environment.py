@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..aggregation import average_reward, normalized_borda_count, pairwise_preference_matrix
-from ..oracles import optimal_policy
 
 
 @dataclass(frozen=True)
@@ -51,6 +50,8 @@ class SyntheticEnvironment:
 
     def optimal_policy(self) -> np.ndarray:
         """π* of the average reward with uniform π_ref."""
+        from ..oracles import optimal_policy  # here: oracles needs torch, the figures importing this module do not
+
         return optimal_policy(self.average_reward(), self.beta)
 
     def pairwise(self) -> np.ndarray:
