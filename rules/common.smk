@@ -164,7 +164,15 @@ def heterogeneity_files(name):
     return [f"results/synthetic/heterogeneity/{{point}}/seed{s}/{name}" for s in HET["seeds"]]
 
 
-def heterogeneity_metrics():
+def heterogeneity_metrics(wildcards=None):
+    """The sweep's metrics files; asked for while the sweep is off (its table or figure as a
+    target), a clear error at DAG build instead of an empty table."""
+    _check(
+        HET["enabled"],
+        "synthetic.heterogeneity.enabled",
+        "the heterogeneity sweep is off (the default since issue 19); run it with "
+        "--configfile configs/heterogeneity.yaml (or configs/paper.yaml), or set it to true",
+    )
     return [f"results/synthetic/heterogeneity/{p}/seed{s}/metrics.csv" for p in HET_POINTS for s in HET["seeds"]]
 
 

@@ -145,7 +145,7 @@ rule synthetic_sweep_table:
 
 rule synthetic_heterogeneity_table:
     input:
-        metrics=heterogeneity_metrics(),
+        metrics=heterogeneity_metrics,
     output:
         csv=report(
             "results/synthetic/heterogeneity.csv",
