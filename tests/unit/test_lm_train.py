@@ -680,6 +680,20 @@ class _Smk:
         self.threads, self.rule = 1, "test"
 
 
+def test_evaluating_the_trained_model_in_memory_equals_its_saved_adapter(tok, tmp_path):
+    """lm_train evaluates the model it trained in process; the adapter saved to disk, rebuilt on
+    its base, must give the same scores bit for bit (the torchrun path evaluates that one)."""
+    test = make_records(6, seed=4, prefix="t")
+    for objective in ("dpo", "reward"):
+        res = run(tok, tmp_path, f"mem_{objective}", objective, lr=1e-2)
+        assert res.model is not None
+        in_memory = evaluate_model(res.model, tok, test, objective)
+        from_disk = evaluate_run(res.adapter_dir, tok, test, objective, device="cpu")
+        assert [r["h"] for r in in_memory[1]] == [r["h"] for r in from_disk[1]], objective
+        assert in_memory[0]["agreement"] == from_disk[0]["agreement"]
+        assert any(r["h"] != 0 for r in in_memory[1])
+
+
 def test_workflow_scripts_end_to_end(tok_dir, tmp_path):
     data = tmp_path / "data"
     data.mkdir()

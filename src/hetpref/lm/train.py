@@ -27,7 +27,7 @@ import logging
 import os
 import shutil
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -57,6 +57,9 @@ class TrainResult:
     adapter_dir: Path
     metrics: dict
     provenance: dict
+    # the trained (peft) model itself when training ran in this process, else None (torchrun's
+    # ranks are other processes): evaluating it needs no second load of the base
+    model: object = field(default=None, repr=False, compare=False)
 
 
 class TrainingInterrupted(RuntimeError):
@@ -212,7 +215,7 @@ def train(objective: str, dataset: str, records: Sequence[dict], tokenizer, mode
         if not keep_checkpoint and ck_root.exists():
             shutil.rmtree(ck_root)  # a finished run needs no resume point; a stale one would only mislead
     trainer.accelerator.wait_for_everyone()
-    return TrainResult(adapter_dir, metrics, prov)
+    return TrainResult(adapter_dir, metrics, prov, model=model)
 
 
 def _loss_curve(history: list[dict], every: int) -> list[dict]:
