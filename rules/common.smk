@@ -140,7 +140,15 @@ def main_metrics():
     return [synthetic_run(MAIN_N, m, s, "metrics.json") for m in MAIN_METHODS for s in SYN["seeds"]]
 
 
-def sweep_metrics():
+def sweep_metrics(wildcards=None):
+    """The sweep's metrics files; asked for while the sweep is off (its table or figure as a
+    target), a clear error at DAG build instead of an empty table."""
+    _check(
+        SYN["sweep"]["enabled"],
+        "synthetic.sweep.enabled",
+        "the sample-size sweep is off (the default since issue 19); run it with "
+        "--configfile configs/sweep.yaml (or configs/paper.yaml), or set it to true",
+    )
     return [
         sweep_run(n, m, s, "metrics.json")
         for n in SYN["sweep"]["n_preferences"]

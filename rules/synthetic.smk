@@ -131,7 +131,7 @@ rule synthetic_table:
 
 rule synthetic_sweep_table:
     input:
-        metrics=sweep_metrics(),
+        metrics=sweep_metrics,
     output:
         csv="results/synthetic/sweep.csv",
     log:

@@ -37,12 +37,13 @@ def test_lint_is_clean():
     assert "Lints for" not in res.stdout + res.stderr, res.stdout + res.stderr
 
 
-# (config, training runs at least, batched training jobs exactly, heterogeneity sweep planned): one
-# job per (n, seed) fits every method of that dataset, one per heterogeneity point every seed of it;
-# the default config leaves the heterogeneity sweep out (configs/heterogeneity.yaml adds it)
-@pytest.mark.parametrize("config, min_runs, jobs, het", [(ROOT / "config.yaml", 20, 1 + 5, False),
-                                                         (ROOT / "configs" / "paper.yaml", 100, 5 + 20 + 12, True)])
-def test_dry_run_plans_the_full_dag(tmp_path, config, min_runs, jobs, het):
+# (config, training runs at least, batched training jobs exactly, the two sweeps planned): one job
+# per (n, seed) fits every method of that dataset, one per heterogeneity point every seed of it;
+# the default config leaves both beyond-the-paper sweeps out (configs/sweep.yaml and
+# configs/heterogeneity.yaml add them)
+@pytest.mark.parametrize("config, min_runs, jobs, sweeps", [(ROOT / "config.yaml", 11, 1, False),
+                                                            (ROOT / "configs" / "paper.yaml", 100, 5 + 20 + 12, True)])
+def test_dry_run_plans_the_full_dag(tmp_path, config, min_runs, jobs, sweeps):
     res = snakemake("-n", workdir=tmp_path, config=config)
     assert res.returncode == 0, res.stderr[-3000:]
     stats = res.stdout[res.stdout.index("Job stats:"):]
@@ -50,26 +51,31 @@ def test_dry_run_plans_the_full_dag(tmp_path, config, min_runs, jobs, het):
               if len(line.split()) == 2 and line.split()[1].isdigit()}
     runs = set(re.findall(r"results/synthetic/(?:sweep/)?n\d+/[\w.]+/seed\d+/metrics\.json", res.stdout))
     assert len(runs) >= min_runs, len(runs)
-    trained = counts["synthetic_train"] + counts["synthetic_sweep_train"] + counts.get("synthetic_heterogeneity", 0)
+    trained = (counts["synthetic_train"] + counts.get("synthetic_sweep_train", 0)
+               + counts.get("synthetic_heterogeneity", 0))
     assert trained == jobs, counts
-    for rule in ("synthetic_oracles", "fig3", "fig4a", "fig4b", "fig4c", "fig_sweep",
-                 "synthetic_table", "synthetic_empirical_limits"):
+    for rule in ("synthetic_oracles", "fig3", "fig4a", "fig4b", "fig4c", "synthetic_table",
+                 "synthetic_empirical_limits"):
         assert counts.get(rule) == 1, (rule, counts)
-    for rule in ("fig_heterogeneity", "synthetic_heterogeneity_table"):
-        assert counts.get(rule) == (1 if het else None), (rule, counts)
+    for rule in ("fig_sweep", "synthetic_sweep_table", "fig_heterogeneity", "synthetic_heterogeneity_table"):
+        assert counts.get(rule) == (1 if sweeps else None), (rule, counts)
 
 
-def test_heterogeneity_sweep_is_opt_in_with_a_clear_error(tmp_path):
-    """Off in config.yaml (make reproduce's time budget): its figure as a target names the key and
-    the overlay; with configs/heterogeneity.yaml it plans the 6 points of the default grid."""
-    res = snakemake("-n", "fig_heterogeneity", workdir=tmp_path, config=ROOT / "config.yaml")
+@pytest.mark.parametrize("figure, key, overlay, jobs", [
+    ("fig_heterogeneity", "synthetic.heterogeneity.enabled", "heterogeneity.yaml", "synthetic_heterogeneity\\s+6\\n"),
+    ("fig_sweep", "synthetic.sweep.enabled", "sweep.yaml", "synthetic_sweep_train\\s+5\\n")])
+def test_beyond_the_paper_sweeps_are_opt_in_with_a_clear_error(tmp_path, figure, key, overlay, jobs):
+    """Off in config.yaml (make reproduce's time budget): the figure as a target names the key and
+    the overlay; with the overlay it plans the sweep of the default grid (the sample-size sweep:
+    3 sizes × 2 seeds, less the main run it reuses)."""
+    res = snakemake("-n", figure, workdir=tmp_path, config=ROOT / "config.yaml")
     out = res.stdout + res.stderr
     assert res.returncode != 0
-    assert "synthetic.heterogeneity.enabled" in out and "configs/heterogeneity.yaml" in out, out[-2000:]
-    res = snakemake("-n", "fig_heterogeneity", "--configfile", str(ROOT / "configs" / "heterogeneity.yaml"),
-                    workdir=tmp_path, config=ROOT / "config.yaml")
+    assert key in out and f"configs/{overlay}" in out, out[-2000:]
+    res = snakemake("-n", figure, "--configfile", str(ROOT / "configs" / overlay), workdir=tmp_path,
+                    config=ROOT / "config.yaml")
     assert res.returncode == 0, res.stderr[-3000:]
-    assert re.search(r"synthetic_heterogeneity\s+6\n", res.stdout), res.stdout[-2000:]
+    assert re.search(jobs, res.stdout), res.stdout[-2000:]
 
 
 def test_smoke_outputs(smoke_run):
