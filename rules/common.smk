@@ -140,15 +140,19 @@ def main_metrics():
     return [synthetic_run(MAIN_N, m, s, "metrics.json") for m in MAIN_METHODS for s in SYN["seeds"]]
 
 
-def sweep_metrics(wildcards=None):
-    """The sweep's metrics files; asked for while the sweep is off (its table or figure as a
-    target), a clear error at DAG build instead of an empty table."""
+def _opt_in(section, what, overlay):
+    """A sweep beyond the paper asked for (its table or figure as a target) while it is off: a
+    clear error at DAG build naming the key and the overlay, instead of an empty table."""
     _check(
-        SYN["sweep"]["enabled"],
-        "synthetic.sweep.enabled",
-        "the sample-size sweep is off (the default since issue 19); run it with "
-        "--configfile configs/sweep.yaml (or configs/paper.yaml), or set it to true",
+        SYN[section]["enabled"],
+        f"synthetic.{section}.enabled",
+        f"the {what} is off (the default since issue 19); run it with --configfile configs/{overlay} "
+        "(or configs/paper.yaml), or set it to true",
     )
+
+
+def sweep_metrics(wildcards=None):
+    _opt_in("sweep", "sample-size sweep", "sweep.yaml")
     return [
         sweep_run(n, m, s, "metrics.json")
         for n in SYN["sweep"]["n_preferences"]
@@ -173,14 +177,7 @@ def heterogeneity_files(name):
 
 
 def heterogeneity_metrics(wildcards=None):
-    """The sweep's metrics files; asked for while the sweep is off (its table or figure as a
-    target), a clear error at DAG build instead of an empty table."""
-    _check(
-        HET["enabled"],
-        "synthetic.heterogeneity.enabled",
-        "the heterogeneity sweep is off (the default since issue 19); run it with "
-        "--configfile configs/heterogeneity.yaml (or configs/paper.yaml), or set it to true",
-    )
+    _opt_in("heterogeneity", "heterogeneity sweep", "heterogeneity.yaml")
     return [f"results/synthetic/heterogeneity/{p}/seed{s}/metrics.csv" for p in HET_POINTS for s in HET["seeds"]]
 
 

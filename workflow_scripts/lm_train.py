@@ -26,7 +26,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from hetpref.lm.evaluate import evaluate_model, evaluate_run
+from hetpref.lm.checkpoints import remove_checkpoint
+from hetpref.lm.evaluate import evaluate_trained
 from hetpref.lm.jsonl import read_jsonl
 from hetpref.lm.launch import run_job
 from hetpref.lm.tokenization import load_tokenizer
@@ -58,23 +59,15 @@ with script_run(snakemake, torch_threads=True) as log:
     log.info("final loss %.5f over %d steps, %.0f tokens/s, %d process(es)", result.metrics["final_loss"],
              result.metrics["steps"], result.provenance["tokens_per_second"] or 0, result.provenance["world_size"])
 
-    # the test-set evaluation: of the trained model in memory when it was trained in this process
-    # (no second load of the base: 80 s for SmolLM2's GGUF on a CPU, minutes for an 8B model), else
-    # of the saved adapter on its rebuilt base (torchrun; the same weights, tested)
-    tokenizer = load_tokenizer(p.model, inp.tokenizer)
-    test, opts = read_jsonl(inp.test), dict(p.eval or {})
-    if result.model is not None:
-        metrics, rows = evaluate_model(result.model, tokenizer, test, job["objective"],
-                                       device=next(result.model.parameters()).device, **opts)
-    else:
-        metrics, rows = evaluate_run(out.adapter, tokenizer, test, objective=job["objective"], device=p.device, **opts)
+    # the test-set evaluation (of the model in memory when it was trained in this process)
+    metrics, rows = evaluate_trained(result, load_tokenizer(p.model, inp.tokenizer), read_jsonl(inp.test),
+                                     job["objective"], device=p.device, **dict(p.eval or {}))
     metrics.update({"objective": wc.objective, "dataset": wc.dataset, "seed": int(wc.seed), "model": p.model})
     log.info("test: agreement %.4f (%d of %d, %d ties); shorter-wins prior %.4f; where the prior is wrong %.4f "
              "(%d pairs)", metrics["agreement"], metrics["n_correct"], metrics["n"], metrics["n_ties"],
              metrics["prior_agreement"], metrics["agreement_prior_wrong"], metrics["n_prior_wrong"])
     write_json(out.test_metrics, metrics)
     pd.DataFrame(rows, columns=SCORE_COLUMNS).to_csv(out.test_scores, index=False)
-    checkpoint = out_dir / "checkpoint"  # hetpref.lm.train's resume point: no longer needed
-    if checkpoint.exists():
-        shutil.rmtree(checkpoint)
-        log.info("removed the resume point %s", checkpoint)
+    removed = remove_checkpoint(out_dir)  # the resume point kept for the evaluation: no longer needed
+    if removed is not None:
+        log.info("removed the resume point %s", removed)

@@ -7,6 +7,7 @@ Everything runs a tiny Llama on a byte-level BPE tokenizer trained here; one tes
 SmolLM2-135M GGUF (skipped without the package)."""
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import json
 import math
@@ -23,7 +24,7 @@ import hetpref.lm.checkpoints as lm_checkpoints
 import hetpref.lm.trainer as lm_trainer
 from hetpref.lm.callbacks import TRAIN_LOG_COLUMNS
 from hetpref.lm.config import LMTrainConfig, loss_for
-from hetpref.lm.evaluate import agreement, evaluate_model, evaluate_run, summarise, t_interval
+from hetpref.lm.evaluate import agreement, evaluate_model, evaluate_run, evaluate_trained, summarise, t_interval
 from hetpref.lm.models import add_lora, build_tiny_llama, classifier_from_causal, load_adapter, load_base_model
 from hetpref.lm.pairs import EpochPermutationSampler, PairDataset, encode_records, pair_batch
 from hetpref.lm.report import PAPER, per_seed_table, to_latex, write_report
@@ -687,8 +688,9 @@ def test_evaluating_the_trained_model_in_memory_equals_its_saved_adapter(tok, tm
     for objective in ("dpo", "reward"):
         res = run(tok, tmp_path, f"mem_{objective}", objective, lr=1e-2)
         assert res.model is not None
-        in_memory = evaluate_model(res.model, tok, test, objective)
-        from_disk = evaluate_run(res.adapter_dir, tok, test, objective, device="cpu")
+        in_memory = evaluate_trained(res, tok, test, objective)
+        # a torchrun job's result holds no model: the saved adapter, rebuilt on its base
+        from_disk = evaluate_trained(dataclasses.replace(res, model=None), tok, test, objective, device="cpu")
         assert [r["h"] for r in in_memory[1]] == [r["h"] for r in from_disk[1]], objective
         assert in_memory[0]["agreement"] == from_disk[0]["agreement"]
         assert any(r["h"] != 0 for r in in_memory[1])

@@ -22,6 +22,22 @@ CHECKPOINT_DIR = re.compile(r"checkpoint-(\d+)")
 LOG_HISTORY_FILE = "log_history.jsonl"
 
 
+def checkpoint_root(out_dir: str | Path) -> Path:
+    """Where a run's resume point lives: ``out_dir/checkpoint/`` (not among a rule's declared
+    outputs, so that Snakemake keeps it when it deletes an incomplete job's outputs)."""
+    return Path(out_dir) / "checkpoint"
+
+
+def remove_checkpoint(out_dir: str | Path) -> Path | None:
+    """Remove a finished run's resume point (a stale one would only mislead); returns the folder
+    removed, or None when there was none."""
+    root = checkpoint_root(out_dir)
+    if not root.exists():
+        return None
+    shutil.rmtree(root)
+    return root
+
+
 def read_log_history(root: Path, entries: int) -> list[dict]:
     """The first ``entries`` lines of ``root/log_history.jsonl`` (a checkpoint's history: later
     lines, perhaps a half-written one from a kill, are not read)."""

@@ -178,6 +178,19 @@ def evaluate_run(adapter_dir: str | Path, tokenizer, records: Sequence[dict], ob
                           scoring)
 
 
+def evaluate_trained(result, tokenizer, records: Sequence[dict], objective: str,
+                     device: str | torch.device | None = "auto", **options) -> tuple[dict, list[dict]]:
+    """Evaluate what :func:`hetpref.lm.launch.run_job` returned: the trained model itself when it
+    was trained in this process (``result.model``: no second load of the base, 80 s for SmolLM2's
+    GGUF on a CPU, minutes for an 8B model), else the saved adapter on its rebuilt base
+    (torchrun's ranks were other processes; the same weights, tested). ``options``: those of
+    :func:`evaluate_model` (max_length, overlength, add_eos, batch_size, scoring)."""
+    if result.model is not None:
+        return evaluate_model(result.model, tokenizer, records, objective,
+                              device=next(result.model.parameters()).device, **options)
+    return evaluate_run(result.adapter_dir, tokenizer, records, objective, device=device, **options)
+
+
 def t_interval(values: Sequence[float], level: float = 0.95) -> tuple[float, float, float]:
     """(mean, low, high): Student-t interval of the mean across seeds; NaN bounds for one value."""
     vals = [float(v) for v in values]

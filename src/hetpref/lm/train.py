@@ -25,7 +25,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -35,7 +34,7 @@ import torch
 
 from ..provenance import config_hash, package_versions, provenance, write_json
 from .callbacks import LogCallback, LogHistoryFile, step_row, write_train_log
-from .checkpoints import read_log_history, select_checkpoint
+from .checkpoints import checkpoint_root, read_log_history, remove_checkpoint, select_checkpoint
 from .config import RESUME_NEUTRAL_FIELDS, LMTrainConfig, loss_for  # LMTrainConfig: also imported from here
 from .hub import weights_snapshot
 from .models import add_lora, describe_base, load_base_model, resolve_device, resolve_dtype, save_adapter
@@ -101,7 +100,7 @@ def train(objective: str, dataset: str, records: Sequence[dict], tokenizer, mode
     device = resolve_device(device)
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     out_dir = Path(out_dir)
-    ck_root = out_dir / "checkpoint"
+    ck_root = checkpoint_root(out_dir)
     loss_name, loss_params = loss_for(objective, dataset, cfg)
     if objective == "reward" and cfg.dpo_scoring != "response_sum":
         raise ValueError(f"LMTrainConfig.dpo_scoring = {cfg.dpo_scoring!r} applies to policies; a reward model "
@@ -212,8 +211,8 @@ def train(objective: str, dataset: str, records: Sequence[dict], tokenizer, mode
         write_json(out_dir / "metrics.json", metrics)
         write_train_log(out_dir / "train_log.csv", history)
         write_json(out_dir / "provenance.json", prov)
-        if not keep_checkpoint and ck_root.exists():
-            shutil.rmtree(ck_root)  # a finished run needs no resume point; a stale one would only mislead
+        if not keep_checkpoint:
+            remove_checkpoint(out_dir)
     trainer.accelerator.wait_for_everyone()
     return TrainResult(adapter_dir, metrics, prov, model=model)
 
