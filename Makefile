@@ -18,8 +18,13 @@ $(VENV)/.installed: pyproject.toml
 reproduce: setup          ## the whole default workflow, offline, CPU
 	$(BIN)/snakemake --cores $(CORES)
 
+# test workers (pytest-xdist): one per core up to 4. A test file runs whole on one worker
+# (--dist loadfile): its module fixtures (the smoke workflow, the SLURM cluster) are built once
+# and its tests keep their order. TEST_WORKERS=0 runs everything in this process.
+TEST_WORKERS ?= auto
+
 test: setup               ## everything CI runs: unit tests, real snakemake runs, the local SLURM cluster
-	$(BIN)/python -m pytest --durations=15
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --maxprocesses 4 --dist loadfile --durations=15
 
 test-fast: setup          ## the inner loop: library unit tests without model training or snakemake runs (~1 min)
 	$(BIN)/python -m pytest tests/unit -m "not slow" --durations=10
