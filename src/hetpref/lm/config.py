@@ -51,7 +51,8 @@ class LMTrainConfig:
         "help": "activation checkpointing (non-reentrant): recompute each layer in backward, trading compute "
                 "for memory (8B models)"})
     attn_implementation: str = field(default="sdpa", metadata={
-        "help": "attention kernel: 'sdpa' (PyTorch's fused attention) or 'eager'"})
+        "help": "attention kernel: 'sdpa' (PyTorch's fused attention), 'sdpa_unpadded' (the same per sequence on "
+                "its real tokens: equal up to rounding, no work on padding; hetpref.lm.attention) or 'eager'"})
     target_modules: list | None = field(default=None, metadata={"help": "LoRA targets; None = peft's default"})
     dpo_scoring: str = field(default="response_sum", metadata={
         "help": "a policy's sequence score (hetpref.lm.variants.DPO_SCORINGS): response_sum = log π(y|x) (the "

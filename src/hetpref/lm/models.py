@@ -23,8 +23,9 @@ from . import SMOLLM2_SPEC, TINY_SPEC, smollm2_gguf
 
 KINDS = ("causal_lm", "reward")
 # attention kernels a model may be loaded with: SDPA (PyTorch's fused scaled-dot-product
-# attention, flash / memory-efficient kernels on GPUs) by default, eager for debugging
-ATTN_IMPLEMENTATIONS = ("sdpa", "eager")
+# attention, flash / memory-efficient kernels on GPUs) by default; SDPA per sequence on its real
+# tokens only (hetpref.lm.attention: the same up to rounding, no work on padding); eager for debugging
+ATTN_IMPLEMENTATIONS = ("sdpa", "sdpa_unpadded", "eager")
 
 # defaults of build_tiny_llama, also the keys accepted in a ``tiny_config`` dict
 TINY_DEFAULTS = dict(hidden_size=64, num_layers=2, num_heads=4, intermediate_size=128,
@@ -84,6 +85,10 @@ def build_tiny_llama(vocab_size: int, hidden_size: int = 64, num_layers: int = 2
 def _check_attn(attn_implementation: str) -> None:
     if attn_implementation not in ATTN_IMPLEMENTATIONS:
         raise ValueError(f"attn_implementation must be one of {ATTN_IMPLEMENTATIONS}, got {attn_implementation!r}")
+    if attn_implementation == "sdpa_unpadded":
+        from .attention import register
+
+        register()  # transformers must know the name before a model is built with it
 
 
 def classifier_from_causal(causal, num_labels: int = 1, seed: int = 0, attn_implementation: str = "sdpa"):
@@ -220,14 +225,16 @@ def describe_base(spec: str, kind: str, dtype: str, tiny_config: dict | None, se
 
 def load_adapter(adapter_dir: str | Path, tokenizer, device: str | torch.device = "cpu",
                  dtype: str | torch.dtype | None = None, is_trainable: bool = False):
-    """Base model (rebuilt from ``base.json``) with the trained LoRA adapter of ``adapter_dir``."""
+    """Base model (rebuilt from ``base.json``) with the trained LoRA adapter of ``adapter_dir``, with
+    the attention kernel it was trained with (``base.json``'s ``attn_implementation``, else sdpa)."""
     from peft import PeftModel
 
     adapter_dir = Path(adapter_dir)
     base = json.loads((adapter_dir / "base.json").read_text())
     model = load_base_model(base["spec"], tokenizer, base["kind"],
                             dtype if dtype is not None else resolve_dtype("auto", device),
-                            base.get("tiny_config"), seed=base.get("seed", 0))
+                            base.get("tiny_config"), seed=base.get("seed", 0),
+                            attn_implementation=base.get("attn_implementation", "sdpa"))
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
         model = PeftModel.from_pretrained(model, str(adapter_dir), is_trainable=is_trainable)

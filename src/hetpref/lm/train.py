@@ -207,7 +207,10 @@ def train(objective: str, dataset: str, records: Sequence[dict], tokenizer, mode
                       weights_snapshot=weights_snapshot(model_spec))
     if args.should_save:
         save_adapter(model, adapter_dir)
-        (adapter_dir / "base.json").write_text(json.dumps(base_desc, indent=2) + "\n")
+        # the attention kernel too, so that the saved adapter is scored as the model was trained
+        # (not in base_desc: it is resume-neutral, RESUME_NEUTRAL_FIELDS)
+        (adapter_dir / "base.json").write_text(
+            json.dumps({**base_desc, "attn_implementation": cfg.attn_implementation}, indent=2) + "\n")
         write_json(out_dir / "metrics.json", metrics)
         write_train_log(out_dir / "train_log.csv", history)
         write_json(out_dir / "provenance.json", prov)
