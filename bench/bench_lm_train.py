@@ -8,7 +8,10 @@ excluded) and the wall time of each ``train`` call. The same script runs against
 with the same ``train`` API, so the Trainer-based loop can be compared with the hand-written one
 it replaced: ``PYTHONPATH=<old checkout>/src python bench/bench_lm_train.py``.
 
-Usage: python bench/bench_lm_train.py [--pairs 300] [--repeats 3] [--threads 1] [--json out.json]
+``--attn sdpa sdpa_unpadded`` compares attention kernels (``lm.train.attn_implementation``) back to
+back: each repeat trains once with each kernel, in turn, so that a drifting machine affects both.
+
+Usage: python bench/bench_lm_train.py [--pairs 300] [--repeats 3] [--threads 1] [--attn sdpa ...] [--json out.json]
 """
 from __future__ import annotations
 
@@ -37,6 +40,8 @@ def main(argv=None) -> dict:
     ap.add_argument("--pairs", type=int, default=300, help="demo pairs generated (one epoch)")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=1, help="torch threads (the workflow's lm_train uses 1)")
+    ap.add_argument("--attn", nargs="+", default=["sdpa"],
+                    help="attention kernels to compare (attn_implementation), interleaved per repeat")
     ap.add_argument("--json", default=None, help="write the figures here")
     args = ap.parse_args(argv)
 
@@ -61,23 +66,30 @@ def main(argv=None) -> dict:
         enc = encode_records(recs, tok, 512, overlength="drop")
         keep = set(enc.ids)
         recs = [r for r in recs if r["id"] in keep]
-        cfg = lm_train.LMTrainConfig(lr=3e-3, checkpoint_every=0, max_length=512)
         for objective in ("dpo", "reward"):
-            rates, walls = [], []
+            rates = {a: [] for a in args.attn}
+            walls = {a: [] for a in args.attn}
             for rep in range(args.repeats):
-                t = time.perf_counter()
-                res = lm_train.train(objective, "anonymous", recs, tok, "tiny", cfg, rep,
-                                     Path(tmp) / f"{objective}{rep}", device="cpu", tiny_config=tiny,
-                                     tokenizer_dir=tok_dir, progress=False)
-                walls.append(time.perf_counter() - t)
-                rates.append(res.provenance["tokens_per_second"])
-            report["runs"][objective] = {"pairs": len(recs), "steps": res.metrics["steps"],
-                                         "tokens": res.metrics["tokens"], "tokens_per_second": rates,
-                                         "median_tokens_per_second": statistics.median(rates),
-                                         "wall_seconds": walls, "median_wall_seconds": statistics.median(walls)}
-            print(f"{objective}: {len(recs)} pairs, {res.metrics['steps']} steps, median "
-                  f"{statistics.median(rates):,.0f} tokens/s (runs {', '.join(f'{r:,.0f}' for r in rates)}), "
-                  f"train() wall {statistics.median(walls):.2f} s", flush=True)
+                for attn in args.attn:
+                    kw = {} if attn == "sdpa" else {"attn_implementation": attn}  # an older checkout knows sdpa only
+                    cfg = lm_train.LMTrainConfig(lr=3e-3, checkpoint_every=0, max_length=512, **kw)
+                    t = time.perf_counter()
+                    res = lm_train.train(objective, "anonymous", recs, tok, "tiny", cfg, rep,
+                                         Path(tmp) / f"{objective}{rep}{attn}", device="cpu", tiny_config=tiny,
+                                         tokenizer_dir=tok_dir, progress=False)
+                    walls[attn].append(time.perf_counter() - t)
+                    rates[attn].append(res.provenance["tokens_per_second"])
+            for attn in args.attn:
+                key = objective if args.attn == ["sdpa"] else f"{objective}/{attn}"
+                report["runs"][key] = {"pairs": len(recs), "steps": res.metrics["steps"], "attn_implementation": attn,
+                                       "tokens": res.metrics["tokens"], "tokens_per_second": rates[attn],
+                                       "median_tokens_per_second": statistics.median(rates[attn]),
+                                       "wall_seconds": walls[attn],
+                                       "median_wall_seconds": statistics.median(walls[attn])}
+                print(f"{key}: {len(recs)} pairs, {res.metrics['steps']} steps, median "
+                      f"{statistics.median(rates[attn]):,.0f} tokens/s (runs "
+                      f"{', '.join(f'{r:,.0f}' for r in rates[attn])}), "
+                      f"train() wall {statistics.median(walls[attn]):.2f} s", flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
     return report
