@@ -26,28 +26,22 @@ import torch.nn.functional as F
 
 NAME = "sdpa_unpadded"
 
-# the last mask examined and its lengths: every layer of a forward pass gets the same mask object
-_last: tuple[torch.Tensor, list[int] | None] | None = None
-
 
 def right_padded_lengths(mask: torch.Tensor | None) -> list[int] | None:
     """Per-sequence lengths ``Lᵢ`` if ``mask`` ([N, 1, T, T] bool, True = attend) is exactly the
     causal mask of right-padded sequences (row i sees keys j ≤ i < Lᵢ, padded rows see keys
-    j ≤ i and j < Lᵢ), else None."""
-    global _last
-    if _last is not None and _last[0] is mask:
-        return _last[1]
-    lengths = None
-    if mask is not None and mask.dtype == torch.bool and mask.dim() == 4 and mask.shape[1] == 1 \
-            and mask.shape[2] == mask.shape[3]:
-        t = mask.shape[-1]
-        lens = mask[:, 0].diagonal(dim1=-2, dim2=-1).sum(-1)  # row i sees key i ⇔ i < Lᵢ
-        pos = torch.arange(t, device=mask.device)
-        expected = (pos[None, :, None] >= pos[None, None, :]) & (pos[None, None, :] < lens[:, None, None])
-        if bool((lens > 0).all()) and torch.equal(mask[:, 0], expected):
-            lengths = lens.tolist()
-    _last = (mask, lengths)
-    return lengths
+    j ≤ i and j < Lᵢ), else None. Read again by every layer: O(N·T²) boolean work, small beside
+    the attention it replaces."""
+    if mask is None or mask.dtype != torch.bool or mask.dim() != 4 or mask.shape[1] != 1 \
+            or mask.shape[2] != mask.shape[3]:
+        return None
+    t = mask.shape[-1]
+    lens = mask[:, 0].diagonal(dim1=-2, dim2=-1).sum(-1)  # row i sees key i ⇔ i < Lᵢ
+    pos = torch.arange(t, device=mask.device)
+    expected = (pos[None, :, None] >= pos[None, None, :]) & (pos[None, None, :] < lens[:, None, None])
+    if not (bool((lens > 0).all()) and torch.equal(mask[:, 0], expected)):
+        return None
+    return lens.tolist()
 
 
 def unpadded_sdpa_attention(module, query, key, value, attention_mask, dropout: float = 0.0,

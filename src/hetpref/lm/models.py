@@ -20,12 +20,13 @@ from pathlib import Path
 import torch
 
 from . import SMOLLM2_SPEC, TINY_SPEC, smollm2_gguf
+from .attention import NAME as UNPADDED
 
 KINDS = ("causal_lm", "reward")
 # attention kernels a model may be loaded with: SDPA (PyTorch's fused scaled-dot-product
 # attention, flash / memory-efficient kernels on GPUs) by default; SDPA per sequence on its real
 # tokens only (hetpref.lm.attention: the same up to rounding, no work on padding); eager for debugging
-ATTN_IMPLEMENTATIONS = ("sdpa", "sdpa_unpadded", "eager")
+ATTN_IMPLEMENTATIONS = ("sdpa", UNPADDED, "eager")
 
 # defaults of build_tiny_llama, also the keys accepted in a ``tiny_config`` dict
 TINY_DEFAULTS = dict(hidden_size=64, num_layers=2, num_heads=4, intermediate_size=128,
@@ -85,7 +86,7 @@ def build_tiny_llama(vocab_size: int, hidden_size: int = 64, num_layers: int = 2
 def _check_attn(attn_implementation: str) -> None:
     if attn_implementation not in ATTN_IMPLEMENTATIONS:
         raise ValueError(f"attn_implementation must be one of {ATTN_IMPLEMENTATIONS}, got {attn_implementation!r}")
-    if attn_implementation == "sdpa_unpadded":
+    if attn_implementation == UNPADDED:
         from .attention import register
 
         register()  # transformers must know the name before a model is built with it

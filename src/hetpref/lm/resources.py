@@ -307,8 +307,9 @@ def score_job(shape: ModelShape, kind: str, pairs: int, models: int = 1, max_len
 
 def with_evaluation(train: JobEstimate, evaluate: JobEstimate) -> JobEstimate:
     """An ``lm_train`` job: the training (``train``, :func:`train_job`), then in the same job the
-    test-set evaluation (``evaluate``, :func:`score_job`: one GPU, the base loaded again from the
-    saved adapter's description). Runtimes and GPU-hours add up; memory is the larger of the two."""
+    test-set evaluation (``evaluate``, :func:`score_job`: one GPU; the model in memory after an
+    in-process training, the base rebuilt from the saved adapter after a torchrun one). Runtimes
+    and GPU-hours add up; memory is the larger of the two."""
     return JobEstimate(mem_mb=max(train.mem_mb, evaluate.mem_mb), runtime_min=train.runtime_min + evaluate.runtime_min,
                        threads=train.threads, gpus=train.gpus, gpu_mem_gb=max(train.gpu_mem_gb, evaluate.gpu_mem_gb),
                        compute_hours=round(train.compute_hours + evaluate.compute_hours, 2),
