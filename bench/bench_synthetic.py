@@ -35,7 +35,8 @@ import sys, time, torch
 torch.set_num_threads(1)
 from hetpref.synthetic.data import sample_pairs
 from hetpref.synthetic.environment import SyntheticEnvironment
-from hetpref.synthetic.train import CorrectionConfig, TrainConfig, train_consistent, train_corrected_dpo, train_dpo
+from hetpref.synthetic.config import CorrectionConfig, TrainConfig
+from hetpref.synthetic.train import train_consistent, train_corrected_dpo, train_dpo
 from hetpref.synthetic.variance import train_joint_model
 env = SyntheticEnvironment(); R = torch.tensor(env.rewards(), dtype=torch.float32)
 pairs = sample_pairs(500_000, 40, 40, 0); cfg = TrainConfig(policy="tabular")

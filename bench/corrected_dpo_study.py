@@ -26,10 +26,11 @@ import pandas as pd
 import torch
 
 from hetpref.metrics import total_variation
+from hetpref.synthetic.config import CorrectionConfig, TrainConfig
 from hetpref.synthetic.data import anonymous_labels, sample_pairs
 from hetpref.synthetic.environment import SyntheticEnvironment
 from hetpref.synthetic.experiment import compute_oracles, profile_total_variation, variance_quality
-from hetpref.synthetic.train import Arm, CorrectionConfig, TrainConfig, corrected_arm, orient_by_label, train_arms
+from hetpref.synthetic.train import Arm, corrected_arm, orient_by_label, train_arms
 from hetpref.synthetic.variance import train_joint_model, true_sigmoid_variance
 
 REFERENCE = dict(joint_rewards="tabular", latent_types=3, joint_lr=1e-2, joint_steps=10_000, joint_batch_size=1024,

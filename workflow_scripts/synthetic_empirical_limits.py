@@ -4,7 +4,8 @@ import numpy as np
 import pandas as pd
 
 from hetpref.runtime import script_run
-from hetpref.synthetic.experiment import correction_config, empirical_limits, environment_from_config
+from hetpref.synthetic.config import correction_config
+from hetpref.synthetic.experiment import empirical_limits, environment_from_config
 
 with script_run(snakemake, torch_threads=True) as log:
     p = snakemake.params

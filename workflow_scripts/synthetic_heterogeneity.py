@@ -5,9 +5,8 @@ import pandas as pd
 
 from hetpref.provenance import provenance, write_json
 from hetpref.runtime import script_run
-from hetpref.synthetic.experiment import correction_config
+from hetpref.synthetic.config import TrainConfig, config_dict, correction_config
 from hetpref.synthetic.heterogeneity import run_point
-from hetpref.synthetic.train import TrainConfig, config_dict
 
 with script_run(snakemake, torch_threads=True) as log:
     p, out = snakemake.params, snakemake.output

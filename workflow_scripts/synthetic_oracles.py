@@ -3,7 +3,8 @@ import numpy as np
 
 from hetpref.provenance import write_json
 from hetpref.runtime import script_run
-from hetpref.synthetic.experiment import compute_oracles, correction_config, environment_from_config, oracle_summary
+from hetpref.synthetic.config import correction_config
+from hetpref.synthetic.experiment import compute_oracles, environment_from_config, oracle_summary
 
 with script_run(snakemake, torch_threads=True) as log:
     p = snakemake.params

@@ -7,9 +7,9 @@ import torch
 
 from hetpref.provenance import provenance, write_json
 from hetpref.runtime import script_run
-from hetpref.synthetic.experiment import correction_config, environment_from_config, evaluate, run_methods
+from hetpref.synthetic.config import TrainConfig, config_dict, correction_config
+from hetpref.synthetic.experiment import environment_from_config, evaluate, run_methods
 from hetpref.synthetic.methods import CORRECTED_DPO, parse_method
-from hetpref.synthetic.train import TrainConfig, config_dict
 
 with script_run(snakemake, torch_threads=True) as log:
     p, wc, inp, out = snakemake.params, snakemake.wildcards, snakemake.input, snakemake.output

@@ -10,8 +10,8 @@ definition here (see ``../shared/paper/MATH.md`` for the spec):
   single-pair minimisers and the unanimity weights of the consistent losses)
 - :mod:`hetpref.metrics`      total variation, KL, rank correlations
 - :mod:`hetpref.synthetic`    the 40×40 three-type environment of §7.2: environment, data, methods
-  (names), optim (Adam loop), train (policy trainers), variance (Eq. 19 joint model, oracle
-  variance), experiment, heterogeneity, checks, figures
+  (names), config (training configurations), optim (Adam loop), train (policy trainers), variance
+  (Eq. 19 joint model, oracle variance), experiment, heterogeneity, checks, figures
 - :mod:`hetpref.pew`          Pew surveys (§4.3, §7.1, App. E): questions, sav, counts, reader (one
   read function), inventory, analysis, flip (min-TV LP), waves (one input's tables), combine
   (stage tables and reports), figures, demo

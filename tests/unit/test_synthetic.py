@@ -3,10 +3,11 @@ import pytest
 import torch
 
 from hetpref.metrics import total_variation
+from hetpref.synthetic.config import CorrectionConfig, TrainConfig
 from hetpref.synthetic.data import anonymous_labels, counted_nbc, per_type_labels, same_annotator_pairing, sample_pairs
 from hetpref.synthetic.environment import SyntheticEnvironment, profile
 from hetpref.synthetic.experiment import compute_oracles, evaluate, method_id, oracle_key, parse_method, run_method
-from hetpref.synthetic.train import CorrectionConfig, TrainConfig, train_consistent, train_corrected_dpo, train_dpo
+from hetpref.synthetic.train import train_consistent, train_corrected_dpo, train_dpo
 from hetpref.synthetic.variance import train_joint_model
 
 SMALL = SyntheticEnvironment(n=8, shifts=(-2, 0, 2), slopes=(0.3, 0.4, 0.3), scales=(4.0, 1.5, 4.0))

@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from hetpref.synthetic.checks import checks_markdown, gap_closed, synthetic_checks
+from hetpref.synthetic.config import CorrectionConfig, TrainConfig
 from hetpref.synthetic.environment import SyntheticEnvironment
 from hetpref.synthetic.experiment import compute_oracles, evaluate, oracle_summary, run_methods
-from hetpref.synthetic.train import CorrectionConfig, TrainConfig
 
 pytestmark = pytest.mark.slow  # the paper-scale synthetic run (~30 s)
 

@@ -13,6 +13,7 @@ import torch
 from hetpref.losses import preference_loss
 from hetpref.metrics import total_variation
 from hetpref.synthetic.checks import checks_markdown, corrected_dpo_checks, gap_closed, heterogeneity_checks
+from hetpref.synthetic.config import CorrectionConfig, TrainConfig
 from hetpref.synthetic.data import anonymous_labels, empirical_pair_weights, sample_pairs
 from hetpref.synthetic.environment import SyntheticEnvironment
 from hetpref.synthetic.experiment import (
@@ -26,8 +27,6 @@ from hetpref.synthetic.figures import figure4b, figure_heterogeneity, figure_swe
 from hetpref.synthetic.heterogeneity import heterogeneity_points, run_point, sweep_problem
 from hetpref.synthetic.train import (
     Arm,
-    CorrectionConfig,
-    TrainConfig,
     corrected_arm,
     orient_by_label,
     train_arms,

@@ -122,8 +122,8 @@ CLAIM11_REWARDS = np.array([[2.0, 0.0, -1.0, 1.0],
 @single_torch_thread
 def _latent_model_variance(rewards, pairs_ij, seed, n_preferences, joint_steps):
     """Eq. 19 with the reference code's latent-type model, fitted on same-annotator pairs."""
+    from ..synthetic.config import CorrectionConfig, TrainConfig
     from ..synthetic.data import sample_pairs
-    from ..synthetic.train import CorrectionConfig, TrainConfig
     from ..synthetic.variance import train_joint_model
 
     torch_rewards = torch.tensor(rewards[:, None, :], dtype=torch.float32)  # one context

@@ -22,6 +22,7 @@ from ..oracles import (
     type_delta_variance,
     unanimous_fraction,
 )
+from .config import CorrectionConfig, TrainConfig
 from .data import anonymous_labels, counted_nbc, empirical_pair_weights, sample_pairs
 from .environment import SyntheticEnvironment, profile, signed_offsets
 from .methods import (  # noqa: F401 (BASE_METHODS, VARIANCE_SOURCES, MethodSpec, expand_methods: re-exported)
@@ -33,18 +34,12 @@ from .methods import (  # noqa: F401 (BASE_METHODS, VARIANCE_SOURCES, MethodSpec
     oracle_key,
     parse_method,
 )
-from .train import Arm, CorrectionConfig, TrainConfig, TrainResult, corrected_arm, orient_by_label, train_arms
+from .train import Arm, TrainResult, corrected_arm, orient_by_label, train_arms
 from .variance import train_joint_model, true_sigmoid_variance
 
 # facts about the variance estimate copied into every estimated arm's metrics
 QUALITY_KEYS = ("variance_correlation", "variance_bias", "variance_true_mean", "variance_estimate_mean",
                 "joint_heldout_loss", "joint_heldout_loss_true_q")
-
-
-def correction_config(section: dict, **overrides) -> CorrectionConfig:
-    """CorrectionConfig from the workflow's ``corrected_dpo`` section; its list-valued keys
-    ``alphas`` and ``variance`` choose which runs exist, not how one runs."""
-    return CorrectionConfig(**{**{k: v for k, v in section.items() if k not in ("alphas", "variance")}, **overrides})
 
 
 def environment_from_config(cfg: dict) -> SyntheticEnvironment:

@@ -6,11 +6,24 @@ import numpy as np
 import pandas as pd
 
 from ..metrics import total_variation
-from ..plotting import COLORS, profile_curve
+from ..plotting import COLORS
+from .environment import profile, signed_offsets
 from .experiment import method_id, parse_method
 
 # corrected DPO: estimated variance (Eq. 19) and the oracle arm (true variance)
 CDPO_COLORS = {"estimated": "tab:orange", "oracle": "tab:brown"}
+
+
+def profile_curve(ax, tables, label, color=None, linestyle="-", band=True, marker=None):
+    """Plot the 1-D profile of one or several [X, N] tables (pooled across seeds and x) with a
+    ±1 standard-error band."""
+    tables = np.asarray(tables, dtype=float)
+    d = signed_offsets(tables.shape[-1])
+    mean, se = profile(tables)
+    ax.plot(d, mean, linestyle, color=color, label=label, marker=marker, markersize=3)
+    if band and np.any(se > 0):
+        ax.fill_between(d, mean - se, mean + se, color=color, alpha=0.25, linewidth=0)
+    return d, mean
 
 
 def method_style(mid: str) -> dict:

@@ -1,6 +1,7 @@
 """Trainers of the synthetic experiment's policies (§7.2): DPO, IPO, first-order corrected DPO and
-the consistent loss (Eq. 20), with their configurations. Corrected DPO's variance term (Eq. 19's
-joint model, or the oracle) comes from :mod:`hetpref.synthetic.variance`.
+the consistent loss (Eq. 20); their configurations are in :mod:`hetpref.synthetic.config`.
+Corrected DPO's variance term (Eq. 19's joint model, or the oracle) comes from
+:mod:`hetpref.synthetic.variance`.
 
 Every trainer minimises a loss from :mod:`hetpref.losses` on ``h = β[log π(y_w|x) − log π(y_l|x)]``
 (uniform π_ref cancels) with Adam on random mini-batches. Runs are deterministic for a seed.
@@ -13,81 +14,16 @@ from __future__ import annotations
 import copy
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn as nn
 
 from ..losses import preference_loss, unanimous_mask
+from .config import CorrectionConfig, TrainConfig
 from .data import Pairs, anonymous_labels, flat_index, generator, per_type_labels
 from .optim import optimise
-from .variance import JOINT_REWARDS, LatentTypeJointModel
-
-
-@dataclass
-class TrainConfig:
-    steps: int = field(default=10_000, metadata={"help": "optimizer steps"})
-    batch_size: int = field(default=1024, metadata={"help": "preferences per step"})
-    lr: float = field(default=1e-3, metadata={"help": "Adam learning rate"})
-    policy: str = field(default="mlp", metadata={"help": "'mlp' (one-hot x → hidden → logits) or 'tabular'"})
-    hidden: tuple = field(default=(15, 15), metadata={"help": "MLP hidden widths"})
-    beta: float = field(default=1.0, metadata={"help": "KL strength β in h"})
-    log_every: int = field(default=100, metadata={"help": "steps per loss-trajectory point"})
-
-    def __post_init__(self):
-        self.hidden = tuple(self.hidden)
-        for name in ("steps", "batch_size", "log_every"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be ≥ 1, got {getattr(self, name)}")
-        if not self.lr > 0:
-            raise ValueError(f"lr must be > 0, got {self.lr}")
-        if self.policy not in ("mlp", "tabular"):
-            raise ValueError(f"policy must be 'mlp' or 'tabular', got {self.policy!r}")
-        if any(w < 1 for w in self.hidden):
-            raise ValueError(f"hidden widths must be ≥ 1, got {self.hidden}")
-
-
-@dataclass
-class CorrectionConfig:
-    """Corrected DPO (§5) and its Eq. 19 variance model. The defaults are the estimator this
-    project chose (README, "First-order corrected DPO"); the reference code's model is
-    ``joint_rewards="tabular", joint_lr=1e-2, joint_steps=10_000, joint_batch_size=1024,
-    joint_holdout=0, joint_early_stopping=False``."""
-
-    alpha: float = field(default=1.0, metadata={"help": "correction strength α (0 = DPO, 1 = theory)"})
-    latent_types: int = field(default=3, metadata={"help": "K, latent types of the joint model"})
-    joint_rewards: str = field(default="offset", metadata={
-        "help": "latent rewards ρ_k: 'offset' (a function of d = (y − x) mod N, the environment's "
-                "translation structure) or 'tabular' (one value per (x, y), the reference code's)"})
-    joint_lr: float = field(default=3e-2, metadata={"help": "Adam lr of the joint model"})
-    joint_steps: int = field(default=2_000, metadata={"help": "joint-model optimizer steps"})
-    joint_batch_size: int = field(default=4096, metadata={"help": "same-annotator pairs per joint-model step"})
-    joint_holdout: float = field(default=0.1, metadata={
-        "help": "share of same-annotator pairs held out (held-out loss, early stopping); 0 = none"})
-    joint_early_stopping: bool = field(default=True, metadata={
-        "help": "keep the joint model of the evaluation with the lowest held-out loss"})
-    joint_eval_every: int = field(default=250, metadata={"help": "joint-model steps per held-out evaluation"})
-    warmup_steps: int = field(default=8_000, metadata={"help": "plain DPO steps before the correction starts"})
-    correction_clamp: float | None = field(default=0.1, metadata={"help": "bound on |correction| (None: none)"})
-    eps: float = field(default=1e-6, metadata={"help": "stable-log floor ε"})
-
-    def __post_init__(self):
-        if self.alpha < 0:
-            raise ValueError(f"alpha must be ≥ 0, got {self.alpha}")
-        if self.latent_types < 1 or self.joint_steps < 1 or self.warmup_steps < 0:
-            raise ValueError("latent_types and joint_steps must be ≥ 1 and warmup_steps ≥ 0, got "
-                             f"{self.latent_types}, {self.joint_steps}, {self.warmup_steps}")
-        if self.correction_clamp is not None and self.correction_clamp <= 0:
-            raise ValueError(f"correction_clamp must be > 0 or None, got {self.correction_clamp}")
-        if self.joint_rewards not in JOINT_REWARDS:
-            raise ValueError(f"joint_rewards must be one of {', '.join(JOINT_REWARDS)}, got {self.joint_rewards!r}")
-        if self.joint_batch_size < 1 or self.joint_eval_every < 1:
-            raise ValueError(f"joint_batch_size and joint_eval_every must be ≥ 1, got "
-                             f"{self.joint_batch_size}, {self.joint_eval_every}")
-        if not 0 <= self.joint_holdout < 1:
-            raise ValueError(f"joint_holdout must be in [0, 1), got {self.joint_holdout}")
-        if self.joint_early_stopping and self.joint_holdout == 0:
-            raise ValueError("joint_early_stopping needs held-out pairs: set joint_holdout > 0")
+from .variance import LatentTypeJointModel
 
 
 class TabularPolicy(nn.Module):
@@ -330,10 +266,3 @@ def train_corrected_dpo(rewards, pairs: Pairs, seed: int, cfg: TrainConfig, corr
         with torch.no_grad():
             variance = joint_model.sigmoid_variance(flat_index(x, yw, n_resp), flat_index(x, yl, n_resp))
     return train_arms(rewards, pairs, seed, cfg, [corrected_arm("corrected_dpo", corr, variance)])["corrected_dpo"]
-
-
-def config_dict(*cfgs) -> dict:
-    out = {}
-    for c in cfgs:
-        out.update(asdict(c))
-    return out

@@ -9,20 +9,15 @@ from __future__ import annotations
 
 import math
 import time
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 import torch.nn as nn
 
 from ..oracles import type_delta_variance
+from .config import JOINT_REWARDS, CorrectionConfig, TrainConfig
 from .data import Pairs, anonymous_labels, flat_index, generator, same_annotator_pairing
 from .optim import optimise
-
-if TYPE_CHECKING:  # annotations only: train.py imports this module
-    from .train import CorrectionConfig, TrainConfig
-
-JOINT_REWARDS = ("offset", "tabular")
 
 
 class LatentTypeJointModel(nn.Module):
