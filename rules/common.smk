@@ -1,11 +1,18 @@
-# Config validation, path helpers and input functions shared by every stage.
+# Config validation, then the input functions, params and wildcard constraints shared by every
+# stage: what the rules need, computed from config values (no model loaded, no network, no torch).
 import re
 from glob import glob
 from pathlib import Path
 
 from snakemake.utils import validate
 
-from hetpref.config import ConfigError, validate_config
+from hetpref.config import validate_config
+from hetpref.config_checks import check_config, opt_in_problem, problems_error
+from hetpref.lm import hub as lm_hub
+from hetpref.lm import resources as lm_res
+from hetpref.lm.names import DATASETS as LM_DATASET_FILES, TRAIN_DATASETS as LM_TRAIN_DATASETS, TYPES as LM_TYPES
+from hetpref.lm.variants import OBJECTIVE_SPECS, objective_spec, variant_objectives
+from hetpref.synthetic.heterogeneity import heterogeneity_points
 from hetpref.synthetic.methods import (
     CONSISTENT,
     CORRECTED_DPO,
@@ -17,56 +24,17 @@ from hetpref.synthetic.methods import (
     method_id,
     parse_method,
 )
-from hetpref.synthetic.heterogeneity import heterogeneity_points, sweep_problem
 
 # Our own pass first: one line per problem naming the key, the value and what was expected
-# (Snakemake's message dumps the whole schema); then Snakemake's, which fills in defaults.
+# (Snakemake's message dumps the whole schema); then Snakemake's, which fills in defaults; then
+# the checks across keys, every problem at once.
 validate_config(config, workflow.source_path("../schemas/config.schema.yaml"), "workflow config")
 validate(config, "../schemas/config.schema.yaml")
+check_config(config)
 
 SYN = config["synthetic"]
 PEW = config["pew"]
 LM = config["lm"]
-
-from hetpref.lm import hub as lm_hub  # no torch/transformers: cheap at DAG build
-from hetpref.lm.resources import batch_split_problem
-from hetpref.lm.names import DATASETS as LM_DATASET_FILES, TRAIN_DATASETS as LM_TRAIN_DATASETS, TYPES as LM_TYPES
-from hetpref.lm.variants import OBJECTIVE_SPECS, objective_spec, variant_objectives  # no torch either
-
-
-def _check(condition, key, message):
-    """Cross-key checks JSON Schema cannot express; fail at DAG build naming the key."""
-    if not condition:
-        raise ConfigError(f"invalid workflow config at {key}: {message}")
-
-
-_check(
-    SYN["corrected_dpo"]["warmup_steps"] <= SYN["train"]["steps"],
-    "synthetic.corrected_dpo.warmup_steps",
-    f"{SYN['corrected_dpo']['warmup_steps']} exceeds synthetic.train.steps = {SYN['train']['steps']}",
-)
-_check(
-    len(SYN["environment"]["shifts"])
-    == len(SYN["environment"]["slopes"])
-    == len(SYN["environment"]["scales"]),
-    "synthetic.environment",
-    "shifts, slopes and scales must have one entry per type (equal lengths)",
-)
-
-# lm.model: a local path that is not there (or not a model folder) fails now, not in a job; a hub
-# id is only looked up in the lm_data job (nothing touches the network while the DAG is built)
-_check(lm_hub.spec_problem(LM["model"]) is None, "lm.model", lm_hub.spec_problem(LM["model"]))
-_check(
-    not LM["local_split"]["enabled"] or LM["source"] == "local",
-    "lm.local_split.enabled",
-    f"true with lm.source = {LM['source']!r}: splitting one file applies to source local only",
-)
-
-_batch_problem = batch_split_problem(
-    LM["train"]["batch_size"], LM["train"]["gradient_accumulation_steps"], LM["gpus_per_job"]
-)
-_check(_batch_problem is None, "lm.train.batch_size", _batch_problem)
-
 
 CDPO = SYN["corrected_dpo"]
 HET = SYN["heterogeneity"]
@@ -74,15 +42,6 @@ MAIN_N = SYN["n_preferences"]
 MAIN_METHODS = expand_methods(SYN["methods"], CDPO["alphas"], CDPO["variance"])
 SWEEP_METHODS = expand_methods(SYN["sweep"]["methods"], [SYN["sweep"]["corrected_dpo_alpha"]], CDPO["variance"])
 HET_METHODS = expand_methods(HET["methods"], [HET["corrected_dpo_alpha"]], CDPO["variance"])
-
-_check(
-    not (CDPO["joint_early_stopping"] and CDPO["joint_holdout"] == 0),
-    "synthetic.corrected_dpo.joint_early_stopping",
-    "early stopping needs held-out pairs: set synthetic.corrected_dpo.joint_holdout > 0 or joint_early_stopping: false",
-)
-if HET["enabled"]:
-    _problem = sweep_problem(SYN["environment"], HET["shifts"], HET["outer_scales"])
-    _check(_problem is None, "synthetic.heterogeneity", f"the sweep of synthetic.environment {_problem}")
 HET_POINTS = (
     {p["name"]: p for p in heterogeneity_points(SYN["environment"], HET["shifts"], HET["outer_scales"])}
     if HET["enabled"]
@@ -104,6 +63,7 @@ wildcard_constraints:
     dataset=_regex(LM_TRAIN_DATASETS),
 
 
+# ---------------------------------------------------------------- synthetic experiment
 def needs_joint_model(methods):
     return any(parse_method(m).variance == ESTIMATED for m in methods)
 
@@ -140,19 +100,16 @@ def main_metrics():
     return [synthetic_run(MAIN_N, m, s, "metrics.json") for m in MAIN_METHODS for s in SYN["seeds"]]
 
 
-def _opt_in(section, what, overlay):
+def _opt_in(section):
     """A sweep beyond the paper asked for (its table or figure as a target) while it is off: a
     clear error at DAG build naming the key and the overlay, instead of an empty table."""
-    _check(
-        SYN[section]["enabled"],
-        f"synthetic.{section}.enabled",
-        f"the {what} is off (the default since issue 19); run it with --configfile configs/{overlay} "
-        "(or configs/paper.yaml), or set it to true",
-    )
+    problem = opt_in_problem(SYN, section)
+    if problem:
+        raise problems_error([problem])
 
 
 def sweep_metrics(wildcards=None):
-    _opt_in("sweep", "sample-size sweep", "sweep.yaml")
+    _opt_in("sweep")
     return [
         sweep_run(n, m, s, "metrics.json")
         for n in SYN["sweep"]["n_preferences"]
@@ -177,7 +134,7 @@ def heterogeneity_files(name):
 
 
 def heterogeneity_metrics(wildcards=None):
-    _opt_in("heterogeneity", "heterogeneity sweep", "heterogeneity.yaml")
+    _opt_in("heterogeneity")
     return [f"results/synthetic/heterogeneity/{p}/seed{s}/metrics.csv" for p in HET_POINTS for s in HET["seeds"]]
 
 
@@ -228,12 +185,6 @@ def synthetic_check_inputs(wildcards):
 
 
 # ---------------------------------------------------------------- Pew surveys
-_partition_names = [p["name"] for p in PEW["partitions"]]
-_check(
-    len(set(_partition_names)) == len(_partition_names),
-    "pew.partitions",
-    f"partition names must be unique, got {_partition_names}",
-)
 # What every Pew reader and analysis job shares: the question filters and the analysis options.
 PEW_FILTERS = {k: PEW[k] for k in ("refused_codes", "refused_labels", "min_options", "min_answers_per_option")}
 PEW_ANALYSIS = {
@@ -396,8 +347,6 @@ def lm_runs():
 # lm.gpu the GPU rules get their GPUs on one node, cores per GPU, host RAM and a wall time that
 # grows with Snakemake's attempt (a resubmitted job resumes); on CPU lm_train keeps small fixed
 # values and the other rules the profile's defaults. lm_data is sized whenever it reads real data.
-from hetpref.lm import resources as lm_res
-
 LM_ESTIMATES = (
     lm_res.lm_job_estimates(LM)
     if LM["gpu"]

@@ -22,8 +22,9 @@ definition here (see ``../shared/paper/MATH.md`` for the spec):
 - :mod:`hetpref.claims`       the paper's worked examples and propositions, computed and checked
   (claims in ``aggregation`` and ``identification``, the run order in ``registry``, the report in
   ``render``)
-- :mod:`hetpref.config`, :mod:`hetpref.provenance`, :mod:`hetpref.runtime`, :mod:`hetpref.plotting`
-  config validation, run provenance, the workflow scripts' logging and threads, figure helpers
+- :mod:`hetpref.config`, :mod:`hetpref.config_checks`, :mod:`hetpref.provenance`, :mod:`hetpref.runtime`,
+  :mod:`hetpref.plotting`  config validation (the schema; the checks across keys), run provenance,
+  the workflow scripts' logging and threads, figure helpers
 """
 
 __version__ = "0.1.0"
