@@ -4,7 +4,7 @@ import os
 
 from snakemake.utils import min_version
 
-min_version("9.0")
+min_version("9.19")  # what profiles/slurm/profile.yaml needs (snakemake-executor-plugin-slurm 2.8)
 
 
 # Anchored at the workflow folder so that `--directory elsewhere` still reads the defaults, and
