@@ -5,7 +5,9 @@ licensed, never copied into the repository) is the file named by the environment
 ``HETPREF_HH_RLHF_FILE``; without it, the file is looked for beside the checkout, at
 ``<checkout>/../shared/data/hh-rlhf/harmless-base_test.jsonl.gz``. A test that needs the file
 takes the ``hh_rlhf_file`` fixture (or ``hh_rlhf_dir`` for the folder holding it) and is skipped,
-with one reason naming the variable and the path looked at, when the file is absent.
+with one reason naming the variable and the path looked at, when the file is absent. When the file
+is found, the variable is set for the whole test run, so the tools the tests start (the bench
+scripts, subprocesses) find the same file.
 """
 from __future__ import annotations
 
@@ -35,6 +37,11 @@ def hh_rlhf_skip_reason() -> str | None:
         return None
     source = f"${HH_RLHF_ENV}" if os.environ.get(HH_RLHF_ENV, "").strip() else f"the default (set ${HH_RLHF_ENV} to change it)"
     return f"real HH-RLHF file not found at {path} ({source}); the test needs {HH_RLHF_NAME}"
+
+
+def pytest_configure(config) -> None:
+    if hh_rlhf_skip_reason() is None:
+        os.environ[HH_RLHF_ENV] = str(hh_rlhf_path())
 
 
 @pytest.fixture(scope="session")
