@@ -35,7 +35,8 @@ def hh_rlhf_skip_reason() -> str | None:
     path = hh_rlhf_path()
     if path.is_file():
         return None
-    source = f"${HH_RLHF_ENV}" if os.environ.get(HH_RLHF_ENV, "").strip() else f"the default (set ${HH_RLHF_ENV} to change it)"
+    given = os.environ.get(HH_RLHF_ENV, "").strip()
+    source = f"${HH_RLHF_ENV}" if given else f"the default (set ${HH_RLHF_ENV} to change it)"
     return f"real HH-RLHF file not found at {path} ({source}); the test needs {HH_RLHF_NAME}"
 
 

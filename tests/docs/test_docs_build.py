@@ -15,17 +15,19 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def mkdocs_command() -> list[str]:
     try:
+        import material  # noqa: F401
         import mkdocs  # noqa: F401
         import mkdocstrings  # noqa: F401
-        import material  # noqa: F401
     except ImportError as exc:
         pytest.skip(f"the docs extra is not installed ({exc.name} missing): pip install -e '.[docs]'")
     return [sys.executable, "-m", "mkdocs"]
 
 
 def test_site_builds_strictly(tmp_path):
-    cmd = mkdocs_command() + ["build", "--strict", "--config-file", str(ROOT / "mkdocs.yml"), "-d", str(tmp_path / "site")]
-    env = dict(os.environ, NO_MKDOCS_2_WARNING="1", PYTHONPATH=os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")]))
+    cmd = mkdocs_command() + ["build", "--strict", "--config-file", str(ROOT / "mkdocs.yml"),
+                              "-d", str(tmp_path / "site")]
+    path = os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")])
+    env = dict(os.environ, NO_MKDOCS_2_WARNING="1", PYTHONPATH=path)
     t0 = time.perf_counter()
     done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     wall = time.perf_counter() - t0

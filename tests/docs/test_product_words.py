@@ -31,8 +31,9 @@ PROCESS_WORDS = [
     # "not drawn" of a machine loan; a figure that is "not drawn" is the product's own word
     re.compile(r"(?=.*\b(?:status|device|GPU|machine|task)\b).*\bnot drawn\b", re.IGNORECASE),
     # a development session; a shell or test session (tmux, pytest, the SLURM test cluster) is fine
-    re.compile(r"\b(?:this|that|another|other|each|earlier|previous|same|first|the lead's|(?:two|three|four|five) other) "
-               r"sessions?\b(?!.*\b(?:tmux|screen|logout|login|ssh|pytest|SLURM|cluster)\b)", re.IGNORECASE),
+    re.compile(r"\b(?:this|that|another|other|each|earlier|previous|same|first|the lead's|"
+               r"(?:two|three|four|five) other) sessions?\b"
+               r"(?!.*\b(?:tmux|screen|logout|login|ssh|pytest|SLURM|cluster)\b)", re.IGNORECASE),
     re.compile(r"\b(?:an|the|other|another|coding|AI) agents?\b", re.IGNORECASE),
     re.compile(r"\bthe lead\b(?! time)"),
 ]
