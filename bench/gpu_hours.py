@@ -6,7 +6,7 @@ bench/gpu_check.py and an MFU (measured there, or assumed), and the work a check
 
 The step shape is the one the paper config runs (config.yaml overlaid with configs/paper.yaml):
 lm.train.batch_size pairs a step, pairs kept up to lm.max_length tokens. Tokens per pair are
-estimated on the real harmless-base test split (../shared/data/hh-rlhf/) at 1.3 Llama-3 tokens per
+estimated on the real harmless-base test split (``--hh-file``) at 1.3 Llama-3 tokens per
 whitespace word: the pairs kept, and the padded tokens a batch processes — 2 × batch_size
 sequences padded to the longest. With ``--gpu-check`` the MFU is the one gpu_check measured at
 that step shape (``paper_step``), not the best point of its sweep.
@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -39,7 +40,7 @@ TRAIN_PAIRS = HH_RLHF_PAIRS["train"]
 TEST_PAIRS = sum(HH_RLHF_PAIRS["test"].values())
 LLAMA3_8B = dict(layers=SHAPE.layers, width=SHAPE.width, params=SHAPE.params, embedding=SHAPE.embedding,
                  head=SHAPE.embedding, kv_width=SHAPE.kv_width)
-PEAK = 790e12  # measured bf16 matmul peak of the H200 (device KINDS.md); MFU here is against it
+PEAK = 790e12  # measured bf16 matmul peak of an H200 (8192³ torch.matmul); MFU here is against it
 SPEC = 989e12  # dense bf16 data-sheet figure of the H100 SXM / H200
 
 
@@ -66,7 +67,8 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--mfu", type=float, nargs="+", default=[0.15, 0.30], help="against the ~790 TFLOP/s matmul peak")
     ap.add_argument("--gpu-check", default=None, help="gpu_check.json: use its MFU at the paper's step shape")
-    ap.add_argument("--hh-file", default=str(ROOT.parent / "shared/data/hh-rlhf/harmless-base_test.jsonl.gz"))
+    ap.add_argument("--hh-file", default=os.environ.get("HETPREF_HH_RLHF_FILE") or None,
+                    help="the harmless-base test split (default: $HETPREF_HH_RLHF_FILE)")
     a = ap.parse_args(argv)
     lm = paper_config()["lm"]
     batch, max_length, every = lm["train"]["batch_size"], lm["max_length"], lm["train"]["checkpoint_every"]
@@ -77,6 +79,8 @@ def main(argv=None):
         if step is None or step["batch_pairs"] != batch:
             raise SystemExit(f"{a.gpu_check} has no run at the paper's step of {batch} pairs")
         mfus = [step["mfu_vs_matmul_790"]]
+    if not a.hh_file:
+        ap.error("no HH-RLHF file: pass --hh-file harmless-base_test.jsonl.gz or set HETPREF_HH_RLHF_FILE")
     kept, real, padded = tokens_per_pair(Path(a.hh_file), batch_pairs=batch, max_length=max_length)
     pairs = kept * sum(TRAIN_PAIRS.values())
     steps = int(pairs // batch)
