@@ -94,17 +94,20 @@ def expected_loss(name, h, batch, args):
     return preference_loss("consistent", (expert.double() * h)[keep], n_types=2).mean()
 
 
-@pytest.mark.parametrize("reference", ["uniform", "model"])
-@pytest.mark.parametrize("name", ["consistent", "corrected_dpo", "dpo"])
+@pytest.mark.parametrize("name, reference", [
+    ("consistent", "uniform"), ("consistent", "model"), ("corrected_dpo", "uniform"), ("corrected_dpo", "model"),
+    ("dpo", "uniform"), ("consistent", "model, precomputed")])
 def test_the_trainers_loss_is_hetprefs_on_the_same_batch(tokenizer, tmp_path, name, reference):
     policy = tiny_llama(tokenizer, seed=0)
-    ref = tiny_llama(tokenizer, seed=1) if reference == "model" else None
+    ref = tiny_llama(tokenizer, seed=1) if reference != "uniform" else None
     policy_copy, ref_copy = copy.deepcopy(policy), copy.deepcopy(ref)  # before TRL patches their forward
-    args = config(tmp_path, hetpref_loss=name, reference=reference, alpha=2.0)
+    args = config(tmp_path, hetpref_loss=name, reference=reference.split(",")[0], alpha=2.0,
+                  precompute_ref_log_probs=reference.endswith("precomputed"))
     trainer = HetprefDPOTrainer(policy, ref_model=ref, args=args, train_dataset=Dataset.from_dict(ROWS),
                                 processing_class=tokenizer)
     assert (trainer.ref_model is None) == (reference == "uniform")
     batch = next(iter(trainer.get_train_dataloader()))
+    assert ("ref_chosen_logps" in batch) == reference.endswith("precomputed")
     loss = trainer.compute_loss(trainer.model, batch)
     expected = expected_loss(name, independent_h(policy_copy, ref_copy, batch), batch, args)
     assert loss.requires_grad and math.isfinite(loss.item())
@@ -139,11 +142,14 @@ def test_two_real_training_steps_keep_the_annotator_columns(tokenizer, tmp_path)
     policy = tiny_llama(tokenizer, seed=0)
     before = {n: p.detach().clone() for n, p in policy.named_parameters()}
     args = config(tmp_path, hetpref_loss="consistent", reference="uniform", per_device_train_batch_size=2,
-                  max_steps=2, learning_rate=1e-2, logging_steps=1)
-    trainer = RecordingTrainer(policy, args=args, train_dataset=Dataset.from_dict(ROWS), processing_class=tokenizer)
+                  per_device_eval_batch_size=2, max_steps=2, learning_rate=1e-2, logging_steps=1)
+    trainer = RecordingTrainer(policy, args=args, train_dataset=Dataset.from_dict(ROWS),
+                               eval_dataset=Dataset.from_dict(ROWS), processing_class=tokenizer)
     trainer.seen = []
-    trainer.train()
+    assert math.isfinite(trainer.train().training_loss)
     assert len(trainer.seen) == 2
+    assert math.isfinite(trainer.evaluate()["eval_loss"])  # evaluation goes through compute_loss too
+    assert len(trainer.seen) == 4
     by_pair = {p: i for i, p in enumerate(ROWS["pair_id"])}
     seen_pairs = []
     for columns, loss in trainer.seen:
@@ -153,8 +159,7 @@ def test_two_real_training_steps_keep_the_annotator_columns(tokenizer, tmp_path)
         assert columns["label_expert"].tolist() == [ROWS["label_expert"][i] for i in rows]
         assert columns["variance"].tolist() == pytest.approx([ROWS["variance"][i] for i in rows])
         seen_pairs += columns["pair_id"]
-    assert sorted(seen_pairs) == sorted(ROWS["pair_id"])
-    assert math.isfinite(trainer.state.log_history[-1]["train_loss"])
+    assert sorted(seen_pairs) == sorted(ROWS["pair_id"] * 2)  # one training epoch, one evaluation
     assert "hetpref/unanimous_share" in trainer.state.log_history[0]
     assert any(not torch.equal(before[n], p) for n, p in policy.named_parameters())
 

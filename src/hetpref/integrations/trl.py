@@ -196,7 +196,8 @@ def _check_values(dataset, cols: _Columns, args: HetprefDPOConfig, where: str) -
         labels = np.stack([numbers(c) for c in cols.labels], axis=1)
         for j, column in enumerate(cols.labels):
             first_bad(column, np.isin(labels[:, j], (-1, 0, 1)),
-                      "a per-type label in {+1 (chosen), -1 (rejected), 0 (tie)}")
+                      "a per-type label in {+1 (chosen), -1 (rejected), 0 (tie)}; a type missing on a "
+                      "pair has no label (build the per-type view with missing='drop')")
         if args.hetpref_loss == "consistent":
             unanimous = int(((labels == 1).all(1) | (labels == -1).all(1)).sum())
             if unanimous == 0:
