@@ -127,6 +127,8 @@ def test_the_preference_collator_drops_unknown_keys_and_puts_chosen_first():
     assert torch.equal(carried["input_ids"], batch["input_ids"])
     assert carried["annotator_id"] == ["u1", "u2"] and carried["label_expert"].tolist() == [1, -1]
     assert carried["variance"].tolist() == [0.25, 0.5]
+    with pytest.raises(ValueError, match=r"the examples have no column\(s\) \['pair_id'\]"):
+        CarryColumnsCollator(DataCollatorForPreference(pad_token_id=0), ("pair_id",))(examples)
 
 
 @needs_trl

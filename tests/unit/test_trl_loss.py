@@ -128,6 +128,27 @@ def test_consistent_takes_k_per_pair_from_the_n_types_column(tokenizer, tmp_path
     assert abs(trainer.compute_loss(trainer.model, batch).item() - expected.item()) < 1e-6
 
 
+@pytest.mark.parametrize("reference", ["model", "uniform"])
+def test_with_lora_the_reference_is_the_base_or_uniform(tokenizer, tmp_path, reference):
+    from peft import LoraConfig
+
+    lora = LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], init_lora_weights=False)  # B ≠ 0
+    args = config(tmp_path, hetpref_loss="corrected_dpo", reference=reference)
+    trainer = HetprefDPOTrainer(tiny_llama(tokenizer, seed=0), args=args, train_dataset=Dataset.from_dict(ROWS),
+                                processing_class=tokenizer, peft_config=lora)
+    assert trainer.ref_model is None
+    batch = next(iter(trainer.get_train_dataloader()))
+    policy = trainer.model
+    with policy.disable_adapter():  # the base: what TRL's reference is for a new adapter
+        base = summed_logps(policy, batch)
+    chosen, rejected = summed_logps(policy, batch)
+    if reference == "model":
+        chosen, rejected = chosen - base[0], rejected - base[1]
+    h = BETA * (chosen - rejected)
+    loss = trainer.compute_loss(policy, batch)
+    assert abs(loss.item() - expected_loss("corrected_dpo", h, batch, args).item()) < 1e-6
+
+
 class RecordingTrainer(HetprefDPOTrainer):
     """Records, at every compute_loss, the carried columns and the loss."""
 

@@ -130,6 +130,10 @@ class CarryColumnsCollator:
     columns: tuple[str, ...]
 
     def __call__(self, examples: list[dict[str, Any]]) -> dict[str, Any]:
+        missing = [c for c in self.columns if c not in examples[0]]
+        if missing:  # e.g. a dataset passed to evaluate() without the training set's columns
+            raise ValueError(f"CarryColumnsCollator: the examples have no column(s) {missing}; expected the "
+                             f"columns {list(self.columns)} of the training set, they have {sorted(examples[0])}")
         batch = self.collator(examples)
         for column in self.columns:
             values = [example[column] for example in examples]
