@@ -184,7 +184,7 @@ def make_table(frame: pd.DataFrame, attributes, source, dataset: str, anonymous_
     missing = [c for c in cols if c not in f.columns]
     if missing:
         raise AnnotatorDataError(source, None, missing[0], None, f"a column '{missing[0]}' in the judgement table")
-    f = f[cols].reset_index(drop=True)
+    f = f[cols].sort_values("source_row", kind="stable").reset_index(drop=True)
     f["strength"] = pd.to_numeric(f["strength"], errors="coerce").astype(float)
     f["source_row"] = f["source_row"].astype(np.int64)
     table = JudgementTable(frame=f, attributes=attributes, source=str(source), dataset=dataset,

@@ -8,10 +8,12 @@ from __future__ import annotations
 from typing import Callable
 
 from ..table import JudgementTable
-from . import multipref
+from . import collective_alignment, community_alignment, multipref
 
 ADAPTERS: dict[str, Callable[..., JudgementTable]] = {
     "multipref": multipref.read,
+    "community_alignment": community_alignment.read,
+    "collective_alignment": collective_alignment.read,
 }
 
 
