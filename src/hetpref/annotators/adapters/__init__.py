@@ -8,12 +8,15 @@ from __future__ import annotations
 from typing import Callable
 
 from ..table import JudgementTable
-from . import collective_alignment, community_alignment, multipref
+from . import collective_alignment, community_alignment, generic, helpsteer3, multipref, prism
 
 ADAPTERS: dict[str, Callable[..., JudgementTable]] = {
     "multipref": multipref.read,
     "community_alignment": community_alignment.read,
     "collective_alignment": collective_alignment.read,
+    "prism": prism.read,
+    "helpsteer3": helpsteer3.read,
+    "generic": generic.read,
 }
 
 
