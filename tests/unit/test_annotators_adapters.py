@@ -393,3 +393,34 @@ def test_hub_id_without_pinned_revision_offline_names_the_file(monkeypatch, name
            "collective_alignment": "openai/collective-alignment-1", "helpsteer3": "nvidia/HelpSteer3"}[name]
     with pytest.raises(SourceUnavailable, match=r"Without network, download https://huggingface\.co/datasets/"):
         adapters.read(name, hub)
+
+
+@pytest.mark.parametrize("name", sorted(adapters.FIXTURE_FILES))
+def test_each_shipped_fixture_reads(name):
+    opts = adapters.GENERIC_FIXTURE_OPTIONS if name == "generic" else {}
+    t = adapters.read(name, adapters.fixture(name), **opts)
+    assert 10 <= len(t) <= 40 and t.dataset == name
+    assert t.annotators()["annotator_id"].is_unique
+
+
+def test_hub_connection_error_names_the_file(monkeypatch):
+    import datasets
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+
+    def offline(*args, **kwargs):
+        raise ConnectionError("no route to host")
+
+    monkeypatch.setattr(datasets, "load_dataset", offline)
+    with pytest.raises(SourceUnavailable) as e:
+        adapters.read("prism", "HannahRoseKirk/prism-alignment")
+    assert "ConnectionError: no route to host" in str(e.value) and "utterances.jsonl" in str(e.value)
+
+
+def test_local_file_errors(tmp_path):
+    with pytest.raises(AnnotatorDataError, match=r"expected an existing file"):
+        adapters.read("multipref", tmp_path / "nope" / "multipref.jsonl")
+    bad = tmp_path / "mp.jsonl"
+    bad.write_text(MULTIPREF.read_text().splitlines()[0] + "\n\n{not json\n")
+    with pytest.raises(AnnotatorDataError, match=r"mp\.jsonl, row 3: field '\(line\)'.*one JSON object per line"):
+        adapters.read("multipref", bad)
