@@ -33,8 +33,8 @@ from ..sources import ROW, HubSpec, is_hub_id, load, require
 from ..table import AnnotatorDataError, JudgementTable, make_table
 from ._common import log, pick_attributes
 
-HUB = HubSpec("HannahRoseKirk/prism-alignment", "18ab5cfb37456f4ec8cbc00212ce54cf7b1239f6", ("utterances.jsonl",),
-              config="utterances")
+HUB = HubSpec("HannahRoseKirk/prism-alignment", "18ab5cfb37456f4ec8cbc00212ce54cf7b1239f6",
+              ("utterances.jsonl", "survey.jsonl"), config="utterances")
 HUB_SURVEY = HubSpec("HannahRoseKirk/prism-alignment", "18ab5cfb37456f4ec8cbc00212ce54cf7b1239f6",
                      ("survey.jsonl",), config="survey")
 FIELDS = ("interaction_id", "conversation_id", "turn", "within_turn_id", "user_id", "user_prompt", "model_response",
