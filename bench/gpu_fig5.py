@@ -135,7 +135,7 @@ def build_pure_wheel(spec: str, whl: Path) -> None:
 def prepare(args) -> None:
     sys.path.insert(0, str(ROOT / "src"))
     from hetpref.lm import smollm2_gguf
-    from hetpref.lm.hh_rlhf import KNOWN_SHA256
+    from hetpref.lm.data.hh_rlhf import KNOWN_SHA256
 
     exclude = ROOT / ".git" / "info" / "exclude"
     if (ROOT / ".git").is_dir():  # a worktree's .git is a file; its root .gitignore covers both folders

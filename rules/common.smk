@@ -31,7 +31,7 @@ LM = config["lm"]
 from hetpref.lm import hub as lm_hub  # no torch/transformers: cheap at DAG build
 from hetpref.lm.resources import batch_split_problem
 from hetpref.lm.names import DATASETS as LM_DATASET_FILES, TRAIN_DATASETS as LM_TRAIN_DATASETS, TYPES as LM_TYPES
-from hetpref.lm.variants import OBJECTIVE_SPECS, objective_spec, variant_objectives  # no torch either
+from hetpref.lm.names import OBJECTIVE_SPECS, objective_spec, variant_objectives  # no torch either
 
 
 def _check(condition, key, message):

@@ -4,8 +4,8 @@ Figure 5 (a): agreement with r̄'s order on the test split, four bars — reward
 ignoring heterogeneity (trained on ``anonymous`` labels) / modelling it (``unanimous`` labels,
 consistent loss with k = 3) — each the mean across seeds with the seeds as points and a 95 %
 t-interval; optional horizontal lines for length-oracle ceilings; optional paper means; the
-optional DPO arms (:mod:`hetpref.lm.variants`) as further pairs of bars. Figure 5 (b), when the
-runs carry the length diagnostics (:func:`hetpref.lm.evaluate.length_diagnostics`): the same
+optional DPO arms (:mod:`hetpref.lm.names`) as further pairs of bars. Figure 5 (b), when the
+runs carry the length diagnostics (:func:`hetpref.lm.evaluation.evaluate.length_diagnostics`): the same
 bars for the agreement on the test pairs where "the shorter response wins" is wrong.
 
 The per-seed table has one row per (objective, dataset, metric): ``metric = agreement`` (with
@@ -19,7 +19,8 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from .evaluate import DLEN_BINS, LABELLING, OBJECTIVE_ORDER, summarise, t_interval
+from ..names import OBJECTIVE_ORDER
+from .evaluate import DLEN_BINS, LABELLING, summarise, t_interval
 
 # MATH.md §8, percent, five seeds each: (objective, labelling) → values
 PAPER = {
@@ -93,7 +94,7 @@ def per_seed_table(runs: Sequence[dict], paper: bool = True) -> pd.DataFrame:
 
 
 def summary_table(runs: Sequence[dict]) -> pd.DataFrame:
-    """:func:`hetpref.lm.evaluate.summarise` of the agreement (one row per objective × dataset),
+    """:func:`hetpref.lm.evaluation.evaluate.summarise` of the agreement (one row per objective × dataset),
     with the diagnostics as further columns where the runs carry them: ``ties_correct_mean``
     (the reference code's tie rule), ``prior_agreement`` (mean over seeds; the same test pairs),
     ``prior_wrong_mean``/``_ci_low``/``_ci_high`` (95 % t-interval), ``n_prior_wrong`` and
@@ -182,7 +183,7 @@ def figure5(runs: Sequence[dict], ax=None, ceilings: Mapping[str, float] | None 
     per-seed points, 95 % t-interval whiskers. ``ceilings``: {label: percent} drawn as horizontal
     dashed lines (e.g. a length oracle's agreement). ``paper``: the paper's means as black
     diamonds. Direct-alignment runs whose metrics carry ``shorter_wins_agreement``
-    (:func:`hetpref.lm.evaluate.evaluate_model`) get a dotted segment at that length prior's
+    (:func:`hetpref.lm.evaluation.evaluate.evaluate_model`) get a dotted segment at that length prior's
     agreement. When the runs carry ``agreement_prior_wrong`` and no ``ax`` is given, a second
     panel (b) shows the agreement on the test pairs where that prior is wrong or undecided (where
     the prior itself scores 0 %). Returns the figure."""
@@ -236,7 +237,7 @@ def write_report(runs: Sequence[dict], out_csv, out_tex, out_figure, out_summary
                  out_png=None, title: str | None = None) -> pd.DataFrame:
     """Write the per-seed table (CSV + LaTeX), optional summary CSV (:func:`summary_table`), and
     Figure 5 (PDF/PNG)."""
-    from ..plotting import save
+    from ...plotting import save
 
     table = per_seed_table(runs, paper=paper)
     for p in (out_csv, out_tex, out_summary):
