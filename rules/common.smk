@@ -28,7 +28,7 @@ SYN = config["synthetic"]
 PEW = config["pew"]
 LM = config["lm"]
 
-from hetpref.lm import hub as lm_hub  # no torch/transformers: cheap at DAG build
+import hetpref.lm.hub as lm_hub  # no torch/transformers: cheap at DAG build
 from hetpref.lm.resources import batch_split_problem
 from hetpref.lm.names import DATASETS as LM_DATASET_FILES, TRAIN_DATASETS as LM_TRAIN_DATASETS, TYPES as LM_TYPES
 from hetpref.lm.names import OBJECTIVE_SPECS, objective_spec, variant_objectives  # no torch either
@@ -396,7 +396,7 @@ def lm_runs():
 # lm.gpu the GPU rules get their GPUs on one node, cores per GPU, host RAM and a wall time that
 # grows with Snakemake's attempt (a resubmitted job resumes); on CPU lm_train keeps small fixed
 # values and the other rules the profile's defaults. lm_data is sized whenever it reads real data.
-from hetpref.lm import resources as lm_res
+import hetpref.lm.resources as lm_res
 
 LM_ESTIMATES = (
     lm_res.lm_job_estimates(LM)

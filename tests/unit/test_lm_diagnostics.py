@@ -208,7 +208,7 @@ def test_base_reference_h_is_zero_at_init_and_the_base_after_training(tok, tmp_p
     enc = encode_records(records, tok, 128)
     ids, attn, resp = pair_batch(enc, list(range(4)), tok.pad_token_id)
     with torch.no_grad():
-        got = sequence_scores(trained.eval(), ids, attn, resp, "dpo", "base_reference")
+        got = sequence_scores(trained.eval(), ids, attn, resp, "causal_lm", "base_reference")
         policy = sequence_scores(trained, ids, attn, resp, "causal_lm")
         ref = sequence_scores(base, ids, attn, resp, "causal_lm")
     assert torch.allclose(got, policy - ref, atol=1e-4)

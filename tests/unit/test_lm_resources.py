@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-from hetpref.lm import resources as R
+import hetpref.lm.resources as R
 from hetpref.lm.data.hh_rlhf import HH_RLHF_PAIRS
 from hetpref.lm.evaluation.indirect import reward_differences
 

@@ -44,7 +44,7 @@ def main(argv):
         server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), FakeHub)
         threading.Thread(target=server.serve_forever, daemon=True).start()
         os.environ["HF_ENDPOINT"] = f"http://127.0.0.1:{server.server_address[1]}"
-    from hetpref.lm import hub
+    import hetpref.lm.hub as hub
     from hetpref.lm.data.stage import stage_model
     from hetpref.lm.data.tokenization import load_tokenizer
 

@@ -261,8 +261,8 @@ def _job_blocks(stdout):
 def test_paper_dry_run_with_the_profile_requests_the_resource_model(tmp_path, indirect_and_2_gpus):
     """Every job that loads the base model (and lm_data) gets what hetpref.lm.resources derives for
     configs/paper.yaml: its GPUs on one node, cores per GPU, mem_mb and the attempt-1 runtime."""
+    import hetpref.lm.resources as lm_res
     from hetpref.config import deep_merge
-    from hetpref.lm import resources as lm_res
 
     lm = yaml.safe_load((ROOT / "config.yaml").read_text())["lm"]
     paper = yaml.safe_load((ROOT / "configs" / "paper.yaml").read_text())

@@ -7,8 +7,8 @@ built from a config, with a tokenizer trained by the workflow), ``smollm2-135m``
 transformers' GGUF support), or any Hugging Face model id / local path (the paper:
 meta-llama/Meta-Llama-3-8B).
 
-The model layer, beside the three subpackages (each imports only from here and from the
-subpackages listed before it):
+The model layer, beside the three subpackages (it imports no training or evaluation code;
+:mod:`.resources` reads HH-RLHF's split sizes from :mod:`.data.hh_rlhf`):
 
 - :mod:`.names` — every public name the workflow uses: model specs, user types, datasets,
   objectives and their kind / scoring / loss (:data:`~.names.OBJECTIVE_SPECS`); torch-free;
@@ -27,5 +27,8 @@ Subpackages:
 - :mod:`.evaluation` — agreement with r̄ and the length diagnostics, the indirect relabelling,
   the length oracle, the report (tables and Figure 5).
 
-This ``__init__`` holds no code: every name lives in its own module.
+Imports run one way: :mod:`.data` never imports :mod:`.training` or :mod:`.evaluation`,
+:mod:`.training` never imports :mod:`.evaluation`, and no module imports its own package's
+``__init__``, which holds no code: every name lives in its own module
+(``tests/unit/test_lm_layout.py`` checks all three).
 """
