@@ -15,6 +15,8 @@ from dataclasses import asdict, dataclass, field, fields
 from ..names import objective_spec
 from .config import LMTrainConfig, loss_for
 
+PARAMS = ("model", "tiny", "train", "device")  # the lm_train rule's params an LMRun is built from
+
 
 @dataclass(frozen=True)
 class LMRun:
@@ -77,10 +79,12 @@ class LMRun:
         """The run of an ``lm_train`` job: its wildcards (``objective``, ``dataset``, ``seed``) and
         its rule's params (``model``, ``tiny``, ``train`` — LMTrainConfig fields —, ``device``; a
         mapping or Snakemake's params object)."""
-        get = params.get if hasattr(params, "get") else lambda k: getattr(params, k)
-        return cls(objective=objective, dataset=dataset, seed=int(seed), model=get("model"),
-                   train=LMTrainConfig(**dict(get("train") or {})), out_dir=str(out_dir), tiny=get("tiny"),
-                   records=records, tokenizer_dir=tokenizer_dir, device=get("device"),
+        missing = [k for k in PARAMS if k not in set(params.keys())]
+        if missing:
+            raise ValueError(f"lm_train params lack {missing}; an LM run is built from {list(PARAMS)}")
+        return cls(objective=objective, dataset=dataset, seed=int(seed), model=params["model"],
+                   train=LMTrainConfig(**dict(params["train"] or {})), out_dir=str(out_dir), tiny=params["tiny"],
+                   records=records, tokenizer_dir=tokenizer_dir, device=params["device"],
                    keep_checkpoint=keep_checkpoint)
 
     def to_json(self) -> str:
