@@ -10,8 +10,22 @@ import runpy
 import pytest
 import torch
 
-from hetpref.lm.evaluation.evaluate import DLEN_BINS, agreement_ties_correct, evaluate_model, length_diagnostics
-from hetpref.lm.evaluation.report import METRICS, per_seed_table, summary_table, to_latex, write_report
+from hetpref.lm.evaluation.evaluate import (
+    DLEN_BINS,
+    agreement_ties_correct,
+    evaluate_model,
+    length_diagnostics,
+    wilson_interval,
+)
+from hetpref.lm.evaluation.report import (
+    METRICS,
+    bar_interval,
+    figure5,
+    per_seed_table,
+    summary_table,
+    to_latex,
+    write_report,
+)
 from hetpref.lm.models import add_lora, load_base_model
 from hetpref.lm.names import DPO_SCORINGS, DPO_VARIANTS, objective_spec, variant_objectives
 from hetpref.lm.training.config import LMTrainConfig
@@ -313,3 +327,35 @@ def test_seed_table_summary_and_figure_carry_the_diagnostics(tmp_path):
     assert "where the prior is wrong" in to_latex(per_seed_table(runs))
     assert (tmp_path / "fig5.pdf").read_bytes()[:4] == b"%PDF"
     assert len(summary_table(runs)) == 6
+
+
+def test_wilson_interval_stays_inside_0_and_1():
+    assert wilson_interval(5, 10) == pytest.approx((0.5, 0.2366, 0.7634), abs=1e-4)  # the textbook 5 of 10
+    share, lo, hi = wilson_interval(0, 10)
+    assert share == lo == 0.0 and hi == pytest.approx(3.8415 / 13.8415, abs=1e-4)  # z² / (n + z²)
+    share, lo, hi = wilson_interval(10, 10)
+    assert share == hi == 1.0 and lo == pytest.approx(10 / 13.8415, abs=1e-4)
+    assert all(0 <= b <= 1 for k in range(31) for b in wilson_interval(k, 30)[1:])
+    assert all(math.isnan(v) for v in wilson_interval(0, 0))
+
+
+def test_figure5b_bars_are_pooled_shares_with_wilson_intervals(tmp_path):
+    """Panel (b): three seeds at 96, 100, 100 % of 25 pairs: a t-interval would run past 100 %;
+    the share over the 75 pooled pairs (73 right) and its Wilson interval do not."""
+    shares, n = [0.96, 1.0, 1.0], [25, 25, 25]
+    assert bar_interval(shares)[2] > 100  # the t-interval of the seeds' mean
+    height, lo, hi = bar_interval(shares, n)
+    assert height == pytest.approx(100 * 74 / 75) and lo < height <= hi <= 100
+    assert (lo, hi) == pytest.approx(tuple(100 * v for v in wilson_interval(74, 75)[1:]))
+    runs = []
+    for obj in ("reward", "dpo"):
+        for ds in ("anonymous", "unanimous"):
+            for seed, s in enumerate(shares):
+                runs.append({"objective": obj, "dataset": ds, "seed": seed, "agreement": 0.9,
+                             "agreement_prior_wrong": s, "n_prior_wrong": n[seed]})
+    fig = figure5(runs)
+    panel_b = fig.axes[1]
+    assert "Wilson" in panel_b.get_title()
+    tops = [seg[:, 1].max() for c in panel_b.containers if getattr(c, "errorbar", None) is not None
+            for seg in c.errorbar.lines[2][0].get_segments()]
+    assert len(tops) == 4 and max(tops) <= 100 and min(tops) == pytest.approx(hi)

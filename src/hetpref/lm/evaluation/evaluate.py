@@ -213,6 +213,21 @@ def t_interval(values: Sequence[float], level: float = 0.95) -> tuple[float, flo
     return mean, mean - half, mean + half
 
 
+def wilson_interval(correct: int, n: int, level: float = 0.95) -> tuple[float, float, float]:
+    """(share, low, high): the share ``correct / n`` and its Wilson score interval, which stays
+    inside [0, 1] (a t-interval of a share near 0 or 1 does not); NaN for n = 0."""
+    if n <= 0:
+        return float("nan"), float("nan"), float("nan")
+    from scipy.stats import norm
+
+    z = float(norm.ppf(0.5 + level / 2))
+    p = correct / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    # at p = 0 (p = 1) the lower (upper) bound is exactly 0 (1); rounding would leave 1e-16 of it
+    return p, 0.0 if correct == 0 else max(0.0, centre - half), 1.0 if correct == n else min(1.0, centre + half)
+
+
 def summarise(runs: Sequence[dict], level: float = 0.95, key: str = "agreement"):
     """Mean and 95 % t-interval of the agreement (or another per-run share, ``key``, e.g.
     ``agreement_prior_wrong``) across seeds per (objective, labelling); runs without ``key``
