@@ -29,8 +29,8 @@ import numpy as np
 
 os.environ.setdefault("RAYON_NUM_THREADS", "2")  # the tokenizer's pool: 2 cores, as the target says
 
-from hetpref.lm.hh_rlhf import SUBSETS, read_pairs, write_demo  # noqa: E402 (after RAYON_NUM_THREADS is set)
-from hetpref.lm.relabel import DATASETS, encode_table, relabel, write_dataset  # noqa: E402 (after RAYON_NUM_THREADS)
+from hetpref.lm.data.hh_rlhf import SUBSETS, read_pairs, write_demo  # noqa: E402 (after RAYON_NUM_THREADS is set)
+from hetpref.lm.data.relabel import DATASETS, encode_table, relabel, write_dataset  # noqa: E402 (after RAYON_NUM_THREADS)
 
 
 def word_counts(table):
@@ -66,13 +66,13 @@ def main() -> None:
 
         t = time.perf_counter()
         if args.counts == "tiny":
-            from hetpref.lm.tokenization import count_pair_tokens, tokenizer_training_texts, train_tiny_tokenizer
+            from hetpref.lm.data.tokenization import count_pair_tokens, tokenizer_training_texts, train_tiny_tokenizer
             tok = train_tiny_tokenizer(tokenizer_training_texts(tables["train"], 20000), tmp / "tok", 2000)
             tables = {s: count_pair_tokens(tok, tb) for s, tb in tables.items()}
         else:
             tables = {s: word_counts(tb) for s, tb in tables.items()}
         print(f"token counts ({args.counts}; excluded from the figure): {time.perf_counter() - t:.1f} s")
-        from hetpref.lm.tokenization import filter_max_length
+        from hetpref.lm.data.tokenization import filter_max_length
         tables = {s: filter_max_length(tb) for s, tb in tables.items()}
         for s, tb in tables.items():
             print(f"  {s}: {tb.stages[-1]['n_in']} → {len(tb)} pairs ≤ 512 tokens")

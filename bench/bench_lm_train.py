@@ -1,4 +1,4 @@
-"""Throughput of the LM trainer (``hetpref.lm.train.train``) on the default tiny model, CPU.
+"""Throughput of the LM trainer (``hetpref.lm.training.train.train``) on the default tiny model, CPU.
 
 Generates demo HH-RLHF pairs (the workflow's generator), keeps those of ≤ 512 tokens, trains the
 default tiny Llama (config.yaml's ``lm.tiny``: vocabulary 2,000, width 64, 2 layers) with LoRA for
@@ -25,7 +25,7 @@ from pathlib import Path
 
 
 def records(n: int, seed: int = 0) -> list[dict]:
-    from hetpref.lm.hh_rlhf import generate_demo_pairs, split_pair
+    from hetpref.lm.data.hh_rlhf import generate_demo_pairs, split_pair
 
     out = []
     for i, r in enumerate(generate_demo_pairs(n, seed)):
@@ -47,12 +47,14 @@ def main(argv=None) -> dict:
 
     import torch
 
-    import hetpref.lm.train as lm_train
+    import hetpref.lm.training.train as lm_train
+    from hetpref.lm.training.config import LMTrainConfig
+    from hetpref.lm.training.run import LMRun
     try:
-        from hetpref.lm.pairs import encode_records
+        from hetpref.lm.training.pairs import encode_records
     except ImportError:  # an older checkout (before the trainer was split into modules): the trainer held it
         encode_records = lm_train.encode_records
-    from hetpref.lm.tokenization import load_tokenizer, train_tiny_tokenizer
+    from hetpref.lm.data.tokenization import load_tokenizer, train_tiny_tokenizer
 
     torch.set_num_threads(args.threads)
     recs = records(args.pairs)
@@ -72,11 +74,12 @@ def main(argv=None) -> dict:
             for rep in range(args.repeats):
                 for attn in args.attn:
                     kw = {} if attn == "sdpa" else {"attn_implementation": attn}  # an older checkout knows sdpa only
-                    cfg = lm_train.LMTrainConfig(lr=3e-3, checkpoint_every=0, max_length=512, **kw)
+                    cfg = LMTrainConfig(lr=3e-3, checkpoint_every=0, max_length=512, **kw)
+                    run = LMRun(objective=objective, dataset="anonymous", seed=rep, model="tiny", train=cfg,
+                                out_dir=str(Path(tmp) / f"{objective}{rep}{attn}"), tiny=tiny,
+                                tokenizer_dir=str(tok_dir), device="cpu")
                     t = time.perf_counter()
-                    res = lm_train.train(objective, "anonymous", recs, tok, "tiny", cfg, rep,
-                                         Path(tmp) / f"{objective}{rep}{attn}", device="cpu", tiny_config=tiny,
-                                         tokenizer_dir=tok_dir, progress=False)
+                    res = lm_train.train(run, recs, tok, progress=False)
                     walls[attn].append(time.perf_counter() - t)
                     rates[attn].append(res.provenance["tokens_per_second"])
             for attn in args.attn:

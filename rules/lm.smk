@@ -7,7 +7,7 @@
 
 # Only the manifest is the output: Snakemake deletes a job's outputs before it runs and after it
 # fails, which would throw away files placed by hand (the offline route) and files already
-# fetched when a later one fails. The script verifies and records each file (hetpref.lm.hh_rlhf).
+# fetched when a later one fails. The script verifies and records each file (hetpref.lm.data.hh_rlhf).
 rule lm_download:
     output:
         manifest=f"{LM['data_dir']}/manifest.json",

@@ -15,7 +15,7 @@ snakemake.params (all passed by the rule):
     vocab_size      vocabulary of the tiny tokenizer
     retries         extra download attempts per file
     local_split     lm.local_split: with enabled true (source local only), split one file's pairs into
-                    train and test by a hash of each pair (hetpref.lm.split)
+                    train and test by a hash of each pair (hetpref.lm.data.split)
 snakemake.output (names fixed; any subset of the dataset names may be declared):
     anonymous, unanimous, unanimous_filtered, per_type, average   training-split datasets (JSONL)
     test                                                          test-split dataset (JSONL)
@@ -30,7 +30,7 @@ import os
 # The tokenizers library sizes its thread pool when first imported: pin it to the rule's threads.
 os.environ.setdefault("RAYON_NUM_THREADS", str(max(1, int(snakemake.threads))))
 
-from hetpref.lm.data import build_datasets  # noqa: E402 (after RAYON_NUM_THREADS is set: tokenizers sizes its pool on import)
+from hetpref.lm.data.build import build_datasets  # noqa: E402 (after RAYON_NUM_THREADS is set: tokenizers sizes its pool on import)
 from hetpref.runtime import script_run  # noqa: E402 (after RAYON_NUM_THREADS is set: tokenizers sizes its pool on import)
 
 with script_run(snakemake, torch_threads=False) as log:

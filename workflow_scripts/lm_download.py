@@ -3,7 +3,7 @@ verified sha256 checksums (recorded once a file has been read to the end and par
 fail with a message saying how to place the files by hand."""
 from pathlib import Path
 
-from hetpref.lm.hh_rlhf import SPLITS, download_hh_rlhf
+from hetpref.lm.data.hh_rlhf import SPLITS, download_hh_rlhf
 from hetpref.runtime import script_run
 
 with script_run(snakemake) as log:

@@ -7,9 +7,9 @@ removed once the outputs are written."""
 import shutil
 from pathlib import Path
 
-from hetpref.lm.indirect import relabel_by_average_reward, reward_differences
-from hetpref.lm.jsonl import read_jsonl, write_jsonl
-from hetpref.lm.tokenization import load_tokenizer
+from hetpref.lm.data.jsonl import read_jsonl, write_jsonl
+from hetpref.lm.data.tokenization import load_tokenizer
+from hetpref.lm.evaluation.indirect import relabel_by_average_reward, reward_differences
 from hetpref.provenance import write_json
 from hetpref.runtime import script_run
 

@@ -1,20 +1,21 @@
 """Exact length-only ceilings of the LM experiment (beyond the paper): per labelling, the
 population-optimal BT scorer over token counts fitted on the training lengths, and its agreement
-with r̄'s order on the test split (hetpref.lm.length_oracle), for every labelling with an exact label
+with r̄'s order on the test split (hetpref.lm.evaluation.length_oracle), for every labelling with an exact label
 law (hetpref.lm.names.LABELLINGS).
 
 snakemake.input:  lengths (CSV written by lm_data: split, id, n_chosen, n_rejected)
 snakemake.output: table (CSV: one row per labelling: agreement, n_test, cross_entropy, kl, ...),
                   scores (optional CSV: labelling, n, score), ceilings (optional JSON {label: percent},
                   the format lm_report's `ceilings` input reads), dpo_bound (optional CSV: how far DPO with a
-                  uniform reference can move from "shorter wins", hetpref.lm.length_oracle.dpo_length_prior_bound)
+                  uniform reference can move from "shorter wins",
+                  hetpref.lm.evaluation.length_oracle.dpo_length_prior_bound)
 """
 import json
 from pathlib import Path
 
 import pandas as pd
 
-from hetpref.lm.length_oracle import dpo_length_prior_bound, oracle_table, scores_table
+from hetpref.lm.evaluation.length_oracle import dpo_length_prior_bound, oracle_table, scores_table
 from hetpref.lm.names import LABELLINGS
 from hetpref.runtime import script_run
 

@@ -1,6 +1,6 @@
 """per_type.jsonl (one record per pair and type) → per_type_u<k>.jsonl, one dataset per type."""
-from hetpref.lm.indirect import split_per_type
-from hetpref.lm.jsonl import read_jsonl, write_jsonl
+from hetpref.lm.data.jsonl import read_jsonl, write_jsonl
+from hetpref.lm.evaluation.indirect import split_per_type
 from hetpref.runtime import script_run
 
 with script_run(snakemake) as log:

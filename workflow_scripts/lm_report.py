@@ -9,7 +9,7 @@ snakemake.output: csv (per-seed table), latex (same, booktabs), summary (CSV: me
 """
 import json
 
-from hetpref.lm.report import write_report
+from hetpref.lm.evaluation.report import write_report
 from hetpref.runtime import script_run
 
 with script_run(snakemake) as log:

@@ -1,7 +1,7 @@
 """Stage the weights of a hub model (lm.model = namespace/name) into the Hugging Face cache of the
 environment (HF_HOME), once, on the submit host (a localrule: it needs network, the GPU jobs then
 need none and can run with HF_HUB_OFFLINE=1). Only config/index/tokenizer *.json, *.safetensors and
-tokenizer files are fetched, never original/ (hetpref.lm.stage).
+tokenizer files are fetched, never original/ (hetpref.lm.data.stage).
 
 snakemake.params: model (the hub id)
 snakemake.output: snapshot (JSON: repo id, the snapshot's commit, its folder, files and bytes)
@@ -9,8 +9,8 @@ snakemake.output: snapshot (JSON: repo id, the snapshot's commit, its folder, fi
 import json
 from pathlib import Path
 
+from hetpref.lm.data.stage import stage_model
 from hetpref.lm.hub import describe_environment
-from hetpref.lm.stage import stage_model
 from hetpref.runtime import script_run
 
 with script_run(snakemake, torch_threads=False) as log:

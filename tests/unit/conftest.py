@@ -12,6 +12,6 @@ def tok_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def tok(tok_dir):
-    from hetpref.lm.tokenization import load_tokenizer
+    from hetpref.lm.data.tokenization import load_tokenizer
 
     return load_tokenizer("tiny", tok_dir)

@@ -19,7 +19,6 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 ROOT_PACKAGE = "hetpref"
-LM = "hetpref.lm"
 MAX_LINES = 400
 
 
@@ -148,18 +147,8 @@ def layout_problems(files: dict[str, Path]) -> list[str]:
     return cycles(graph, files) + own_init_imports(graph, files) + long_modules(files)
 
 
-def _touches_lm(problem: str) -> bool:
-    return any(word.strip(",;:()").startswith(LM) for word in problem.split())
-
-
-def test_no_cycle_no_own_init_import_no_long_module_outside_lm():
-    problems = [p for p in layout_problems(module_files()) if not _touches_lm(p)]
-    assert not problems, "\n".join(problems)
-
-
-@pytest.mark.xfail(strict=False, reason="lm layout being restructured")
-def test_no_cycle_no_own_init_import_no_long_module_in_lm():
-    problems = [p for p in layout_problems(module_files()) if _touches_lm(p)]
+def test_no_cycle_no_own_init_import_no_long_module():
+    problems = layout_problems(module_files())
     assert not problems, "\n".join(problems)
 
 

@@ -6,8 +6,8 @@ import torch
 
 from hetpref.lm.attention import right_padded_lengths, unpadded_sdpa_attention
 from hetpref.lm.models import add_lora, load_base_model
-from hetpref.lm.pairs import encode_records, pair_batch
-from hetpref.lm.scoring import sequence_scores
+from hetpref.lm.training.pairs import encode_records, pair_batch
+from hetpref.lm.training.scoring import sequence_scores
 from tests.unit.test_lm_train import TINY, make_records, run
 
 torch.set_num_threads(1)
@@ -62,8 +62,8 @@ def test_per_sequence_attention_equals_masked_sdpa_on_real_positions(kv_heads):
     assert torch.equal(a, b)
 
 
-@pytest.mark.parametrize("kind,objective", [("causal_lm", "dpo"), ("reward", "reward")])
-def test_a_training_step_matches_sdpa_up_to_rounding(tok, kind, objective):
+@pytest.mark.parametrize("kind", ["causal_lm", "reward"])
+def test_a_training_step_matches_sdpa_up_to_rounding(tok, kind):
     """Scores and LoRA gradients of one training step (dropout on, the same seed) with either
     kernel; the dropout masks are the same, so only rounding separates them."""
     enc = encode_records(make_records(6, seed=2), tok, 512)
@@ -79,7 +79,7 @@ def test_a_training_step_matches_sdpa_up_to_rounding(tok, kind, objective):
             if p.requires_grad:
                 torch.nn.init.normal_(p, std=0.05)
         torch.manual_seed(4)
-        s = sequence_scores(model, ids, attn, resp, objective)
+        s = sequence_scores(model, ids, attn, resp, kind)
         s.sum().backward()
         got[impl] = (s.detach(), {n: p.grad for n, p in model.named_parameters() if p.requires_grad})
     (s0, g0), (s1, g1) = got["sdpa"], got["sdpa_unpadded"]

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from scipy.optimize import minimize
 
-from hetpref.lm.hh_rlhf import (
+from hetpref.lm.data.hh_rlhf import (
     PROMPT_MISMATCH,
     ChecksumError,
     DownloadError,
@@ -28,9 +28,8 @@ from hetpref.lm.hh_rlhf import (
     split_pair,
     write_demo,
 )
-from hetpref.lm.jsonl import read_jsonl
-from hetpref.lm.length_oracle import distinct_length_pairs, fit_length_scorer, oracle_table, order_agreement
-from hetpref.lm.relabel import (
+from hetpref.lm.data.jsonl import read_jsonl
+from hetpref.lm.data.relabel import (
     DATASETS,
     NOT_UNANIMOUS,
     TIE,
@@ -46,7 +45,7 @@ from hetpref.lm.relabel import (
     type_rewards,
     write_dataset,
 )
-from hetpref.lm.tokenization import (
+from hetpref.lm.data.tokenization import (
     TOO_LONG,
     TokenizerUnavailable,
     count_pair_tokens,
@@ -55,6 +54,7 @@ from hetpref.lm.tokenization import (
     tokenizer_training_texts,
     train_tiny_tokenizer,
 )
+from hetpref.lm.evaluation.length_oracle import distinct_length_pairs, fit_length_scorer, oracle_table, order_agreement
 from tests.snakemake_stub import Names
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -469,7 +469,7 @@ def test_checksums_recorded_then_verified(tmp_path):
         f.read_bytes()).hexdigest()
     # ... and verified on later runs, by both sources
     f.write_bytes(gzip.compress(b"changed\n"))
-    with pytest.raises(ChecksumError, match="python -m hetpref.lm.accept"):
+    with pytest.raises(ChecksumError, match="python -m hetpref.lm.data.accept"):
         download_hh_rlhf(dest, ["my-subset"], ["train"], base_url="http://127.0.0.1:9/", retries=0)
     with pytest.raises(ChecksumError):
         local_files(dest, ["my-subset"], ["train"])

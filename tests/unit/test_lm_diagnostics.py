@@ -10,13 +10,33 @@ import runpy
 import pytest
 import torch
 
-from hetpref.lm.config import LMTrainConfig
-from hetpref.lm.evaluate import DLEN_BINS, agreement_ties_correct, evaluate_model, length_diagnostics
+from hetpref.lm.evaluation.evaluate import (
+    DLEN_BINS,
+    agreement_ties_correct,
+    evaluate_model,
+    length_diagnostics,
+    wilson_interval,
+)
+from hetpref.lm.evaluation.report import (
+    METRICS,
+    bar_interval,
+    figure5,
+    per_seed_table,
+    summary_table,
+    to_latex,
+    write_report,
+)
 from hetpref.lm.models import add_lora, load_base_model
-from hetpref.lm.pairs import encode_records, pair_batch
-from hetpref.lm.report import METRICS, per_seed_table, summary_table, to_latex, write_report
-from hetpref.lm.scoring import logits_at, policy_logprobs, reference_code_logprobs, sequence_logprobs, sequence_scores
-from hetpref.lm.variants import DPO_SCORINGS, DPO_VARIANTS, objective_spec, variant_objectives
+from hetpref.lm.names import DPO_SCORINGS, DPO_VARIANTS, objective_spec, variant_objectives
+from hetpref.lm.training.config import LMTrainConfig
+from hetpref.lm.training.pairs import encode_records, pair_batch
+from hetpref.lm.training.scoring import (
+    logits_at,
+    policy_logprobs,
+    reference_code_logprobs,
+    sequence_logprobs,
+    sequence_scores,
+)
 from tests.unit.test_lm_train import ROOT, TINY, _Smk, make_records, run
 
 torch.set_num_threads(1)
@@ -84,7 +104,7 @@ def test_reference_code_scoring_equals_unshifted_gather_by_hand(tok):
     enc, (ids, attn, resp) = _batch(tok)
     assert (attn.sum(1) < attn.shape[1]).any(), "the batch must contain padding"
     with torch.no_grad():
-        batched = sequence_scores(model, ids, attn, resp, "dpo", "reference_code")
+        batched = sequence_scores(model, ids, attn, resp, "causal_lm", "reference_code")
         seqs = [enc.prompt[i] + enc.chosen[i] for i in range(3)] + [enc.prompt[i] + enc.rejected[i] for i in range(3)]
         for row, seq in enumerate(seqs):
             # by hand: one unpadded forward; position t's log-softmax at token t itself, bos and prompt included
@@ -140,7 +160,7 @@ def test_head_on_the_scored_positions_is_bit_identical_to_full_logits(tok, scori
 def test_logits_at_other_models_computes_every_position(tok, monkeypatch):
     """A model type not known to be lm_head(hidden) goes through its own forward (scaling or
     soft-capping would be skipped otherwise); the result is the same slice of its logits."""
-    import hetpref.lm.scoring as scoring
+    import hetpref.lm.training.scoring as scoring
 
     model = load_base_model("tiny", tok, "causal_lm", "float32", TINY).eval()
     enc, (ids, attn, resp) = _batch(tok)
@@ -170,8 +190,8 @@ def test_length_normalised_score_is_the_sum_over_the_response_length(tok):
     model = load_base_model("tiny", tok, "causal_lm", "float32", TINY).eval()
     enc, (ids, attn, resp) = _batch(tok)
     with torch.no_grad():
-        total = sequence_scores(model, ids, attn, resp, "dpo")
-        mean = sequence_scores(model, ids, attn, resp, "dpo", "response_mean")
+        total = sequence_scores(model, ids, attn, resp, "causal_lm")
+        mean = sequence_scores(model, ids, attn, resp, "causal_lm", "response_mean")
     n = torch.tensor([len(enc.chosen[i]) for i in range(3)] + [len(enc.rejected[i]) for i in range(3)])
     assert torch.allclose(mean, total / n, atol=1e-6)
     assert not torch.allclose(mean, total)
@@ -185,7 +205,7 @@ def test_length_normalised_score_is_the_sum_over_the_response_length(tok):
 def test_base_reference_h_is_zero_at_init_and_the_base_after_training(tok, tmp_path):
     model = add_lora(load_base_model("tiny", tok, "causal_lm", "float32", TINY, seed=0), 8, 32, 0.1, "causal_lm")
     recs = make_records(6, seed=3)
-    metrics, rows = evaluate_model(model, tok, recs, "dpo", scoring="base_reference")
+    metrics, rows = evaluate_model(model, tok, recs, "causal_lm", scoring="base_reference")
     assert all(r["h"] == 0.0 and r["score_chosen"] == 0.0 for r in rows)  # adapter zero-init: policy = reference
     assert metrics["agreement"] == 0 and metrics["agreement_ties_correct"] == 1.0
     assert "response_nll_per_token" not in metrics  # not log π(y|x) under this scoring
@@ -202,9 +222,9 @@ def test_base_reference_h_is_zero_at_init_and_the_base_after_training(tok, tmp_p
     enc = encode_records(records, tok, 128)
     ids, attn, resp = pair_batch(enc, list(range(4)), tok.pad_token_id)
     with torch.no_grad():
-        got = sequence_scores(trained.eval(), ids, attn, resp, "dpo", "base_reference")
-        policy = sequence_scores(trained, ids, attn, resp, "dpo")
-        ref = sequence_scores(base, ids, attn, resp, "dpo")
+        got = sequence_scores(trained.eval(), ids, attn, resp, "causal_lm", "base_reference")
+        policy = sequence_scores(trained, ids, attn, resp, "causal_lm")
+        ref = sequence_scores(base, ids, attn, resp, "causal_lm")
     assert torch.allclose(got, policy - ref, atol=1e-4)
     assert got.abs().max() > 1e-3  # training moved the policy away from the base
 
@@ -213,15 +233,15 @@ def test_base_reference_needs_a_peft_model(tok):
     model = load_base_model("tiny", tok, "causal_lm", "float32", TINY)
     _, (ids, attn, resp) = _batch(tok)
     with pytest.raises(ValueError, match="peft"):
-        sequence_scores(model, ids, attn, resp, "dpo", "base_reference")
+        sequence_scores(model, ids, attn, resp, "causal_lm", "base_reference")
 
 
 def test_scoring_config_is_validated():
     with pytest.raises(ValueError, match="dpo_scoring"):
         LMTrainConfig(dpo_scoring="unshifted")
     assert set(DPO_SCORINGS) >= {s for _, s in DPO_VARIANTS.values()}
-    assert objective_spec("dpo_ref") == ("dpo", "reference_code", None)
-    assert objective_spec("ipo") == ("dpo", "response_sum", "ipo")
+    assert objective_spec("dpo_ref") == ("causal_lm", "reference_code", None)
+    assert objective_spec("ipo") == ("causal_lm", "response_sum", "ipo")
     assert variant_objectives(["length_normalised", "base_reference"]) == ["dpo_norm", "dpo_base"]
     with pytest.raises(ValueError, match="not one of"):
         variant_objectives(["reference"])
@@ -307,3 +327,35 @@ def test_seed_table_summary_and_figure_carry_the_diagnostics(tmp_path):
     assert "where the prior is wrong" in to_latex(per_seed_table(runs))
     assert (tmp_path / "fig5.pdf").read_bytes()[:4] == b"%PDF"
     assert len(summary_table(runs)) == 6
+
+
+def test_wilson_interval_stays_inside_0_and_1():
+    assert wilson_interval(5, 10) == pytest.approx((0.5, 0.2366, 0.7634), abs=1e-4)  # the textbook 5 of 10
+    share, lo, hi = wilson_interval(0, 10)
+    assert share == lo == 0.0 and hi == pytest.approx(3.8415 / 13.8415, abs=1e-4)  # z² / (n + z²)
+    share, lo, hi = wilson_interval(10, 10)
+    assert share == hi == 1.0 and lo == pytest.approx(10 / 13.8415, abs=1e-4)
+    assert all(0 <= b <= 1 for k in range(31) for b in wilson_interval(k, 30)[1:])
+    assert all(math.isnan(v) for v in wilson_interval(0, 0))
+
+
+def test_figure5b_bars_are_pooled_shares_with_wilson_intervals(tmp_path):
+    """Panel (b): three seeds at 96, 100, 100 % of 25 pairs: a t-interval would run past 100 %;
+    the share over the 75 pooled pairs (73 right) and its Wilson interval do not."""
+    shares, n = [0.96, 1.0, 1.0], [25, 25, 25]
+    assert bar_interval(shares)[2] > 100  # the t-interval of the seeds' mean
+    height, lo, hi = bar_interval(shares, n)
+    assert height == pytest.approx(100 * 74 / 75) and lo < height <= hi <= 100
+    assert (lo, hi) == pytest.approx(tuple(100 * v for v in wilson_interval(74, 75)[1:]))
+    runs = []
+    for obj in ("reward", "dpo"):
+        for ds in ("anonymous", "unanimous"):
+            for seed, s in enumerate(shares):
+                runs.append({"objective": obj, "dataset": ds, "seed": seed, "agreement": 0.9,
+                             "agreement_prior_wrong": s, "n_prior_wrong": n[seed]})
+    fig = figure5(runs)
+    panel_b = fig.axes[1]
+    assert "Wilson" in panel_b.get_title()
+    tops = [seg[:, 1].max() for c in panel_b.containers if getattr(c, "errorbar", None) is not None
+            for seg in c.errorbar.lines[2][0].get_segments()]
+    assert len(tops) == 4 and max(tops) <= 100 and min(tops) == pytest.approx(hi)

@@ -7,7 +7,7 @@ trained on anonymous labels (plain BT). Measured on this instance when the test 
 asserts ≥ 3 points on seed 0 (the issue's margin; training is deterministic for a seed).
 
 DPO with a uniform reference is not tested for a contrast: on demo text it stays at its length prior
-("shorter wins", see hetpref.lm.length_oracle.dpo_length_prior_bound); the test checks that it does.
+("shorter wins", see hetpref.lm.evaluation.length_oracle.dpo_length_prior_bound); the test checks that it does.
 """
 from __future__ import annotations
 
@@ -16,18 +16,20 @@ import os
 import pytest
 import torch
 
-from hetpref.lm.evaluate import evaluate_run
-from hetpref.lm.hh_rlhf import read_source, write_demo
-from hetpref.lm.jsonl import read_jsonl
-from hetpref.lm.relabel import relabel, write_dataset
-from hetpref.lm.tokenization import (
+from hetpref.lm.data.hh_rlhf import read_source, write_demo
+from hetpref.lm.data.jsonl import read_jsonl
+from hetpref.lm.data.relabel import relabel, write_dataset
+from hetpref.lm.data.tokenization import (
     count_pair_tokens,
     filter_max_length,
     load_tokenizer,
     tokenizer_training_texts,
     train_tiny_tokenizer,
 )
-from hetpref.lm.train import LMTrainConfig, train
+from hetpref.lm.evaluation.evaluate import evaluate_run
+from hetpref.lm.training.config import LMTrainConfig
+from hetpref.lm.training.run import LMRun
+from hetpref.lm.training.train import train
 
 pytestmark = pytest.mark.slow  # trains tiny LMs on ~800 pairs (about a minute)
 
@@ -55,10 +57,11 @@ def demo(tmp_path_factory):
 
 def agreement_of(demo, objective, dataset, seed=0):
     cfg = LMTrainConfig(lr=1e-3, batch_size=2, checkpoint_every=0, log_every=50)  # the default config's
-    res = train(objective, dataset, demo[dataset], demo["tok"], "tiny", cfg, seed,
-                demo["work"] / f"{objective}_{dataset}", device="cpu", tiny_config=TINY,
-                tokenizer_dir=demo["tok_dir"], progress=False)
-    metrics, _ = evaluate_run(res.adapter_dir, demo["tok"], demo["test"], objective, device="cpu")
+    run = LMRun(objective=objective, dataset=dataset, seed=seed, model="tiny", train=cfg,
+                out_dir=str(demo["work"] / f"{objective}_{dataset}"), tiny=TINY, tokenizer_dir=demo["tok_dir"],
+                device="cpu")
+    res = train(run, demo[dataset], demo["tok"], progress=False)
+    metrics, _ = evaluate_run(res.adapter_dir, demo["tok"], demo["test"], device="cpu")
     return metrics
 
 

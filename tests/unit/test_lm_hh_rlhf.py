@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-import hetpref.lm.hh_rlhf as hh
-from hetpref.lm.hh_rlhf import demo, format, manifest, sources
+import hetpref.lm.data.hh_rlhf as hh
+from hetpref.lm.data.hh_rlhf import demo, format, manifest, sources
 
 H, A = "\n\nHuman:", "\n\nAssistant:"
 PROMPT = f"{H} Is the sky blue?{A} Mostly.{H} Why?{A}"

@@ -1,8 +1,9 @@
-"""The length-prior bound of DPO with a uniform reference (hetpref.lm.length_oracle.dpo_length_prior_bound)."""
+"""The length-prior bound of DPO with a uniform reference
+(hetpref.lm.evaluation.length_oracle.dpo_length_prior_bound)."""
 import numpy as np
 
-from hetpref.lm.length_oracle import dpo_length_prior_bound
-from hetpref.lm.relabel import average_reward
+from hetpref.lm.data.relabel import average_reward
+from hetpref.lm.evaluation.length_oracle import dpo_length_prior_bound
 
 
 def test_bound_by_hand():

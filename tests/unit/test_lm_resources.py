@@ -1,12 +1,13 @@
 """The LM stage's resource and time model (hetpref.lm.resources) and the resumable indirect
-relabelling (hetpref.lm.indirect.reward_differences)."""
+relabelling (hetpref.lm.evaluation.indirect.reward_differences)."""
 import json
 import math
 
 import pytest
 
-from hetpref.lm import resources as R
-from hetpref.lm.indirect import reward_differences
+import hetpref.lm.resources as R
+from hetpref.lm.data.hh_rlhf import HH_RLHF_PAIRS
+from hetpref.lm.evaluation.indirect import reward_differences
 
 
 def _llama(tied, kv_heads=2, vocab=300):
@@ -93,7 +94,7 @@ def test_every_workflow_objective_has_an_estimate_and_dpo_base_pays_its_referenc
     """The DPO arms (lm.dpo_variants) are jobs too: each objective the DAG can hold gets a training
     and a test-evaluation estimate, summed into its lm_train job; dpo_base adds the frozen base's
     forward, (2·P_mm + 2·L·S·d)·T, per step."""
-    from hetpref.lm.variants import OBJECTIVE_SPECS
+    from hetpref.lm.names import OBJECTIVE_SPECS
 
     lm = {"model": "meta-llama/Meta-Llama-3-8B", "source": "download", "max_length": 512, "gpus_per_job": 1,
           "subsets": ["harmless-base"],
@@ -124,7 +125,7 @@ def test_padded_share_grows_with_the_batch():
 
 
 def test_paper_pairs_and_demo_pairs():
-    lm = {"source": "download", "subsets": list(R.HH_RLHF_PAIRS["train"])}
+    lm = {"source": "download", "subsets": list(HH_RLHF_PAIRS["train"])}
     assert R.dataset_pairs(lm) == {"train": 160_800, "test": 8_552}
     assert R.dataset_pairs({"source": "demo", "subsets": ["a", "b"], "demo": {"train_pairs": 5, "test_pairs": 2}}) == \
         {"train": 10, "test": 4}
@@ -207,9 +208,9 @@ def test_chunked_scores_equal_one_pass_with_the_real_model(tmp_path):
     """The real scorer (tiny reward model, LoRA adapter): chunked h equals evaluate_run's one pass."""
     import torch
 
-    from hetpref.lm.evaluate import evaluate_run
+    from hetpref.lm.data.tokenization import train_tiny_tokenizer
+    from hetpref.lm.evaluation.evaluate import evaluate_run
     from hetpref.lm.models import add_lora, describe_base, load_base_model
-    from hetpref.lm.tokenization import train_tiny_tokenizer
 
     torch.set_num_threads(1)
     words = ["long", "short", "answer", "yes", "no", "maybe", "the", "a", "human", "assistant"]
@@ -222,7 +223,7 @@ def test_chunked_scores_equal_one_pass_with_the_real_model(tmp_path):
     model.save_pretrained(adapter)
     (adapter / "base.json").write_text(json.dumps(describe_base("tiny", "reward", "float32", {"hidden_size": 32}, 0,
                                                                 str(tok_dir))))
-    _, rows = evaluate_run(adapter, tok, recs, objective="reward", device="cpu", max_length=512)
+    _, rows = evaluate_run(adapter, tok, recs, device="cpu", max_length=512)
     chunked = reward_differences([adapter], recs, tmp_path / "work", tokenizer=tok, device="cpu", chunk_pairs=8)
     assert chunked == [[row["h"] for row in rows]]
     assert len(set(chunked[0])) > 1  # real, varying scores

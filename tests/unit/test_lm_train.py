@@ -20,18 +20,26 @@ import numpy as np
 import pytest
 import torch
 
-import hetpref.lm.checkpoints as lm_checkpoints
-import hetpref.lm.trainer as lm_trainer
-from hetpref.lm.callbacks import TRAIN_LOG_COLUMNS
-from hetpref.lm.config import LMTrainConfig, loss_for
-from hetpref.lm.evaluate import agreement, evaluate_model, evaluate_run, evaluate_trained, summarise, t_interval
+import hetpref.lm.training.checkpoints as lm_checkpoints
+import hetpref.lm.training.trainer as lm_trainer
+from hetpref.lm.data.tokenization import load_tokenizer
+from hetpref.lm.evaluation.evaluate import (
+    agreement,
+    evaluate_model,
+    evaluate_run,
+    evaluate_trained,
+    summarise,
+    t_interval,
+)
+from hetpref.lm.evaluation.report import PAPER, per_seed_table, to_latex, write_report
 from hetpref.lm.models import add_lora, build_tiny_llama, classifier_from_causal, load_adapter, load_base_model
-from hetpref.lm.pairs import EpochPermutationSampler, PairDataset, encode_records, pair_batch
-from hetpref.lm.report import PAPER, per_seed_table, to_latex, write_report
-from hetpref.lm.scoring import sequence_logprobs, sequence_scores
-from hetpref.lm.tokenization import load_tokenizer
-from hetpref.lm.train import TrainingInterrupted, train
-from hetpref.lm.trainer import mixed_precision, per_device_batch, supported_arguments, trainer_arguments
+from hetpref.lm.training.callbacks import TRAIN_LOG_COLUMNS
+from hetpref.lm.training.config import LMTrainConfig, loss_for
+from hetpref.lm.training.pairs import EpochPermutationSampler, PairDataset, encode_records, pair_batch
+from hetpref.lm.training.run import LMRun
+from hetpref.lm.training.scoring import sequence_logprobs, sequence_scores
+from hetpref.lm.training.train import TrainingInterrupted, train
+from hetpref.lm.training.trainer import mixed_precision, per_device_batch, supported_arguments, trainer_arguments
 
 torch.set_num_threads(1)
 os.environ.setdefault("RAYON_NUM_THREADS", "1")  # the tokenizers library's pool (2 shared cores)
@@ -78,12 +86,18 @@ def cfg(**kw):
     return LMTrainConfig(**{**base, **kw})
 
 
+def lm_run(tmp_path, name, objective="dpo", dataset="anonymous", seed=0, **kw):
+    """The LMRun of a tiny-model run on CPU in ``tmp_path / name`` (``kw``: LMTrainConfig fields over :func:`cfg`)."""
+    return LMRun(objective=objective, dataset=dataset, seed=seed, model="tiny", train=cfg(**kw),
+                 out_dir=str(tmp_path / name), tiny=TINY, device="cpu")
+
+
 def run(tok, tmp_path, name, objective="dpo", dataset="anonymous", records=None, seed=0, **kw):
     records = records if records is not None else make_records(8)
     callback = kw.pop("callback", None)
     progress = kw.pop("progress", False)
-    return train(objective, dataset, records, tok, "tiny", cfg(**kw), seed, tmp_path / name, device="cpu",
-                 tiny_config=TINY, callback=callback, progress=progress)
+    return train(lm_run(tmp_path, name, objective, dataset, seed, **kw), records, tok, callback=callback,
+                 progress=progress)
 
 
 def load_st(path):
@@ -103,7 +117,7 @@ def test_response_logprobs_equal_hand_computation_with_padding(tok):
     input_ids, attn, resp = pair_batch(enc, [0, 1, 2], tok.pad_token_id)
     assert (attn.sum(1) < attn.shape[1]).any(), "the batch must contain padding"
     with torch.no_grad():
-        batched = sequence_scores(model, input_ids, attn, resp, "dpo")
+        batched = sequence_scores(model, input_ids, attn, resp, "causal_lm")
         for row, (p, y) in enumerate([(enc.prompt[i], enc.chosen[i]) for i in range(3)]
                                      + [(enc.prompt[i], enc.rejected[i]) for i in range(3)]):
             seq = p + y
@@ -167,15 +181,23 @@ def test_models_build_deterministically_and_classifier_shares_backbone(tok):
 
 
 def test_loss_per_dataset(monkeypatch, tok, tmp_path):
-    assert loss_for("dpo", "anonymous") == ("dpo", {})
+    assert loss_for("causal_lm", "anonymous") == ("dpo", {})
     assert loss_for("reward", "anonymous") == ("bt_reward", {})
-    assert loss_for("dpo", "average") == ("dpo", {}) and loss_for("reward", "average") == ("bt_reward", {})
+    assert loss_for("causal_lm", "average") == ("dpo", {}) and loss_for("reward", "average") == ("bt_reward", {})
     for ds in ("unanimous", "unanimous_filtered"):
-        for obj in ("dpo", "reward"):
-            assert loss_for(obj, ds) == ("consistent", {"n_types": 3})
-    assert loss_for("dpo", "anonymous", LMTrainConfig(loss="ipo", ipo_tau=0.5)) == ("ipo", {"tau": 0.5})
+        for kind in ("causal_lm", "reward"):
+            assert loss_for(kind, ds) == ("consistent", {"n_types": 3})
+    assert loss_for("causal_lm", "anonymous", LMTrainConfig(loss="ipo", ipo_tau=0.5)) == ("ipo", {"tau": 0.5})
     with pytest.raises(ValueError, match="not a training set"):
-        loss_for("dpo", "test")
+        loss_for("causal_lm", "test")
+    with pytest.raises(ValueError, match="kind must be one of"):
+        loss_for("dpo", "anonymous")  # a workflow objective is not a kind of model
+    # the run derives its kind and loss from the workflow objective
+    assert lm_run(tmp_path, "k", "ipo", loss="ipo").kind == "causal_lm"
+    assert lm_run(tmp_path, "k", "ipo", loss="ipo").loss == ("ipo", {"tau": 0.1})
+    assert lm_run(tmp_path, "k", "reward", "unanimous").loss == ("consistent", {"n_types": 3})
+    with pytest.raises(ValueError, match="objective must be one of"):
+        lm_run(tmp_path, "k", "causal_lm")
     # the trainer calls the shared hetpref.losses.preference_loss with exactly that loss
     real, seen = lm_trainer.preference_loss, []
 
@@ -543,17 +565,18 @@ def test_two_gloo_processes_equal_one(tok_dir, tmp_path):
     Dropout is 0: masks are drawn per process, so with dropout only the distribution could match.
     Tolerance: the only difference is float32 summation order (DDP's all-reduce of two
     half-batch means vs one mean, padding to different lengths): ~1e-7 relative, checked at 1e-5."""
-    from hetpref.lm.jsonl import write_jsonl
-    from hetpref.lm.launch import run_job
+    from hetpref.lm.data.jsonl import write_jsonl
+    from hetpref.lm.training.launch import run_job
 
     write_jsonl(tmp_path / "train.jsonl", make_records(12, seed=5))
     results = {}
     for n in (1, 2):
-        job = {"objective": "reward", "dataset": "anonymous", "records": str(tmp_path / "train.jsonl"),
-               "tokenizer_dir": str(tok_dir), "model": "tiny", "tiny": TINY, "seed": 0, "device": "cpu",
-               "train": {"lr": 5e-3, "batch_size": 4, "lora_dropout": 0.0, "max_length": 128, "log_every": 2,
-                         "checkpoint_every": 0},
-               "out_dir": str(tmp_path / f"n{n}")}
+        job = LMRun(objective="reward", dataset="anonymous", records=str(tmp_path / "train.jsonl"),
+                    tokenizer_dir=str(tok_dir), model="tiny", tiny=TINY, seed=0, device="cpu",
+                    train=LMTrainConfig(lr=5e-3, batch_size=4, lora_dropout=0.0, max_length=128, log_every=2,
+                                        checkpoint_every=0),
+                    out_dir=str(tmp_path / f"n{n}"))
+        assert LMRun.from_json(job.to_json()) == job  # what the ranks read back
         results[n] = run_job(job, n, threads=n)
     one, two = results[1], results[2]
     assert two.provenance["world_size"] == 2 and two.provenance["per_device_batch_size"] == 2
@@ -563,7 +586,7 @@ def test_two_gloo_processes_equal_one(tok_dir, tmp_path):
     assert one.metrics["final_train_accuracy"] == two.metrics["final_train_accuracy"]
     sa, sb = load_st(one.adapter_dir), load_st(two.adapter_dir)
     assert sa.keys() == sb.keys() and all(torch.allclose(sa[k], sb[k], rtol=1e-4, atol=1e-6) for k in sa)
-    assert (tmp_path / "n2" / "train_log.csv").exists() and not (tmp_path / "n2" / "launch_job.json").exists()
+    assert (tmp_path / "n2" / "train_log.csv").exists() and not (tmp_path / "n2" / "launch_run.json").exists()
 
 
 # ----------------------------------------------------------------------------- evaluation and report
@@ -577,8 +600,8 @@ def test_agreement_ties_count_as_wrong(tok, tmp_path):
     for r in recs:
         r["rejected"] = r["chosen"]
     model = load_base_model("tiny", tok, "causal_lm", "float32", TINY)
-    for objective, mdl in (("dpo", model), ("reward", load_base_model("tiny", tok, "reward", "float32", TINY))):
-        metrics, rows = evaluate_model(mdl, tok, recs, objective)
+    for kind, mdl in (("causal_lm", model), ("reward", load_base_model("tiny", tok, "reward", "float32", TINY))):
+        metrics, rows = evaluate_model(mdl, tok, recs, kind)
         assert metrics["agreement"] == 0 and metrics["n_ties"] == 3 and not any(r["correct"] for r in rows)
 
 
@@ -586,14 +609,14 @@ def test_ties_are_decided_from_tokens_not_float_scores(tok, monkeypatch):
     """The same sequence scored in two rows of a batch can differ in the last bits on some CPUs:
     simulate that (scores off by 1e-6) and check the tie still holds for identical responses,
     while distinct responses that differ by as little are still ordered (no tolerance)."""
-    import hetpref.lm.evaluate as ev
+    import hetpref.lm.evaluation.evaluate as ev
 
     recs = make_records(4, seed=3)
     for r in recs[:2]:
         r["rejected"] = r["chosen"]
     n = len(recs)
 
-    def jittered(model, enc, objective, pad_id, batch_size=8, device="cpu", scoring="response_sum"):
+    def jittered(model, enc, kind, pad_id, batch_size=8, device="cpu", scoring="response_sum"):
         s_c = torch.arange(n, dtype=torch.float32)
         return s_c, s_c - 1e-6  # every chosen "beats" its rejected by 1e-6
     monkeypatch.setattr(ev, "pair_scores", jittered)
@@ -607,7 +630,7 @@ def test_evaluate_run_matches_direct_scores(tok, tmp_path):
     res = run(tok, tmp_path, "rm", "reward", records=make_records(16), lr=2e-2)
     test = make_records(20, seed=11, prefix="t")
     metrics, rows = evaluate_run(res.adapter_dir, tok, test, device="cpu")
-    assert metrics["n"] == 20 and metrics["objective"] == "reward"
+    assert metrics["n"] == 20 and metrics["kind"] == "reward"
     model, _ = load_adapter(res.adapter_dir, tok)
     enc = encode_records(test, tok, 512)
     with torch.no_grad():
@@ -688,9 +711,10 @@ def test_evaluating_the_trained_model_in_memory_equals_its_saved_adapter(tok, tm
     for objective in ("dpo", "reward"):
         res = run(tok, tmp_path, f"mem_{objective}", objective, lr=1e-2)
         assert res.model is not None
-        in_memory = evaluate_trained(res, tok, test, objective)
+        the_run = lm_run(tmp_path, f"mem_{objective}", objective, lr=1e-2)
+        in_memory = evaluate_trained(res, the_run, tok, test)
         # a torchrun job's result holds no model: the saved adapter, rebuilt on its base
-        from_disk = evaluate_trained(dataclasses.replace(res, model=None), tok, test, objective, device="cpu")
+        from_disk = evaluate_trained(dataclasses.replace(res, model=None), the_run, tok, test)
         assert [r["h"] for r in in_memory[1]] == [r["h"] for r in from_disk[1]], objective
         assert in_memory[0]["agreement"] == from_disk[0]["agreement"]
         assert any(r["h"] != 0 for r in in_memory[1])
@@ -826,6 +850,6 @@ def test_smollm2_gguf_loads_and_scores():
                            "chosen": " The capital of France is Paris.", "rejected": " Bananas."}], tok, 512)
     ids, attn, resp = pair_batch(enc, [0], tok.pad_token_id)
     with torch.no_grad():
-        s = sequence_scores(model, ids, attn, resp, "dpo")
+        s = sequence_scores(model, ids, attn, resp, "causal_lm")
     assert torch.isfinite(s).all() and (s < 0).all()
     assert s[0] - s[1] > -20  # a real model: the sensible answer is not absurdly unlikely

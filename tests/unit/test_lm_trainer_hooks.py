@@ -11,9 +11,9 @@ from types import SimpleNamespace
 import pytest
 from transformers import Trainer, TrainerControl
 
-from hetpref.lm.callbacks import StepBoundary
-from hetpref.lm.checkpoints import CHECKPOINT_FORMAT, CHECKPOINT_MARKER, LOG_HISTORY_FILE, select_checkpoint
-from hetpref.lm.trainer import PreferenceTrainer
+from hetpref.lm.training.callbacks import StepBoundary
+from hetpref.lm.training.checkpoints import CHECKPOINT_FORMAT, CHECKPOINT_MARKER, LOG_HISTORY_FILE, select_checkpoint
+from hetpref.lm.training.trainer import PreferenceTrainer
 
 # private Trainer methods PreferenceTrainer overrides, with the parameters the Trainer calls them
 # with (and our override accepts): there is no public hook for these

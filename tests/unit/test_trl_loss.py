@@ -62,7 +62,7 @@ def config(tmp_path, **kw):
 
 
 def summed_logps(model, batch):
-    """log π(y|x) per sequence as hetpref.lm.scoring.sequence_logprobs defines it: the response
+    """log π(y|x) per sequence as hetpref.lm.training.scoring.sequence_logprobs defines it: the response
     tokens' log-probabilities, the logits at t − 1 scoring token t, summed (here from the full logits)."""
     with torch.no_grad():
         logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits.double()

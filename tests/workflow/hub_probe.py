@@ -3,8 +3,8 @@ HF_HUB_OFFLINE, HF_TOKEN) is the test's: huggingface_hub reads it once, at impor
 
     python hub_probe.py [--fake-hub] SPEC[:WHAT] ...
 
-WHAT is ``tokenizer`` (default: :func:`hetpref.lm.tokenization.load_tokenizer`), ``config``
-(:func:`hetpref.lm.hub.check_model_config`) or ``stage`` (:func:`hetpref.lm.stage.stage_model`,
+WHAT is ``tokenizer`` (default: :func:`hetpref.lm.data.tokenization.load_tokenizer`), ``config``
+(:func:`hetpref.lm.hub.check_model_config`) or ``stage`` (:func:`hetpref.lm.data.stage.stage_model`,
 its record under ``record``). With ``--fake-hub`` a local HTTP server stands in
 for huggingface.co (HF_ENDPOINT): ids under ``gated/`` answer 401 GatedRepo, every other id 404
 RepoNotFound, as the real hub does. Prints one JSON object: per spec ``ok``, the exception type and
@@ -44,9 +44,9 @@ def main(argv):
         server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), FakeHub)
         threading.Thread(target=server.serve_forever, daemon=True).start()
         os.environ["HF_ENDPOINT"] = f"http://127.0.0.1:{server.server_address[1]}"
-    from hetpref.lm import hub
-    from hetpref.lm.stage import stage_model
-    from hetpref.lm.tokenization import load_tokenizer
+    import hetpref.lm.hub as hub
+    from hetpref.lm.data.stage import stage_model
+    from hetpref.lm.data.tokenization import load_tokenizer
 
     out = {}
     for arg in argv:

@@ -48,9 +48,11 @@ def main(hub_id, tokenizer_dir, out_dir):
 
     import torch
 
-    from hetpref.lm.evaluate import evaluate_run
-    from hetpref.lm.tokenization import load_tokenizer
-    from hetpref.lm.train import LMTrainConfig, train
+    from hetpref.lm.data.tokenization import load_tokenizer
+    from hetpref.lm.evaluation.evaluate import evaluate_run
+    from hetpref.lm.training.config import LMTrainConfig
+    from hetpref.lm.training.run import LMRun
+    from hetpref.lm.training.train import train
 
     torch.set_num_threads(1)
     tok = load_tokenizer(hub_id, tokenizer_dir)  # the training and evaluation jobs' (a local folder)
@@ -62,11 +64,12 @@ def main(hub_id, tokenizer_dir, out_dir):
     for objective in ("reward", "dpo"):
         run_dir = Path(out_dir) / objective
         cfg = LMTrainConfig(lr=1e-3, batch_size=2, checkpoint_every=1, log_every=1, max_length=128)
-        res = train(objective, "anonymous", records, tok, hub_id, cfg, seed=0, out_dir=run_dir, device="cpu",
-                    tokenizer_dir=tokenizer_dir, progress=False, keep_checkpoint=True,
+        run = LMRun(objective=objective, dataset="anonymous", seed=0, model=hub_id, train=cfg, out_dir=str(run_dir),
+                    tokenizer_dir=tokenizer_dir, device="cpu", keep_checkpoint=True)
+        res = train(run, records, tok, progress=False,
                     callback=lambda step, loss, d=run_dir: saved.append(
                         sorted(p.name for p in (d / "checkpoint").iterdir() if p.name.startswith("checkpoint-"))))
-        metrics, _ = evaluate_run(res.adapter_dir, tok, records, objective, device="cpu")
+        metrics, _ = evaluate_run(res.adapter_dir, tok, records, device="cpu")
         out[objective] = {"steps": res.metrics["steps"], "eval_pairs": metrics["n"],
                           "weights_snapshot": res.provenance.get("weights_snapshot")}
     load_tokenizer(hub_id, pad=False)  # the data job's, from the hub id (cache first)

@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 import yaml
 
-from hetpref.lm.hh_rlhf import (
+from hetpref.lm.data.hh_rlhf import (
     INVALID_JSON,
     INVALID_UTF8,
     NO_ASSISTANT,
@@ -38,7 +38,7 @@ from hetpref.lm.hh_rlhf import (
     local_files,
     read_source,
 )
-from hetpref.lm.relabel import DATASETS
+from hetpref.lm.data.relabel import DATASETS
 from tests.snakemake_stub import Names
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -234,7 +234,7 @@ def test_threshold_is_per_file_and_configurable(tmp_path):
 
 
 def _accept(*args):
-    return subprocess.run([sys.executable, "-m", "hetpref.lm.accept", *map(str, args)], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "hetpref.lm.data.accept", *map(str, args)], capture_output=True,
                           text=True, timeout=120, cwd=ROOT)
 
 
@@ -255,7 +255,7 @@ def test_replaced_file_is_refused_until_accepted_by_command(tmp_path, case):
     with pytest.raises(ChecksumError) as err:
         local_files(dest, subsets, [split])
     msg = str(err.value)
-    assert str(path) in msg and needle in msg and f"python -m hetpref.lm.accept {path}" in msg
+    assert str(path) in msg and needle in msg and f"python -m hetpref.lm.data.accept {path}" in msg
     # a broken file is not accepted, and the manifest is untouched
     good = path.read_bytes()
     path.write_bytes(good[: len(good) // 2])
@@ -374,8 +374,8 @@ def hub_home(tmp_path_factory):
     """A Hugging Face cache (HF_HOME) holding a tiny Llama under a hub id, laid out as
     ``hf download`` leaves it (refs/main → snapshots/<commit>/), plus one id whose weights are
     missing (config and tokenizer only)."""
+    from hetpref.lm.data.tokenization import train_tiny_tokenizer
     from hetpref.lm.models import build_tiny_llama
-    from hetpref.lm.tokenization import train_tiny_tokenizer
 
     home = tmp_path_factory.mktemp("hf_home")
     texts = [json.loads(x)["chosen"] for x in hh_lines(100, "train", seed=0)]
@@ -506,7 +506,7 @@ def test_corrupt_file_fails_the_run_then_its_good_copy_is_used_offline(tmp_path,
 
 @pytest.mark.workflow
 def test_staging_records_the_cached_snapshot_offline_and_fails_clearly(hub_home):
-    """``hetpref.lm.stage`` (the lm_stage_model rule): offline it records the snapshot the cache
+    """``hetpref.lm.data.stage`` (the lm_stage_model rule): offline it records the snapshot the cache
     holds; a model the cache lacks, or a hub that refuses the id, is one message saying what to do."""
     offline = _probe(hub_home, f"{CACHED_ID}:stage", "meta-llama/Meta-Llama-3-8B:stage", offline=True)
     snap = next((hub_home / "hub" / f"models--{CACHED_ID.replace('/', '--')}" / "snapshots").iterdir())

@@ -50,7 +50,7 @@ def test_cpu_smoke_of_the_gpu_command(tmp_path):
     if REAL.exists():
         data = REAL.parent
     else:  # the same local + split path on generated text in the shared file's layout
-        from hetpref.lm.hh_rlhf import write_demo
+        from hetpref.lm.data.hh_rlhf import write_demo
         data = tmp_path / "data"
         write_demo(data, 0, ["harmless-base"], ["test"], 80)
     out = tmp_path / "out"

@@ -1,6 +1,6 @@
 """The LM stage on real text (issue 19.4): the data step, the length oracle and the shorter-wins
 prior run through the real ``snakemake`` on the shared harmless-base test split, divided into
-train and test by ``lm.local_split`` (hetpref.lm.split). Skipped cleanly when the file (or the
+train and test by ``lm.local_split`` (hetpref.lm.data.split). Skipped cleanly when the file (or the
 SmolLM2 package whose tokenizer counts the tokens) is absent.
 
 Expected values are recomputed here from the file and the documented rules (sha256 per pair,
@@ -23,8 +23,8 @@ import pytest
 import yaml
 
 from hetpref.config import deep_merge, validate_config
-from hetpref.lm.hh_rlhf import local_files, read_pairs, split_pair
-from hetpref.lm.split import cap_table, pair_uniforms, split_table
+from hetpref.lm.data.hh_rlhf import local_files, read_pairs, split_pair
+from hetpref.lm.data.split import cap_table, pair_uniforms, split_table
 
 ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT.parent / "shared" / "data" / "hh-rlhf"

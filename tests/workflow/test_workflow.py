@@ -261,7 +261,8 @@ def _job_blocks(stdout):
 def test_paper_dry_run_with_the_profile_requests_the_resource_model(tmp_path, indirect_and_2_gpus):
     """Every job that loads the base model (and lm_data) gets what hetpref.lm.resources derives for
     configs/paper.yaml: its GPUs on one node, cores per GPU, mem_mb and the attempt-1 runtime."""
-    from hetpref.lm import resources as lm_res
+    import hetpref.lm.resources as lm_res
+    from hetpref.config import deep_merge
 
     lm = yaml.safe_load((ROOT / "config.yaml").read_text())["lm"]
     paper = yaml.safe_load((ROOT / "configs" / "paper.yaml").read_text())
@@ -270,7 +271,7 @@ def test_paper_dry_run_with_the_profile_requests_the_resource_model(tmp_path, in
         paper["lm"].update(indirect=True, gpus_per_job=2)
         config = tmp_path / "paper.yaml"
         config.write_text(yaml.safe_dump(paper))
-    lm_res.merge_config(lm, paper["lm"])
+    lm = deep_merge(lm, paper["lm"])
     est = lm_res.lm_job_estimates(lm)
     # --cores only lets the dry run show each job's threads (the SLURM executor does not cap them)
     res = snakemake("-n", "--profile", str(ROOT / "profiles" / "slurm"), "--cores", "64", "fig5",
@@ -362,7 +363,7 @@ import sys
 if os.environ.get("HETPREF_TEST_KILL_AFTER_CHECKPOINT") and sys.argv and sys.argv[0].endswith("lm_train.py"):
     import signal
 
-    from hetpref.lm.trainer import PreferenceTrainer
+    from hetpref.lm.training.trainer import PreferenceTrainer
 
     save = PreferenceTrainer._save_checkpoint
 

@@ -10,7 +10,7 @@ LM head, PEFT, the reference model or its precomputed log-probabilities) and rep
 
 ``h = β[(log π(y_w|x) − log π_ref(y_w|x)) − (log π(y_l|x) − log π_ref(y_l|x))]``, each log π the
 sum of the response tokens' log-probabilities with the causal shift (the logits at t − 1 score
-token t), the score ``hetpref.lm.scoring.sequence_logprobs`` defines. ``reference="uniform"``
+token t), the score ``hetpref.lm.training.scoring.sequence_logprobs`` defines. ``reference="uniform"``
 drops the π_ref terms (they cancel in h), with no reference model loaded or run.
 
 Columns (per row of the training set; the names are config fields):

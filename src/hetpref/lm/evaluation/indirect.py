@@ -68,8 +68,8 @@ def _chunk_key(adapter_sha: str, chunk: Sequence[dict], max_length: int) -> str:
 def _default_scorer(tokenizer, device, max_length: int, batch_size: int):
     """adapter → records → h per record (R(chosen) − R(rejected)), the base loaded once per adapter."""
     def load(adapter):
+        from ..models import load_adapter, resolve_device
         from .evaluate import evaluate_model
-        from .models import load_adapter, resolve_device
 
         dev = resolve_device(device)
         model, _ = load_adapter(adapter, tokenizer, dev)

@@ -1,7 +1,7 @@
 """Stage a hub model's weights once, on a host with network, into the Hugging Face cache the
 GPU jobs read (``HF_HOME``), so that those jobs can run with ``HF_HUB_OFFLINE=1``.
 
-    python -m hetpref.lm.stage meta-llama/Meta-Llama-3-8B [--out snapshot.json]
+    python -m hetpref.lm.data.stage meta-llama/Meta-Llama-3-8B [--out snapshot.json]
 
 Only the files a job loads are fetched: ``*.json`` (config, generation config, the safetensors
 index, tokenizer config), ``*.safetensors`` and the tokenizer files; never ``original/`` (Meta's
@@ -19,7 +19,8 @@ import argparse
 import json
 from pathlib import Path
 
-from . import hub
+from ..hub import ModelUnavailable, explain, local_folder_problems, spec_problem, weights_snapshot
+from ..hub import kind as spec_kind
 
 ALLOW_PATTERNS = ("*.json", "*.safetensors", "tokenizer*")
 IGNORE_PATTERNS = ("original/*", "original/**")
@@ -28,22 +29,22 @@ IGNORE_PATTERNS = ("original/*", "original/**")
 def stage_model(spec: str) -> dict:
     """Download (or find in the cache, offline) the files of hub id ``spec`` a job needs; the
     record of the snapshot. Built-in specs and local folders need no staging: a record that says so."""
-    k = hub.kind(spec)
+    k = spec_kind(spec)
     if k != "hub":
-        problem = hub.spec_problem(spec)
+        problem = spec_problem(spec)
         if problem:
-            raise hub.ModelUnavailable(f"lm.model = {problem}")
-        return {"spec": spec, "kind": k, "staged": False, "weights": hub.weights_snapshot(spec)}
+            raise ModelUnavailable(f"lm.model = {problem}")
+        return {"spec": spec, "kind": k, "staged": False, "weights": weights_snapshot(spec)}
     from huggingface_hub import constants, snapshot_download
 
     try:
         folder = Path(snapshot_download(spec, allow_patterns=list(ALLOW_PATTERNS),
                                         ignore_patterns=list(IGNORE_PATTERNS)))
     except (OSError, ValueError) as exc:  # huggingface_hub's errors are OSErrors
-        raise hub.ModelUnavailable(hub.explain(spec, "weights (staging)", exc)) from exc
-    problems = hub.local_folder_problems(folder)
+        raise ModelUnavailable(explain(spec, "weights (staging)", exc)) from exc
+    problems = local_folder_problems(folder)
     if problems:
-        raise hub.ModelUnavailable(
+        raise ModelUnavailable(
             f"lm.model = {spec!r}: the staged snapshot {folder} is incomplete ({'; '.join(problems)})"
             + (": HF_HUB_OFFLINE=1 forbids fetching the rest; stage on a host with network"
                if constants.HF_HUB_OFFLINE else f"; the hub's files for {spec} do not match {ALLOW_PATTERNS}"))
@@ -61,7 +62,7 @@ def main(argv=None) -> dict:
     a = ap.parse_args(argv)
     try:
         record = stage_model(a.spec)
-    except hub.ModelUnavailable as e:
+    except ModelUnavailable as e:
         raise SystemExit(str(e)) from e
     text = json.dumps(record, indent=2) + "\n"
     if a.out:

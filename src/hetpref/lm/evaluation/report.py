@@ -4,8 +4,8 @@ Figure 5 (a): agreement with r̄'s order on the test split, four bars — reward
 ignoring heterogeneity (trained on ``anonymous`` labels) / modelling it (``unanimous`` labels,
 consistent loss with k = 3) — each the mean across seeds with the seeds as points and a 95 %
 t-interval; optional horizontal lines for length-oracle ceilings; optional paper means; the
-optional DPO arms (:mod:`hetpref.lm.variants`) as further pairs of bars. Figure 5 (b), when the
-runs carry the length diagnostics (:func:`hetpref.lm.evaluate.length_diagnostics`): the same
+optional DPO arms (:mod:`hetpref.lm.names`) as further pairs of bars. Figure 5 (b), when the
+runs carry the length diagnostics (:func:`hetpref.lm.evaluation.evaluate.length_diagnostics`): the same
 bars for the agreement on the test pairs where "the shorter response wins" is wrong.
 
 The per-seed table has one row per (objective, dataset, metric): ``metric = agreement`` (with
@@ -19,7 +19,8 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from .evaluate import DLEN_BINS, LABELLING, OBJECTIVE_ORDER, summarise, t_interval
+from ..names import OBJECTIVE_ORDER
+from .evaluate import DLEN_BINS, LABELLING, summarise, t_interval, wilson_interval
 
 # MATH.md §8, percent, five seeds each: (objective, labelling) → values
 PAPER = {
@@ -44,9 +45,12 @@ METRIC_N = {"agreement_prior_wrong": "n_prior_wrong", **{f"agreement_dlen_{k}": 
 LABELLING_NAMES = {"ignoring": "ignoring heterogeneity", "modelling": "modelling heterogeneity"}
 
 
-def _runs_frame(runs: Sequence[dict], key: str = "agreement") -> pd.DataFrame:
+def _runs_frame(runs: Sequence[dict], key: str = "agreement", n_key: str | None = None) -> pd.DataFrame:
+    """One row per run: its share ``key`` (as column ``agreement``) and, with ``n_key``, the
+    number of pairs the share is over (column ``n``)."""
     df = pd.DataFrame([{"objective": r["objective"], "dataset": r.get("dataset", r.get("labelling")),
-                        "seed": int(r["seed"]), "agreement": float(r[key])} for r in runs if key in r])
+                        "seed": int(r["seed"]), "agreement": float(r[key]),
+                        **({"n": int(r[n_key])} if n_key else {})} for r in runs if key in r])
     if df.empty:
         raise ValueError(f"no runs with {key!r} to report")
     df["labelling"] = df["dataset"].map(lambda d: LABELLING.get(d, d))
@@ -93,7 +97,7 @@ def per_seed_table(runs: Sequence[dict], paper: bool = True) -> pd.DataFrame:
 
 
 def summary_table(runs: Sequence[dict]) -> pd.DataFrame:
-    """:func:`hetpref.lm.evaluate.summarise` of the agreement (one row per objective × dataset),
+    """:func:`hetpref.lm.evaluation.evaluate.summarise` of the agreement (one row per objective × dataset),
     with the diagnostics as further columns where the runs carry them: ``ties_correct_mean``
     (the reference code's tie rule), ``prior_agreement`` (mean over seeds; the same test pairs),
     ``prior_wrong_mean``/``_ci_low``/``_ci_high`` (95 % t-interval), ``n_prior_wrong`` and
@@ -143,19 +147,34 @@ def to_latex(table: pd.DataFrame, caption: str = "Agreement with the average rew
     return "\n".join(lines)
 
 
-def _bars(ax, df: pd.DataFrame, objectives: Sequence[str], modelling_dataset: str, paper: bool, width: float = 0.38):
-    """One pair of bars (ignoring / modelling) per objective: mean, seeds as points, 95 % t-interval."""
+def bar_interval(shares, n=None) -> tuple[float, float, float]:
+    """(height, low, high) of one bar, in percent, from the per-seed ``shares`` (in [0, 1]): without
+    ``n``, the mean across seeds and its 95 % t-interval; with ``n`` (pairs per seed), the share
+    over the seeds' pooled pairs and its 95 % Wilson interval (inside 0–100 %)."""
+    shares = np.asarray(shares, dtype=float)
+    if n is None:
+        return t_interval(100 * shares)
+    n = np.asarray(n, dtype=int)
+    correct = int(np.rint(shares * n).sum())
+    return tuple(100 * v for v in wilson_interval(correct, int(n.sum())))
+
+
+def _bars(ax, df: pd.DataFrame, objectives: Sequence[str], modelling_dataset: str, paper: bool, width: float = 0.38,
+          pooled: bool = False):
+    """One pair of bars (ignoring / modelling) per objective, seeds as points: the mean and its 95 %
+    t-interval, or with ``pooled`` (``df`` has the pairs per run, ``n``) the share over the pooled
+    pairs and its 95 % Wilson interval (:func:`bar_interval`)."""
     colors = {"ignoring": "tab:gray", "modelling": "tab:red"}
     drawn = set()
     for gi, objective in enumerate(objectives):
         for bi, (labelling, dataset) in enumerate((("ignoring", "anonymous"), ("modelling", modelling_dataset))):
             x = gi + (bi - 0.5) * width
-            vals = 100 * df[(df["objective"] == objective) & (df["dataset"] == dataset)].sort_values(
-                "seed")["agreement"].to_numpy()
+            sel = df[(df["objective"] == objective) & (df["dataset"] == dataset)].sort_values("seed")
+            vals = 100 * sel["agreement"].to_numpy()
             label = LABELLING_NAMES[labelling] if labelling not in drawn else None
             if len(vals):
                 drawn.add(labelling)
-                mean, lo, hi = t_interval(vals)
+                mean, lo, hi = bar_interval(sel["agreement"], sel["n"] if pooled else None)
                 yerr = None if np.isnan(lo) else [[mean - lo], [hi - mean]]
                 ax.bar(x, mean, width * 0.92, color=colors[labelling], alpha=0.75, label=label,
                        yerr=yerr, capsize=3, ecolor="black")
@@ -182,10 +201,12 @@ def figure5(runs: Sequence[dict], ax=None, ceilings: Mapping[str, float] | None 
     per-seed points, 95 % t-interval whiskers. ``ceilings``: {label: percent} drawn as horizontal
     dashed lines (e.g. a length oracle's agreement). ``paper``: the paper's means as black
     diamonds. Direct-alignment runs whose metrics carry ``shorter_wins_agreement``
-    (:func:`hetpref.lm.evaluate.evaluate_model`) get a dotted segment at that length prior's
+    (:func:`hetpref.lm.evaluation.evaluate.evaluate_model`) get a dotted segment at that length prior's
     agreement. When the runs carry ``agreement_prior_wrong`` and no ``ax`` is given, a second
     panel (b) shows the agreement on the test pairs where that prior is wrong or undecided (where
-    the prior itself scores 0 %). Returns the figure."""
+    the prior itself scores 0 %): each bar the share over the seeds' pooled pairs with its 95 %
+    Wilson interval, which, unlike a t-interval of a few seeds, never runs past 0–100 %. Returns
+    the figure."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -218,13 +239,14 @@ def figure5(runs: Sequence[dict], ax=None, ceilings: Mapping[str, float] | None 
     ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.09 if len(objectives) <= 2 else -0.2),
               ncol=2, frameon=False)
     if two_panels:
-        wrong = _runs_frame(runs, "agreement_prior_wrong")
-        _bars(ax_b, wrong, objectives, modelling_dataset, paper=False, width=width)
+        wrong = _runs_frame(runs, "agreement_prior_wrong", n_key="n_prior_wrong")
+        _bars(ax_b, wrong, objectives, modelling_dataset, paper=False, width=width, pooled=True)
         n = sorted({int(r["n_prior_wrong"]) for r in runs if "n_prior_wrong" in r})
         n_text = ", ".join(map(str, n))
         ax_b.axhline(50, linestyle=":", linewidth=1, color="tab:blue", label="50 %")
         ax_b.set_title(f"(b) only the {n_text} test pairs where \"shorter wins\" is wrong or undecided\n"
-                       "(the length prior scores 0 % here)", fontsize=9)
+                       "(the length prior scores 0 % here); share over the seeds' pooled pairs,\n"
+                       "95 % Wilson interval", fontsize=9)
         ax_b.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.09 if len(objectives) <= 2 else -0.2),
                     ncol=2, frameon=False)
     fig.tight_layout()
@@ -236,7 +258,7 @@ def write_report(runs: Sequence[dict], out_csv, out_tex, out_figure, out_summary
                  out_png=None, title: str | None = None) -> pd.DataFrame:
     """Write the per-seed table (CSV + LaTeX), optional summary CSV (:func:`summary_table`), and
     Figure 5 (PDF/PNG)."""
-    from ..plotting import save
+    from ...plotting import save
 
     table = per_seed_table(runs, paper=paper)
     for p in (out_csv, out_tex, out_summary):

@@ -17,7 +17,7 @@ from transformers import TrainerCallback
 
 from .checkpoints import LOG_HISTORY_FILE
 
-log = logging.getLogger("hetpref.lm.train")
+log = logging.getLogger("hetpref.lm.training.train")
 
 TRAIN_LOG_COLUMNS = ("step", "epoch", "loss", "accuracy", "lr", "grad_norm", "tokens", "tokens_per_s", "elapsed_s")
 
@@ -159,7 +159,7 @@ class StepBoundary(TrainerCallback):
     previous step's checkpoint) and calls ``step_callback(step, loss)`` (every process; tests
     kill a run from it right after a checkpoint). Added last, so every other callback has seen
     the step first. It also holds the token count at the last logged step, which
-    :meth:`hetpref.lm.trainer.PreferenceTrainer.log` reads and advances."""
+    :meth:`hetpref.lm.training.trainer.PreferenceTrainer.log` reads and advances."""
 
     def __init__(self, step_callback: Callable[[int, float], None] | None = None):
         self.step_callback = step_callback

@@ -3,7 +3,7 @@ length diagnostics every run reports beside it (issue 19).
 
 A test record's ``chosen`` is the response with the higher average reward r̄ (deterministic
 labels). A model agrees on a pair when its score puts ``chosen`` strictly first, h > 0, with
-h = score(y_c) − score(y_r) as in training (:mod:`hetpref.lm.variants`):
+h = score(y_c) − score(y_r) as in training (:mod:`hetpref.lm.names`):
 
 - reward model: ``R(x, y_c) > R(x, y_r)``;
 - ``dpo`` (and ``ipo``), uniform reference: ``log π(y_c|x) > log π(y_r|x)``, response tokens with
@@ -46,13 +46,13 @@ from typing import Sequence
 
 import torch
 
-from .models import resolve_device
-from .pairs import EncodedPairs, encode_records, pair_batch
-from .scoring import sequence_scores
+from ..models import resolve_device
+from ..names import OBJECTIVE_ORDER
+from ..training.pairs import EncodedPairs, encode_records, pair_batch
+from ..training.scoring import sequence_scores
 
 # How the workflow's datasets map onto the paper's Figure 5 labels
 # the order of objectives in tables and figures (the optional arms after the paper's two)
-OBJECTIVE_ORDER = ("reward", "dpo", "ipo", "dpo_ref", "dpo_base", "dpo_norm")
 LABELLING = {"anonymous": "ignoring", "unanimous": "modelling", "unanimous_filtered": "modelling (filtered)",
              "average": "average-reward labels"}
 
@@ -107,17 +107,17 @@ def agreement(h: torch.Tensor) -> dict:
 
 
 @torch.no_grad()
-def pair_scores(model, enc: EncodedPairs, objective: str, pad_id: int, batch_size: int = 8,
+def pair_scores(model, enc: EncodedPairs, kind: str, pad_id: int, batch_size: int = 8,
                 device: str | torch.device = "cpu", scoring: str = "response_sum") -> tuple[torch.Tensor, torch.Tensor]:
     """(score of chosen, score of rejected) of every encoded pair, model in eval mode (no dropout):
-    a policy's ``scoring`` (``log π(y|x)`` by default; :func:`hetpref.lm.scoring.sequence_scores`),
+    a policy's ``scoring`` (``log π(y|x)`` by default; :func:`hetpref.lm.training.scoring.sequence_scores`),
     ``R(x, y)`` for a reward model."""
     model.eval()
     chosen, rejected = [], []
     for start in range(0, len(enc), batch_size):
         idx = list(range(start, min(start + batch_size, len(enc))))
         input_ids, attention_mask, response_mask = (t.to(device) for t in pair_batch(enc, idx, pad_id))
-        s = sequence_scores(model, input_ids, attention_mask, response_mask, objective, scoring).float().cpu()
+        s = sequence_scores(model, input_ids, attention_mask, response_mask, kind, scoring).float().cpu()
         chosen.append(s[:len(idx)])
         rejected.append(s[len(idx):])
     if not chosen:
@@ -125,33 +125,34 @@ def pair_scores(model, enc: EncodedPairs, objective: str, pad_id: int, batch_siz
     return torch.cat(chosen), torch.cat(rejected)
 
 
-def evaluate_model(model, tokenizer, records: Sequence[dict], objective: str, max_length: int = 512,
+def evaluate_model(model, tokenizer, records: Sequence[dict], kind: str, max_length: int = 512,
                    overlength: str = "error", add_eos: bool = True, batch_size: int = 8,
                    device: str | torch.device = "cpu", scoring: str = "response_sum") -> tuple[dict, list[dict]]:
-    """(metrics, per-pair rows) of a model on test records, a policy scored with ``scoring`` (the
-    one it was trained with). Over-long pairs follow the same explicit choice as training
-    (``overlength``); dropped ones are excluded from the share and counted in ``n_dropped``.
+    """(metrics, per-pair rows) of a model of ``kind`` (``causal_lm`` / ``reward``) on test
+    records, a policy scored with ``scoring`` (the one it was trained with). Over-long pairs follow
+    the same explicit choice as training (``overlength``); dropped ones are excluded from the share
+    and counted in ``n_dropped``.
 
     Metrics: :func:`agreement`, ``agreement_ties_correct`` (the reference code's tie rule, not our
     metric) and :func:`length_diagnostics`, for every run. For a policy also
     ``shorter_wins_agreement`` (= ``prior_agreement``), and with the default scoring
     ``response_nll_per_token``: the mean −log p per scored response token (eos included) — the
     ``H`` that makes ``log π(y|x)`` fall with every token and bounds how far a uniform-reference
-    policy can leave "shorter wins" (:func:`hetpref.lm.length_oracle.dpo_length_prior_bound`)."""
+    policy can leave "shorter wins" (:func:`hetpref.lm.evaluation.length_oracle.dpo_length_prior_bound`)."""
     enc = encode_records(records, tokenizer, max_length, overlength, add_eos)
-    s_c, s_r = pair_scores(model, enc, objective, tokenizer.pad_token_id, batch_size, device, scoring)
+    s_c, s_r = pair_scores(model, enc, kind, tokenizer.pad_token_id, batch_size, device, scoring)
     # identical scored token sequences are a tie by construction (module docstring)
     tie = torch.tensor([c == r for c, r in zip(enc.chosen, enc.rejected)], dtype=torch.bool)
     h = torch.where(tie, torch.zeros_like(s_c), s_c - s_r)
     correct = h > 0
-    metrics = {**agreement(h), "n_dropped": len(enc.dropped), "objective": objective}
+    metrics = {**agreement(h), "n_dropped": len(enc.dropped), "kind": kind}
     len_c = torch.tensor([len(c) for c in enc.chosen], dtype=torch.float64)
     len_r = torch.tensor([len(r) for r in enc.rejected], dtype=torch.float64)
     metrics["agreement_ties_correct"] = agreement_ties_correct(h)
     metrics.update(length_diagnostics(correct, len_c.long(), len_r.long()))
-    if objective == "dpo":
+    if kind == "causal_lm":
         metrics["scoring"] = scoring
-    if objective == "dpo" and len(enc):
+    if kind == "causal_lm" and len(enc):
         if scoring == "response_sum":  # the other scorings are not log π(y|x)
             metrics["response_nll_per_token"] = float(
                 -(s_c.double().sum() + s_r.double().sum()) / (len_c.sum() + len_r.sum()))
@@ -163,32 +164,37 @@ def evaluate_model(model, tokenizer, records: Sequence[dict], objective: str, ma
     return metrics, rows
 
 
-def evaluate_run(adapter_dir: str | Path, tokenizer, records: Sequence[dict], objective: str | None = None,
-                 max_length: int = 512, overlength: str = "error", add_eos: bool = True, batch_size: int = 8,
+def evaluate_run(adapter_dir: str | Path, tokenizer, records: Sequence[dict], max_length: int = 512,
+                 overlength: str = "error", add_eos: bool = True, batch_size: int = 8,
                  device: str | torch.device | None = "auto", dtype=None,
                  scoring: str = "response_sum") -> tuple[dict, list[dict]]:
     """Evaluate a trained run: its base (rebuilt from ``base.json``) plus its adapter; a policy is
-    scored with ``scoring``, which must be the one it was trained with (``dpo_scoring``)."""
-    from .models import load_adapter
+    scored with ``scoring``, which must be the one it was trained with (``dpo_scoring``); the kind
+    of model is the one ``base.json`` names."""
+    from ..models import load_adapter
 
     device = resolve_device(device)
     model, base = load_adapter(adapter_dir, tokenizer, device, dtype)
-    objective = objective or ("dpo" if base["kind"] == "causal_lm" else "reward")
-    return evaluate_model(model, tokenizer, records, objective, max_length, overlength, add_eos, batch_size, device,
+    return evaluate_model(model, tokenizer, records, base["kind"], max_length, overlength, add_eos, batch_size, device,
                           scoring)
 
 
-def evaluate_trained(result, tokenizer, records: Sequence[dict], objective: str,
-                     device: str | torch.device | None = "auto", **options) -> tuple[dict, list[dict]]:
-    """Evaluate what :func:`hetpref.lm.launch.run_job` returned: the trained model itself when it
+def evaluate_trained(result, run, tokenizer, records: Sequence[dict], **options) -> tuple[dict, list[dict]]:
+    """Evaluate what :func:`hetpref.lm.training.launch.run_job` returned for ``run`` (an
+    :class:`~hetpref.lm.training.run.LMRun`), scored as it was trained (``run.scoring``; a
+    different ``scoring`` in ``options`` is an error): the trained model itself when it
     was trained in this process (``result.model``: no second load of the base, 80 s for SmolLM2's
     GGUF on a CPU, minutes for an 8B model), else the saved adapter on its rebuilt base
     (torchrun's ranks were other processes; the same weights, tested). ``options``: those of
     :func:`evaluate_model` (max_length, overlength, add_eos, batch_size, scoring)."""
+    scoring = options.pop("scoring", run.scoring)
+    if scoring != run.scoring:
+        raise ValueError(f"{run.objective} run scored with {scoring!r} but trained with {run.scoring!r}: a policy "
+                         "is scored as it was trained")
     if result.model is not None:
-        return evaluate_model(result.model, tokenizer, records, objective,
-                              device=next(result.model.parameters()).device, **options)
-    return evaluate_run(result.adapter_dir, tokenizer, records, objective, device=device, **options)
+        return evaluate_model(result.model, tokenizer, records, run.kind,
+                              device=next(result.model.parameters()).device, scoring=scoring, **options)
+    return evaluate_run(result.adapter_dir, tokenizer, records, device=run.device, scoring=scoring, **options)
 
 
 def t_interval(values: Sequence[float], level: float = 0.95) -> tuple[float, float, float]:
@@ -205,6 +211,21 @@ def t_interval(values: Sequence[float], level: float = 0.95) -> tuple[float, flo
     sd = math.sqrt(sum((v - mean) ** 2 for v in vals) / (n - 1))
     half = t.ppf(0.5 + level / 2, n - 1) * sd / math.sqrt(n)
     return mean, mean - half, mean + half
+
+
+def wilson_interval(correct: int, n: int, level: float = 0.95) -> tuple[float, float, float]:
+    """(share, low, high): the share ``correct / n`` and its Wilson score interval, which stays
+    inside [0, 1] (a t-interval of a share near 0 or 1 does not); NaN for n = 0."""
+    if n <= 0:
+        return float("nan"), float("nan"), float("nan")
+    from scipy.stats import norm
+
+    z = float(norm.ppf(0.5 + level / 2))
+    p = correct / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    # at p = 0 (p = 1) the lower (upper) bound is exactly 0 (1); rounding would leave 1e-16 of it
+    return p, 0.0 if correct == 0 else max(0.0, centre - half), 1.0 if correct == n else min(1.0, centre + half)
 
 
 def summarise(runs: Sequence[dict], level: float = 0.95, key: str = "agreement"):

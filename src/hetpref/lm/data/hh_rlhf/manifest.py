@@ -1,7 +1,7 @@
 """Checksums of the HH-RLHF files, trust on first use: ``<dir>/manifest.json`` records each
 file's sha256 once it has been read to the end and parsed (a corrupt file is never pinned), later
 runs verify against it and against :data:`KNOWN_SHA256` (checksums known independently of any
-download); :func:`accept_file` (``python -m hetpref.lm.accept FILE``) records a replaced file after
+download); :func:`accept_file` (``python -m hetpref.lm.data.accept FILE``) records a replaced file after
 the same checks, so a user accepts a new copy without editing the manifest.
 """
 from __future__ import annotations
@@ -26,7 +26,7 @@ from .format import (
 )
 
 MANIFEST = "manifest.json"
-ACCEPT_COMMAND = "python -m hetpref.lm.accept"
+ACCEPT_COMMAND = "python -m hetpref.lm.data.accept"
 
 # Checksums we know independently of any download (the project's shared copy, see
 # ../shared/data/hh-rlhf/README.md); every other file is pinned on first use in the manifest.

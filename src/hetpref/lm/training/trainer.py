@@ -1,6 +1,6 @@
 """``transformers.Trainer`` for preference pairs: :class:`PreferenceTrainer` (our loss, per-step
 accuracy and timings, non-finite loss stops naming the pairs, checkpoints of the trainable
-weights marked complete) and the mapping of :class:`~hetpref.lm.config.LMTrainConfig` onto
+weights marked complete) and the mapping of :class:`~hetpref.lm.training.config.LMTrainConfig` onto
 ``TrainingArguments`` (:func:`trainer_arguments`, :func:`supported_arguments`)."""
 from __future__ import annotations
 
@@ -14,17 +14,17 @@ from typing import Callable, Sequence
 import torch
 from transformers import Trainer
 
-from ..losses import preference_loss
+from ...losses import preference_loss
+from ..models import save_adapter
 from .callbacks import StepBoundary
 from .checkpoints import CHECKPOINT_DIR, CHECKPOINT_FORMAT, CHECKPOINT_MARKER, LOG_HISTORY_FILE
 from .config import LMTrainConfig
-from .models import save_adapter
 from .pairs import EpochPermutationSampler
 
 
 def per_device_batch(cfg: LMTrainConfig, world_size: int) -> int:
     """Pairs per device and micro-batch: ``batch_size / (gradient_accumulation_steps × processes)``."""
-    from .resources import batch_split_problem
+    from ..resources import batch_split_problem
 
     problem = batch_split_problem(cfg.batch_size, cfg.gradient_accumulation_steps, world_size)
     if problem:

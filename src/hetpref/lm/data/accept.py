@@ -1,4 +1,4 @@
-"""Accept a replaced HH-RLHF file: ``python -m hetpref.lm.accept FILE [FILE ...]``.
+"""Accept a replaced HH-RLHF file: ``python -m hetpref.lm.data.accept FILE [FILE ...]``.
 
 Use it when a run stops because a file's sha256 differs from the one recorded in its folder's
 ``manifest.json`` (or from the published file's known checksum) and you replaced the file on
@@ -16,7 +16,7 @@ from .hh_rlhf import MAX_MALFORMED_SHARE, ChecksumError, HHRLHFFileError, accept
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m hetpref.lm.accept", description=__doc__.split("\n\n")[1],
+    parser = argparse.ArgumentParser(prog="python -m hetpref.lm.data.accept", description=__doc__.split("\n\n")[1],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("files", nargs="+", help="<dir>/<subset>/<split>.jsonl.gz (or <dir>/<subset>_<split>.jsonl.gz)")
     parser.add_argument("--max-malformed-share", type=float, default=MAX_MALFORMED_SHARE,

@@ -14,10 +14,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..runtime import InputError
-from . import TINY_SPEC, hub
+from ...runtime import InputError
+from ..hub import check_model_config, describe_environment
+from ..hub import kind as spec_kind
+from ..names import DATASETS, TINY_SPEC
 from .hh_rlhf import HH_RLHF_URL, SPLITS, data_report, get_source, no_pairs_message, read_source
-from .names import DATASETS
 from .relabel import encode_table, relabel, write_dataset
 from .split import cap_table, split_table
 from .tokenization import (
@@ -53,7 +54,7 @@ def build_datasets(outputs: Mapping[str, str], *, source: str, data_dir, subsets
 
     ``local_split`` (lm.local_split; ``source`` local only): with ``enabled`` true, read only each
     subset's ``from_split`` file and split its pairs into train and test by a hash of each pair
-    (:mod:`hetpref.lm.split`), then cap each split at ``train_pairs`` / ``test_pairs``.
+    (:mod:`hetpref.lm.data.split`), then cap each split at ``train_pairs`` / ``test_pairs``.
 
     ``report_path``: JSON of the per-file and per-split counts, written as soon as they are known,
     so it is kept when the step stops (a log, not an output); ``see`` is where a "no pair left"
@@ -70,10 +71,10 @@ def build_datasets(outputs: Mapping[str, str], *, source: str, data_dir, subsets
 
     t0 = time.perf_counter()
     if tokenizer != TINY_SPEC:  # a model that cannot be had stops the job before any data work
-        if hub.kind(tokenizer) == "hub":
-            log.info("model %s from the Hugging Face hub: %s", tokenizer, hub.describe_environment())
+        if spec_kind(tokenizer) == "hub":
+            log.info("model %s from the Hugging Face hub: %s", tokenizer, describe_environment())
         tok = load_tokenizer(tokenizer, pad=False)  # saved below as published
-        hub.check_model_config(tokenizer)
+        check_model_config(tokenizer)
         log.info("tokenizer %s ready (%.1f s)", tokenizer, time.perf_counter() - t0)
 
     t0 = time.perf_counter()

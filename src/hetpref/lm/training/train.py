@@ -3,19 +3,19 @@ models on HH-RLHF relabelled by length-based types (MATH.md §8), with the losse
 :mod:`hetpref.losses` (MATH.md §4). This module only orchestrates; its parts live in rooms of
 their own (map in :mod:`hetpref.lm`):
 
-- :mod:`~hetpref.lm.config` — :class:`LMTrainConfig` and the loss per dataset (:func:`loss_for`:
+- :mod:`~hetpref.lm.training.config` — :class:`LMTrainConfig` and the loss per dataset (:func:`loss_for`:
   ``anonymous`` / ``average`` → ``dpo`` / ``bt_reward``; ``unanimous`` / ``unanimous_filtered`` →
   ``consistent`` with ``n_types = 3``; ``ipo`` as an optional baseline);
-- :mod:`~hetpref.lm.pairs` — tokenised pairs, batches and the (seed, epoch) pair order;
-- :mod:`~hetpref.lm.scoring` — ``log π(y|x)`` (response tokens, causal shift) and its arms, the
-  reward head, and :class:`~hetpref.lm.scoring.PairScorer`;
-- :mod:`~hetpref.lm.trainer` — :class:`~hetpref.lm.trainer.PreferenceTrainer` (a
+- :mod:`~hetpref.lm.training.pairs` — tokenised pairs, batches and the (seed, epoch) pair order;
+- :mod:`~hetpref.lm.training.scoring` — ``log π(y|x)`` (response tokens, causal shift) and its arms, the
+  reward head, and :class:`~hetpref.lm.training.scoring.PairScorer`;
+- :mod:`~hetpref.lm.training.trainer` — :class:`~hetpref.lm.training.trainer.PreferenceTrainer` (a
   ``transformers.Trainer``) and the ``TrainingArguments`` of a config;
-- :mod:`~hetpref.lm.callbacks` and :mod:`~hetpref.lm.checkpoints` — the per-step log, progress,
+- :mod:`~hetpref.lm.training.callbacks` and :mod:`~hetpref.lm.training.checkpoints` — the per-step log, progress,
   step clock, and the checkpoints a killed run resumes from.
 
 The Trainer brings gradient accumulation, activation checkpointing, bf16 autocast on CUDA,
-multi-process data parallel (DDP, launched by :mod:`hetpref.lm.launch`), checkpoints of the
+multi-process data parallel (DDP, launched by :mod:`hetpref.lm.training.launch`), checkpoints of the
 trainable weights with optimizer, scheduler and RNG states, and the per-step log. Training is
 deterministic for a seed on CPU (same thread count), and resumes bit-identically from
 ``out_dir/checkpoint/`` after a kill.
@@ -32,21 +32,21 @@ from typing import Callable, Sequence
 
 import torch
 
-from ..provenance import config_hash, package_versions, provenance, write_json
+from ...provenance import config_hash, package_versions, provenance, write_json
+from ..hub import weights_snapshot
+from ..models import build, describe_base, resolve_device, resolve_dtype, save_adapter
 from .callbacks import LogCallback, LogHistoryFile, step_row, write_train_log
 from .checkpoints import checkpoint_root, read_log_history, remove_checkpoint, select_checkpoint
-from .config import RESUME_NEUTRAL_FIELDS, LMTrainConfig, loss_for  # LMTrainConfig: also imported from here
-from .hub import weights_snapshot
-from .models import add_lora, describe_base, load_base_model, resolve_device, resolve_dtype, save_adapter
+from .config import RESUME_NEUTRAL_FIELDS
 from .pairs import EpochPermutationSampler, PairCollator, PairDataset, encode_records, records_sha256, tokenizer_sha256
+from .run import LMRun
 from .scoring import PairScorer
 from .trainer import PreferenceTrainer, mixed_precision, supported_arguments, trainer_arguments
 
-log = logging.getLogger("hetpref.lm.train")
+log = logging.getLogger("hetpref.lm.training.train")
 
-# the entry point and what a caller needs to call it (scripts, the GPU check and benches import
-# these from here); every other piece is imported from its own module
-__all__ = ["LMTrainConfig", "TrainResult", "TrainingInterrupted", "train"]
+# the entry point and what its caller handles; every other piece is imported from its own module
+__all__ = ["TrainResult", "TrainingInterrupted", "train"]
 
 LM_PACKAGES = ("transformers", "accelerate", "peft", "tokenizers", "tqdm", "gguf")  # versions in provenance.json
 
@@ -65,47 +65,41 @@ class TrainingInterrupted(RuntimeError):
     """Raised by callbacks (tests) to simulate a killed job."""
 
 
-def train(objective: str, dataset: str, records: Sequence[dict], tokenizer, model_spec: str,
-          cfg: LMTrainConfig, seed: int, out_dir: str | Path, device: str | torch.device | None = "auto",
-          tiny_config: dict | None = None, tokenizer_dir: str | Path | None = None,
-          callback: Callable[[int, float], None] | None = None, progress: bool = True,
-          keep_checkpoint: bool = False) -> TrainResult:
-    """Train a LoRA policy (``objective='dpo'``) or reward model (``'reward'``) on ``records``
-    of ``dataset`` with the dataset's loss (:func:`loss_for`), AdamW and a linear schedule from
-    ``cfg.lr`` to 0; one epoch of batches of ``cfg.batch_size`` pairs by default (MATH.md §8),
-    on ``transformers.Trainer`` (:class:`PreferenceTrainer`).
+def train(run: LMRun, records: Sequence[dict], tokenizer, callback: Callable[[int, float], None] | None = None,
+          progress: bool = True) -> TrainResult:
+    """Train the run's LoRA policy (kind ``causal_lm``) or reward model (``reward``) on ``records``
+    of ``run.dataset`` with the run's loss (:attr:`LMRun.loss`), AdamW and a linear schedule from
+    ``run.train.lr`` to 0; one epoch of batches of ``run.train.batch_size`` pairs by default
+    (docs/spec.md §8), on ``transformers.Trainer`` (:class:`PreferenceTrainer`).
 
-    Run by every process of a ``torchrun`` launch (:mod:`hetpref.lm.launch`) or in-process:
-    the global batch ``cfg.batch_size`` is split into ``gradient_accumulation_steps`` micro-
-    batches on each of ``WORLD_SIZE`` processes; the main process writes the outputs.
+    Run by every process of a ``torchrun`` launch (:mod:`hetpref.lm.training.launch`) or in-process:
+    the global batch is split into ``gradient_accumulation_steps`` micro-batches on each of
+    ``WORLD_SIZE`` processes; the main process writes the outputs.
 
-    Writes ``out_dir/adapter/`` (LoRA adapter, plus ``base.json`` naming the base),
-    ``out_dir/metrics.json`` (deterministic: losses, no timings), ``out_dir/train_log.csv``
-    (one row per optimizer step: step, epoch, loss, accuracy, lr, grad_norm, tokens — real,
-    summed over processes — tokens_per_s, elapsed_s) and ``out_dir/provenance.json`` (seed,
-    versions, git SHA, device, world size, config hash, loss curve, tokens/s, wall time).
+    Writes ``run.out_dir/adapter/`` (LoRA adapter, plus ``base.json`` naming the base),
+    ``metrics.json`` (deterministic: losses, no timings), ``train_log.csv`` (one row per optimizer
+    step: step, epoch, loss, accuracy, lr, grad_norm, tokens — real, summed over processes —
+    tokens_per_s, elapsed_s) and ``provenance.json`` (seed, versions, git SHA, device, world size,
+    config hash, loss curve, tokens/s, wall time).
 
-    Every ``cfg.checkpoint_every`` steps it saves ``out_dir/checkpoint/checkpoint-<step>/``
-    (the adapter and score head, optimizer, scheduler, RNG states per process, trainer state);
-    started again with a complete checkpoint of the same run (same config up to
-    :data:`RESUME_NEUTRAL_FIELDS`, seed, data, tokenizer, device type: a fingerprint), it
-    resumes from it, and the result equals an uninterrupted run on CPU. A checkpoint of a
-    different run is ignored (and replaced). The checkpoint is removed after success unless
-    ``keep_checkpoint``. ``callback(step, loss)`` runs after each step (and its checkpoint).
+    Every ``checkpoint_every`` steps it saves ``out_dir/checkpoint/checkpoint-<step>/`` (the
+    adapter and score head, optimizer, scheduler, RNG states per process, trainer state); started
+    again with a complete checkpoint of the same run (same config up to
+    :data:`RESUME_NEUTRAL_FIELDS`, seed, data, tokenizer, device type: a fingerprint), it resumes
+    from it, and the result equals an uninterrupted run on CPU. A checkpoint of a different run is
+    ignored (and replaced). The checkpoint is removed after success unless ``run.keep_checkpoint``.
+    ``callback(step, loss)`` runs after each step (and its checkpoint).
     """
     from transformers import TrainingArguments
     from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
     t_start = time.perf_counter()
-    device = resolve_device(device)
+    cfg, objective, dataset, seed, model_spec = run.train, run.objective, run.dataset, run.seed, run.model
+    device = resolve_device(run.device)
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
-    out_dir = Path(out_dir)
+    out_dir = Path(run.out_dir)
     ck_root = checkpoint_root(out_dir)
-    loss_name, loss_params = loss_for(objective, dataset, cfg)
-    if objective == "reward" and cfg.dpo_scoring != "response_sum":
-        raise ValueError(f"LMTrainConfig.dpo_scoring = {cfg.dpo_scoring!r} applies to policies; a reward model "
-                         "scores with its head")
-    kind = "causal_lm" if objective == "dpo" else "reward"
+    loss_name, loss_params = run.loss
     dtype = resolve_dtype(cfg.dtype, device)
 
     enc = encode_records(records, tokenizer, cfg.max_length, cfg.overlength, cfg.add_eos)
@@ -120,8 +114,7 @@ def train(objective: str, dataset: str, records: Sequence[dict], tokenizer, mode
     total_steps = cfg.epochs * steps_per_epoch
     args = TrainingArguments(**supported_arguments(TrainingArguments, trainer_arguments(cfg, ck_root, device, seed,
                                                                                        world_size)))
-    base_desc = describe_base(model_spec, kind, cfg.dtype, tiny_config, seed,
-                              None if tokenizer_dir is None else str(tokenizer_dir))
+    base_desc = describe_base(model_spec, run.kind, cfg.dtype, run.tiny, seed, run.tokenizer_dir)
     run_config = {"objective": objective, "dataset": dataset, "loss": loss_name, "loss_params": loss_params,
                   "model": model_spec, "base": base_desc, "train": asdict(cfg), "seed": seed}
     data_sha256 = records_sha256(records)
@@ -132,11 +125,8 @@ def train(objective: str, dataset: str, records: Sequence[dict], tokenizer, mode
                                "data": data_sha256, "tokenizer": tokenizer_sha256(tokenizer),
                                "device": device.type})
 
-    torch.manual_seed(seed)  # the LoRA initialisation
-    model = load_base_model(model_spec, tokenizer, kind, dtype, tiny_config, seed=seed,
-                            attn_implementation=cfg.attn_implementation)
-    model = add_lora(model, cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout, kind, cfg.target_modules)
-    scorer = PairScorer(model, objective, cfg.dpo_scoring)
+    model = build(run, tokenizer)  # base + LoRA, seeded with the run's seed
+    scorer = PairScorer(model, run.kind, run.scoring)
 
     with args.main_process_first(local=False, desc="checkpoint selection"):
         resume, resume_info = select_checkpoint(ck_root, fingerprint, clean=args.should_save)
@@ -214,7 +204,7 @@ def train(objective: str, dataset: str, records: Sequence[dict], tokenizer, mode
         write_json(out_dir / "metrics.json", metrics)
         write_train_log(out_dir / "train_log.csv", history)
         write_json(out_dir / "provenance.json", prov)
-        if not keep_checkpoint:
+        if not run.keep_checkpoint:
             remove_checkpoint(out_dir)
     trainer.accelerator.wait_for_everyone()
     return TrainResult(adapter_dir, metrics, prov, model=model)

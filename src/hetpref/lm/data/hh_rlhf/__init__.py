@@ -5,18 +5,19 @@ prompt and its two responses. One job per module:
 - :mod:`.format`: the record format, :func:`split_pair`, :func:`read_file` and its
   :class:`FileReport` (drops per reason, located as ``file:line``), :class:`PairTable`;
 - :mod:`.manifest`: the checksums in ``<dir>/manifest.json``, trust on first use, and
-  :func:`accept_file` (``python -m hetpref.lm.accept FILE``) for a replaced copy;
+  :func:`accept_file` (``python -m hetpref.lm.data.accept FILE``) for a replaced copy;
 - :mod:`.sources`: :func:`download_hh_rlhf` (retries), :func:`local_files`, :func:`get_source`,
   and :func:`read_source`, which reads every file to the end before recording new checksums;
 - :mod:`.demo`: :func:`write_demo`, the offline stand-in in exactly the release's format.
 
 Every source ends as gzipped JSONL ``<dir>/<subset>/<split>.jsonl.gz``, so one reader serves all.
-The names below are re-exported so that ``from hetpref.lm.hh_rlhf import X`` keeps working.
+The names below are re-exported so that ``from hetpref.lm.data.hh_rlhf import X`` keeps working.
 """
 from .demo import generate_demo_pairs, write_demo
 from .format import (
     ASSISTANT,
     HH_RLHF_PAGE,
+    HH_RLHF_PAIRS,
     HH_RLHF_URL,
     HUMAN,
     INVALID_JSON,
@@ -54,7 +55,8 @@ from .sources import (
 )
 
 __all__ = [
-    "ACCEPT_COMMAND", "ASSISTANT", "HH_RLHF_PAGE", "HH_RLHF_URL", "HUMAN", "INVALID_JSON", "INVALID_UTF8",
+    "ACCEPT_COMMAND", "ASSISTANT", "HH_RLHF_PAGE", "HH_RLHF_PAIRS", "HH_RLHF_URL", "HUMAN", "INVALID_JSON",
+    "INVALID_UTF8",
     "KNOWN_SHA256", "MANIFEST", "MAX_MALFORMED_SHARE", "N_LOCATED", "NO_ASSISTANT", "NOT_A_PAIR", "PROMPT_MISMATCH",
     "SOURCES", "SPLITS", "SUBSETS", "ChecksumError", "DownloadError", "FileReport", "HHRLHFFileError",
     "HHRLHFFilesMissing", "PairTable", "accept_file", "check_malformed_share", "data_report", "download_hh_rlhf",

@@ -10,7 +10,7 @@ import re
 import shutil
 from pathlib import Path
 
-log = logging.getLogger("hetpref.lm.train")
+log = logging.getLogger("hetpref.lm.training.train")
 
 CHECKPOINT_FORMAT = 2  # 2: transformers.Trainer checkpoint-<step>/ folders with a completion marker
 CHECKPOINT_MARKER = "hetpref_checkpoint.json"

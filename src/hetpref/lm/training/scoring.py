@@ -4,7 +4,7 @@ preference margin ``h = s(chosen) − s(rejected)`` is built from, shared by tra
 
 - Policy: ``log π(y|x) = Σ_{t ∈ response} log p(y_t | x, y_<t)`` (:func:`sequence_logprobs`), only
   response tokens scored, with the causal shift (logits at position t predict token t+1); the arms
-  of :data:`hetpref.lm.variants.DPO_SCORINGS` change only this score: the public reference code's
+  of :data:`hetpref.lm.names.DPO_SCORINGS` change only this score: the public reference code's
   unshifted score (:func:`reference_code_logprobs`), standard DPO against the frozen base
   (``base_reference``) and the mean log-probability per response token (``response_mean``).
 - Reward model: ``R(x, y)``, the scalar head at the last non-pad token."""
@@ -13,8 +13,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .config import OBJECTIVES
-from .variants import DPO_SCORINGS
+from ..names import DPO_SCORINGS, KINDS
 
 
 def _summed_rows(row_nll: torch.Tensor, rows: torch.Tensor, reduction: str) -> torch.Tensor:
@@ -104,17 +103,17 @@ def policy_logprobs(model, input_ids, attention_mask, response_mask, scoring: st
     return _summed_rows(nll, rows, "mean" if scoring == "response_mean" else "sum")
 
 
-def sequence_scores(model, input_ids, attention_mask, response_mask, objective: str,
+def sequence_scores(model, input_ids, attention_mask, response_mask, kind: str,
                     scoring: str = "response_sum") -> torch.Tensor:
-    """Per-sequence score: for a policy (``objective='dpo'``) the ``scoring`` of
-    :data:`hetpref.lm.variants.DPO_SCORINGS` — ``log π(y|x)`` by default, h then being the
+    """Per-sequence score: for a policy (``kind='causal_lm'``) the ``scoring`` of
+    :data:`hetpref.lm.names.DPO_SCORINGS` — ``log π(y|x)`` by default, h then being the
     uniform-reference DPO margin; ``base_reference`` returns ``log π(y|x) − log π_ref(y|x)`` with
     π_ref the frozen base (the peft model with its adapter disabled, no gradient: no second copy
     of the model), so h is standard DPO's implicit-reward margin (β = 1). For a reward model,
     ``R(x, y)``: the score head at the last non-pad token. The pooling is ours, from the
     attention mask: transformers pools the last token ≠ pad_token_id, wrong when pad = eos
     (SmolLM2, and our sequences end with eos)."""
-    if objective == "dpo":
+    if kind == "causal_lm":
         if scoring == "base_reference" and not hasattr(model, "disable_adapter"):
             raise ValueError("dpo scoring 'base_reference' needs a peft model (the base is its adapter disabled)")
         score = policy_logprobs(model, input_ids, attention_mask, response_mask, scoring)
@@ -123,15 +122,14 @@ def sequence_scores(model, input_ids, attention_mask, response_mask, objective: 
                 ref = policy_logprobs(model, input_ids, attention_mask, response_mask)
             score = score - ref  # outside no_grad: the policy's term keeps its gradient
         return score
-    if objective == "reward":
+    if kind == "reward":
         inner = _inner(model)
         hidden = getattr(inner, inner.base_model_prefix)(
             input_ids=input_ids, attention_mask=attention_mask, use_cache=False).last_hidden_state
         last = attention_mask.sum(-1) - 1  # right padding: the last real token
         pooled = hidden[torch.arange(hidden.shape[0], device=hidden.device), last]
         return inner.score(pooled).squeeze(-1).float()
-    raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
-
+    raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
 
 
 class PairScorer(torch.nn.Module):
@@ -139,16 +137,16 @@ class PairScorer(torch.nn.Module):
     per sequence (:func:`sequence_scores`). Everything runs inside ``forward`` so that DDP's
     gradient hooks and the mixed-precision autocast see the whole computation."""
 
-    def __init__(self, model, objective: str, scoring: str = "response_sum"):
+    def __init__(self, model, kind: str, scoring: str = "response_sum"):
         super().__init__()
-        if objective not in OBJECTIVES:
-            raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
+        if kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
         if scoring not in DPO_SCORINGS:
             raise ValueError(f"scoring must be one of {', '.join(DPO_SCORINGS)}, got {scoring!r}")
-        self.model, self.objective, self.scoring = model, objective, scoring
+        self.model, self.kind, self.scoring = model, kind, scoring
 
     def forward(self, input_ids, attention_mask, response_mask):
-        return sequence_scores(self.model, input_ids, attention_mask, response_mask, self.objective, self.scoring)
+        return sequence_scores(self.model, input_ids, attention_mask, response_mask, self.kind, self.scoring)
 
     def activation_checkpointing_enable(self, activation_checkpointing_kwargs=None, **kwargs):
         """Called by the Trainer when ``activation_checkpointing`` is on: forwarded to the

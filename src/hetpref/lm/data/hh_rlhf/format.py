@@ -26,6 +26,13 @@ from hetpref.runtime import InputError
 SUBSETS = ("harmless-base", "helpful-base", "helpful-online", "helpful-rejection-sampled")
 SPLITS = ("train", "test")
 HH_RLHF_URL = "https://huggingface.co/datasets/Anthropic/hh-rlhf/resolve/main"
+# Pairs per split of Anthropic HH-RLHF (the published files; what source download/local reads;
+# the resource model of hetpref.lm.resources sizes the jobs by them).
+HH_RLHF_PAIRS = {
+    "train": {"harmless-base": 42537, "helpful-base": 43835, "helpful-online": 22007,
+              "helpful-rejection-sampled": 52421},
+    "test": {"harmless-base": 2312, "helpful-base": 2354, "helpful-online": 1137, "helpful-rejection-sampled": 2749},
+}
 HH_RLHF_PAGE = "https://huggingface.co/datasets/Anthropic/hh-rlhf"
 
 HUMAN = "\n\nHuman:"
@@ -79,7 +86,7 @@ class PairTable:
     """Parsed pairs of one split in canonical order (sorted by ``ids``), in HH-RLHF's own
     orientation: ``chosen`` / ``rejected`` are the responses the original annotators preferred /
     did not. ``n_chosen`` / ``n_rejected`` (token counts of prompt + response) are filled by
-    :mod:`hetpref.lm.tokenization`. ``stages`` records every filtering step with its counts."""
+    :mod:`hetpref.lm.data.tokenization`. ``stages`` records every filtering step with its counts."""
 
     split: str
     ids: np.ndarray
@@ -288,7 +295,7 @@ def no_pairs_message(split: str, table: PairTable, reports: Mapping[tuple[str, s
                      max_length: int | None = None) -> str:
     """The one line a run gets when no pair of ``split`` is left: which files, what dropped
     everything, where the per-file counts are."""
-    from hetpref.lm.tokenization import TOO_LONG
+    from ..tokenization import TOO_LONG
 
     files = [r.path for (_, sp), r in sorted(reports.items()) if sp == split]
     read = sum(r.records for (_, sp), r in reports.items() if sp == split)

@@ -1,16 +1,14 @@
 """Training configuration of the LM stage: :class:`LMTrainConfig` (the paper's hyper-parameters,
-validated), the objectives and the loss each dataset trains with (:func:`loss_for`, MATH.md §8),
+validated) and the loss a kind of model trains with on each dataset (:func:`loss_for`, docs/spec.md §8),
 and which fields a checkpoint may differ in and still be resumed (:data:`RESUME_NEUTRAL_FIELDS`)."""
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
 
-from .models import ATTN_IMPLEMENTATIONS
-from .names import PLAIN_DATASETS, TRAIN_DATASETS
-from .variants import DPO_SCORINGS
+from ..models import ATTN_IMPLEMENTATIONS
+from ..names import DPO_SCORINGS, KINDS, PLAIN_DATASETS, TRAIN_DATASETS
 
-OBJECTIVES = ("dpo", "reward")
 # LMTrainConfig fields that change the numbers only by floating-point noise (or not at all): a
 # checkpoint written with other values is still resumed (e.g. switch on activation
 # checkpointing after an out-of-memory kill, or move to more GPUs)
@@ -55,7 +53,7 @@ class LMTrainConfig:
                 "its real tokens: equal up to rounding, no work on padding; hetpref.lm.attention) or 'eager'"})
     target_modules: list | None = field(default=None, metadata={"help": "LoRA targets; None = peft's default"})
     dpo_scoring: str = field(default="response_sum", metadata={
-        "help": "a policy's sequence score (hetpref.lm.variants.DPO_SCORINGS): response_sum = log π(y|x) (the "
+        "help": "a policy's sequence score (hetpref.lm.names.DPO_SCORINGS): response_sum = log π(y|x) (the "
                 "paper's uniform reference), reference_code, base_reference, response_mean"})
 
     def __post_init__(self):
@@ -96,14 +94,15 @@ class LMTrainConfig:
                              f"got {self.dpo_scoring!r}")
 
 
-def loss_for(objective: str, dataset: str, cfg: LMTrainConfig | None = None) -> tuple[str, dict]:
-    """(loss name, loss params) for :func:`hetpref.losses.preference_loss` (MATH.md §8):
+def loss_for(kind: str, dataset: str, cfg: LMTrainConfig | None = None) -> tuple[str, dict]:
+    """(loss name, loss params) for :func:`hetpref.losses.preference_loss` of a ``kind`` of model
+    (``causal_lm``: DPO-family losses, ``reward``: BT; docs/spec.md §8):
     plain DPO / BT on ``anonymous``, the consistent (temperature-adjusted, k = n_types) loss on
     ``unanimous`` and ``unanimous_filtered``; plain DPO / BT on ``average`` (labels drawn from r̄,
     already a BT in the target); ``cfg.loss = 'ipo'`` selects the IPO baseline."""
     cfg = cfg or LMTrainConfig()
-    if objective not in OBJECTIVES:
-        raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     if dataset not in TRAIN_DATASETS:
         raise ValueError(f"dataset {dataset!r} is not a training set; allowed: {', '.join(TRAIN_DATASETS)}")
     if cfg.loss == "ipo":
@@ -111,7 +110,7 @@ def loss_for(objective: str, dataset: str, cfg: LMTrainConfig | None = None) -> 
     if cfg.loss is not None:
         name = cfg.loss
     elif dataset in PLAIN_DATASETS:
-        name = "dpo" if objective == "dpo" else "bt_reward"
+        name = "dpo" if kind == "causal_lm" else "bt_reward"
     else:
         name = "consistent"
     return name, ({"n_types": cfg.n_types} if name == "consistent" else {})

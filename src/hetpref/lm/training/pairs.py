@@ -18,7 +18,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-log = logging.getLogger("hetpref.lm.train")  # the trainer's log: the job log shows these lines under it
+log = logging.getLogger("hetpref.lm.training.train")  # the trainer's log: the job log shows these lines under it
 
 @dataclass
 class EncodedPairs:

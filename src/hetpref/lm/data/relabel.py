@@ -39,7 +39,11 @@ from pathlib import Path
 import numpy as np
 from scipy.special import expit, log_expit
 
-from .names import DATASETS, LABELLINGS, TYPES
+from ..names import DATASETS, LABELLINGS, TYPES
+
+# the key of the label streams' hash: a fixed string (the module's first name), not an import path;
+# changing it changes every label
+LABEL_STREAM_KEY = "hetpref.lm.relabel"
 
 MAX_TOKENS = 512
 TYPE_NAMES = {1: "long", 2: "short", 3: "mid"}
@@ -183,7 +187,7 @@ def hash_ids(ids) -> np.ndarray:
 
 def example_keys(seed: int, split: str, ids) -> np.ndarray:
     """Philox keys ``(2, N)`` of the examples: word 0 hashes (seed, split), word 1 the id."""
-    digest = hashlib.blake2b(f"hetpref.lm.relabel|seed={int(seed)}|split={split}".encode(), digest_size=8).digest()
+    digest = hashlib.blake2b(f"{LABEL_STREAM_KEY}|seed={int(seed)}|split={split}".encode(), digest_size=8).digest()
     k0 = np.full(len(ids), int.from_bytes(digest, "little"), dtype=np.uint64)
     return np.stack([k0, hash_ids(ids)])
 
@@ -253,10 +257,10 @@ def _label_chunk(kind: str, ids, n_c, n_r, seed: int, split: str):
 
 def relabel(kind: str, table, seed: int, chunk_size: int | None = None) -> LabelledDataset:
     """Build dataset ``kind`` (see the module docstring) from a tokenised, length-filtered
-    :class:`~hetpref.lm.hh_rlhf.PairTable`. Vectorised; ``chunk_size`` only bounds memory (the
+    :class:`~hetpref.lm.data.hh_rlhf.PairTable`. Vectorised; ``chunk_size`` only bounds memory (the
     result is identical for every chunking, since each example's randomness is its own)."""
     if table.n_chosen is None:
-        raise ValueError("the table has no token counts (hetpref.lm.tokenization.count_pair_tokens)")
+        raise ValueError("the table has no token counts (hetpref.lm.data.tokenization.count_pair_tokens)")
     n = len(table)
     step = max(1, int(chunk_size)) if chunk_size else max(1, n)
     parts, dropped = [], {}
