@@ -1,4 +1,4 @@
-"""LM data (MATH.md §8): HH-RLHF source → shared prompt + two responses → token counts with the
+"""LM data (docs/spec.md §8): HH-RLHF source → shared prompt + two responses → token counts with the
 model's tokenizer → pairs of at most max_length tokens → relabelled datasets with manifests
 (hetpref.lm.data.build_datasets, which documents every argument).
 

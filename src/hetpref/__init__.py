@@ -1,7 +1,7 @@
 """hetpref: direct alignment with heterogeneous preferences (Shirali et al., 2025).
 
 The library behind the reproduction workflow. Every formula of the paper has one
-definition here (see ``../shared/paper/MATH.md`` for the spec):
+definition here (see ``docs/spec.md`` for the spec):
 
 - :mod:`hetpref.preferences`  Bradley–Terry models and vectorised label sampling
 - :mod:`hetpref.aggregation`  average reward, normalized Borda count, rankings

@@ -1,4 +1,4 @@
-"""Aggregations of heterogeneous rewards (MATH.md §2–3).
+"""Aggregations of heterogeneous rewards (docs/spec.md §2–3).
 
 Shapes: per-type rewards ``rewards[U, ..., N]`` (N responses, any leading context dims),
 type prior ``p[U]``, alternative distribution ``mu[..., N]``.

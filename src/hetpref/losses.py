@@ -1,4 +1,4 @@
-"""Preference losses as pure functions of ``h`` (MATH.md §4).
+"""Preference losses as pure functions of ``h`` (docs/spec.md §4).
 
 Every loss takes the *winner-first* induced reward difference ``h = h_π(x, y_w, y_l)``
 (for a reward model, ``R(y_w) − R(y_l)``) and returns per-example losses (no reduction),

@@ -1,4 +1,4 @@
-"""Exact population-limit answers (MATH.md §2–4): what each method converges to with
+"""Exact population-limit answers (docs/spec.md §2–4): what each method converges to with
 infinite data, computed without sampling. The learners are tested against these.
 
 Shapes: per-type rewards ``rewards[U, X, N]`` (U types, X contexts, N responses), the type

@@ -1,4 +1,4 @@
-"""Preference models (MATH.md §1): Bradley–Terry, temperature BT, mixtures of types, and
+"""Preference models (docs/spec.md §1): Bradley–Terry, temperature BT, mixtures of types, and
 sampling labels from them (one BT label per pair; every type in rounds until unanimous).
 
 Conventions: ``delta`` is a reward difference ``r_u(y1) - r_u(y2)``; the label ``1`` means

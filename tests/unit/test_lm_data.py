@@ -1,7 +1,7 @@
-"""LM-data layer (MATH.md §8): HH-RLHF sources and parsing, token counts and the 512 filter,
+"""LM-data layer (docs/spec.md §8): HH-RLHF sources and parsing, token counts and the 512 filter,
 relabelling by length types, the dataset writer, and the exact length oracle.
 
-Real data: ``../shared/data/hh-rlhf/harmless-base_test.jsonl.gz`` when present (skipped cleanly
+Real data: the HH-RLHF harmless-base test split that tests/conftest.py finds (skipped cleanly
 otherwise); everything else runs on generated data at tiny sizes.
 """
 from __future__ import annotations
@@ -55,12 +55,13 @@ from hetpref.lm.data.tokenization import (
     train_tiny_tokenizer,
 )
 from hetpref.lm.evaluation.length_oracle import distinct_length_pairs, fit_length_scorer, oracle_table, order_agreement
+from tests.conftest import hh_rlhf_path, hh_rlhf_skip_reason
 from tests.snakemake_stub import Names
 
 ROOT = Path(__file__).resolve().parents[2]
-SHARED = ROOT.parent / "shared" / "data" / "hh-rlhf"
-REAL = SHARED / "harmless-base_test.jsonl.gz"
-needs_real = pytest.mark.skipif(not REAL.exists(), reason=f"real HH-RLHF test split not at {REAL}")
+REAL = hh_rlhf_path()
+SHARED = REAL.parent
+needs_real = pytest.mark.skipif(hh_rlhf_skip_reason() is not None, reason=hh_rlhf_skip_reason() or "")
 ASSISTANT = "\n\nAssistant:"
 
 
@@ -69,7 +70,7 @@ def sigmoid(x: float) -> float:
 
 
 def hand_rewards(n: int) -> tuple[float, float, float]:
-    """MATH.md §8, written out per count (independent of the vectorised library)."""
+    """docs/spec.md §8, written out per count (independent of the vectorised library)."""
     return (min(4.0, math.exp(n / 80) / 100), min(4.0, math.exp((512 - n) / 80) / 100),
             math.exp(1 / (((n - 256) / 64) ** 2 + 1)) - 1)
 
@@ -90,8 +91,8 @@ def table_from_counts(n_c, n_r, split="train", prefix="demo") -> PairTable:
 
 @pytest.fixture(scope="module")
 def real_rows():
-    if not REAL.exists():
-        pytest.skip(f"real HH-RLHF test split not at {REAL}")
+    if hh_rlhf_skip_reason():
+        pytest.skip(hh_rlhf_skip_reason())
     with gzip.open(REAL, "rt", encoding="utf-8") as f:
         return [json.loads(line) for line in f]
 
@@ -397,7 +398,7 @@ def test_length_oracle_matches_brute_force(labelling):
         assert sc.info["kl"] == pytest.approx(0.0, abs=1e-12)
         assert order_agreement(sc, a, b)["agreement"] == 1.0
     else:
-        assert sc.info["kl"] > 1e-6  # a mixture of BTs is no BT (MATH.md §1)
+        assert sc.info["kl"] > 1e-6  # a mixture of BTs is no BT (docs/spec.md §1)
 
 
 def test_length_oracle_table_and_distinct_pairs():

@@ -1,4 +1,4 @@
-"""Issue 19: length diagnostics of every LM run, and the optional DPO arms that change only the
+"""Length diagnostics of every LM run, and the optional DPO arms that change only the
 sequence score (the reference code's scoring, standard DPO against the frozen base, the per-token
 mean), each checked against a hand computation on a tiny Llama."""
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The direction of Figure 5's reward-model contrast on a small instance where it is robust
-(MATH.md §8): the same demo conversations, the same tiny Llama and LoRA settings as the default
+(docs/spec.md §8): the same demo conversations, the same tiny Llama and LoRA settings as the default
 config, ~800 training pairs; the reward model trained on the maximum-information labels
 (``unanimous``, the consistent loss with k = 3) orders more test pairs as r̄ does than the one
 trained on anonymous labels (plain BT). Measured on this instance when the test was written

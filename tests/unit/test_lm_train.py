@@ -1,4 +1,4 @@
-"""LM stage (MATH.md §8): response log-probabilities, losses per dataset, LoRA, determinism,
+"""LM stage (docs/spec.md §8): response log-probabilities, losses per dataset, LoRA, determinism,
 the Trainer (gradient accumulation, activation checkpointing, bf16 arguments, SDPA, per-step CSV,
 progress in the log, NaN stop, data order per process split, resume after a kill, 2 gloo
 processes = 1), evaluation, report, the workflow scripts and the GPU check's smoke mode.
@@ -40,6 +40,7 @@ from hetpref.lm.training.run import LMRun
 from hetpref.lm.training.scoring import sequence_logprobs, sequence_scores
 from hetpref.lm.training.train import TrainingInterrupted, train
 from hetpref.lm.training.trainer import mixed_precision, per_device_batch, supported_arguments, trainer_arguments
+from tests.conftest import hh_rlhf_path
 
 torch.set_num_threads(1)
 os.environ.setdefault("RAYON_NUM_THREADS", "1")  # the tokenizers library's pool (2 shared cores)
@@ -756,8 +757,8 @@ def test_workflow_scripts_end_to_end(tok_dir, tmp_path):
 @pytest.mark.slow
 def test_gpu_check_smoke_runs_on_cpu(tmp_path):
     """bench/gpu_check.py --smoke: the real trainer on real HH-RLHF text (skipped without
-    ../shared), and the ~1B throughput code at tiny shapes, with the MFU's FLOP count."""
-    hh = ROOT.parent / "shared" / "data" / "hh-rlhf" / "harmless-base_test.jsonl.gz"
+    the file of tests/conftest.py), and the ~1B throughput code at tiny shapes, with the MFU's FLOP count."""
+    hh = hh_rlhf_path()
     spec = importlib.util.spec_from_file_location("gpu_check", ROOT / "bench" / "gpu_check.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
@@ -793,16 +794,14 @@ def test_gpu_check_smoke_runs_on_cpu(tmp_path):
         assert all(smoke["files_written"].values()) and smoke["loss_last_tenth"] < smoke["loss_first_tenth"]
 
 
-def test_paper_checkpoint_cadence_bounds_the_work_at_risk():
+def test_paper_checkpoint_cadence_bounds_the_work_at_risk(hh_rlhf_file):
     """configs/paper.yaml's checkpoint_every, by bench/gpu_hours.py's arithmetic at the paper's own
     step shape (2 pairs, mean padded length of real HH-RLHF pairs): a kill redoes ≤ 5 minutes of one
     H200 even at a pessimistic MFU of 0.15, and a run writes ≤ 100 checkpoints (the default's 100
     steps would be ~780). The default config keeps its cadence (its numbers do not change)."""
     import yaml
 
-    hh = ROOT.parent / "shared" / "data" / "hh-rlhf" / "harmless-base_test.jsonl.gz"
-    if not hh.is_file():
-        pytest.skip("needs ../shared/data/hh-rlhf/ (real pair lengths)")
+    hh = hh_rlhf_file
     spec = importlib.util.spec_from_file_location("gpu_hours", ROOT / "bench" / "gpu_hours.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)

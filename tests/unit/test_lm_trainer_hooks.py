@@ -1,4 +1,4 @@
-"""The transformers internals PreferenceTrainer relies on (issue 18), checked against the
+"""The transformers internals PreferenceTrainer relies on, checked against the
 installed transformers so an upgrade that renames or reshapes them fails here, loudly, rather
 than silently training with the library's default sampler or checkpoint format; and the
 public-hook pieces (StepBoundary, checkpoint selection) on their own, without a model."""

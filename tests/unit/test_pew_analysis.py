@@ -196,7 +196,7 @@ def test_parametric_bootstrap_is_the_scaled_multinomial_of_each_group():
 def test_bootstrap_table_uses_the_parametric_bootstrap_for_counts_and_says_so():
     from hetpref.pew.analysis import bootstrap_table
 
-    # an EV-like question (MATH.md §6): 4000 weighted respondents, min-TV ≈ 0.24
+    # an EV-like question (docs/spec.md §6): 4000 weighted respondents, min-TV ≈ 0.24
     rng = np.random.default_rng(6)
     type_idx = rng.choice(3, size=4000, p=[0.45, 0.45, 0.1])
     probs = np.array([[0.03, 0.03, 0.09, 0.85], [0.24, 0.22, 0.45, 0.09], [0.15, 0.33, 0.29, 0.23]])

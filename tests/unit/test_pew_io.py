@@ -62,7 +62,7 @@ def test_demo_wave_round_trip_questions_and_skips(demo):
 
 
 def _nbc_and_average_reward(counts):
-    """Independent tiny NBC (uniform μ, BT pairwise) and r̄ from weighted counts (MATH.md §6)."""
+    """Independent tiny NBC (uniform μ, BT pairwise) and r̄ from weighted counts (docs/spec.md §6)."""
     p = counts.sum(axis=1) / counts.sum()  # type shares p(u)
     choice = counts / counts.sum(axis=1, keepdims=True)
     r = np.log(choice)

@@ -1,4 +1,4 @@
-"""Bad-input matrix, LM rows (issue 14): the config, the HH-RLHF files and the model.
+"""Bad-input matrix, LM rows: the config, the HH-RLHF files and the model.
 
 One parametrised test per input kind and failure mode; each asserts the exit status (or the
 exception), that the message names the file or key (and the 1-based line where there is one),
@@ -39,13 +39,14 @@ from hetpref.lm.data.hh_rlhf import (
     read_source,
 )
 from hetpref.lm.data.relabel import DATASETS
+from tests.conftest import hh_rlhf_path, hh_rlhf_skip_reason
 from tests.snakemake_stub import Names
 
 ROOT = Path(__file__).resolve().parents[2]
 SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
 SMOKE = ROOT / "tests" / "workflow" / "config.yaml"
 PROBE = ROOT / "tests" / "workflow" / "hub_probe.py"
-REAL = ROOT.parent / "shared" / "data" / "hh-rlhf" / "harmless-base_test.jsonl.gz"
+REAL = hh_rlhf_path()
 SUBSET = "helpful-base"  # no known checksum: files written here are recorded on first use
 CACHED_ID = "hetpref-test/tiny-llama"  # put in a Hugging Face cache by the hub_home fixture
 HF_VARS = ("HF_HOME", "HF_HUB_CACHE", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_TOKEN",
@@ -239,7 +240,7 @@ def _accept(*args):
 
 
 @pytest.mark.parametrize("case", ["recorded", pytest.param("known", marks=pytest.mark.skipif(
-    not REAL.exists(), reason=f"real HH-RLHF test split not at {REAL}"))])
+    hh_rlhf_skip_reason() is not None, reason=hh_rlhf_skip_reason() or ""))])
 def test_replaced_file_is_refused_until_accepted_by_command(tmp_path, case):
     dest = tmp_path / "hh"
     if case == "recorded":  # pinned on first use, then replaced
@@ -501,7 +502,7 @@ def test_corrupt_file_fails_the_run_then_its_good_copy_is_used_offline(tmp_path,
     assert manifest[f"{SUBSET}/test.jsonl.gz"]["sha256"] == sha(test_file)
 
 
-# ------------------------------------------------------------------ staging the weights once (issue 17 §2)
+# ------------------------------------------------------------------ staging the weights once
 
 
 @pytest.mark.workflow
@@ -527,7 +528,7 @@ def test_staging_records_the_cached_snapshot_offline_and_fails_clearly(hub_home)
     assert online["hetpref-test/misspelt:stage"]["requests"]
 
 
-# ------------------------------------------------------------------ no network once the job runs (issue 17 §2)
+# ------------------------------------------------------------------ no network once the job runs
 
 NO_NETWORK = ROOT / "tests" / "workflow" / "no_network_probe.py"
 

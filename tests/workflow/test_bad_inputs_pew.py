@@ -1,4 +1,4 @@
-"""Bad-input matrix, Pew rows (issue 14): real snakemake runs on real .sav files written with
+"""Bad-input matrix, Pew rows: real snakemake runs on real .sav files written with
 pyreadstat and real CSV counts tables. Two runs: every bad input beside one good .sav and one good
 counts table (exit 0, each bad input reported with its file and line, the good outputs equal the
 library's), and a run whose every input is bad (exit 1 with one line naming the inputs)."""

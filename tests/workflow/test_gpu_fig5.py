@@ -1,7 +1,7 @@
-"""The prepared GPU command for Figure 5 (bench/gpu_fig5.py, issue 19.5), on the CPU: its smoke
+"""The prepared GPU command for Figure 5 (bench/gpu_fig5.py), on the CPU: its smoke
 runs the same ``snakemake fig5`` command with configs/gpu_fig5.yaml and a tiny model; the GGUF's
-two-call transport (split, join, sha256) is checked on a small file. No GPU was lent to the task
-that wrote it: the GPU path itself has not run."""
+two-call transport (split, join, sha256) is checked on a small file. The GPU path itself is
+exercised only on a GPU."""
 from __future__ import annotations
 
 import importlib.util
@@ -14,8 +14,10 @@ import pandas as pd
 import pytest
 import yaml
 
+from tests.conftest import hh_rlhf_path
+
 ROOT = Path(__file__).resolve().parents[2]
-REAL = ROOT.parent / "shared" / "data" / "hh-rlhf" / "harmless-base_test.jsonl.gz"
+REAL = hh_rlhf_path()
 pytestmark = pytest.mark.workflow
 
 

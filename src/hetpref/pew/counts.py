@@ -1,5 +1,5 @@
 """Read an aggregated Pew counts table (a CSV with one row per (wave, question, option, group))
-into the same :class:`~hetpref.pew.questions.Question` objects as a ``.sav`` wave (MATH.md §6).
+into the same :class:`~hetpref.pew.questions.Question` objects as a ``.sav`` wave (docs/spec.md §6).
 
 :func:`parse_counts_table` reads and validates the file once (every problem raises
 :class:`~hetpref.pew.questions.SurveyFileError` naming the file, the line(s) and the column);

@@ -1,6 +1,6 @@
 """Deterministic demo Pew waves in the real American Trends Panel schema.
 
-The real Pew ``.sav`` files need an account and cannot be redistributed (MATH.md §6), so the
+The real Pew ``.sav`` files need an account and cannot be redistributed (docs/spec.md §6), so the
 tests and a no-download run of the pipeline use demo waves written here with
 :func:`pyreadstat.write_sav`. A demo wave has the same columns, codes and labels as a real
 one — ``QKEY``, ``INTERVIEW_START_W<n>``, ``FORM_W<n>``, ``WEIGHT_W<n>``, ``F_PARTYSUM_FINAL``

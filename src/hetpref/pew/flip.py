@@ -1,4 +1,4 @@
-"""The min-TV flip problem of Appendix E (MATH.md §6), solved exactly and vectorised.
+"""The min-TV flip problem of Appendix E (docs/spec.md §6), solved exactly and vectorised.
 
 For options k1 ranked above k2 by NBC under uniform μ, find the alternative distribution q
 closest to uniform u = 1/N in total variation that reverses them:

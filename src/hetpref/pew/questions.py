@@ -1,4 +1,4 @@
-"""The survey question model shared by every Pew input kind (MATH.md §6), and its screening.
+"""The survey question model shared by every Pew input kind (docs/spec.md §6), and its screening.
 
 A :class:`Question` holds one question's weighted type × option counts (and, from a ``.sav``,
 the respondents behind them); a :class:`SkippedQuestion` records why a question was not used,
@@ -115,7 +115,7 @@ def screen_question(
     unit: str = "valid answers",
     context: str = "",
 ) -> tuple[np.ndarray, SkippedQuestion | None]:
-    """The question filters (MATH.md §6), one implementation for every input kind.
+    """The question filters (docs/spec.md §6), one implementation for every input kind.
 
     ``options`` are the question's non-refused options and ``n_valid`` their valid answers
     (after dropping refused types and refused or empty answers; unweighted where known).

@@ -1,4 +1,4 @@
-"""One way to read any Pew input (MATH.md §6): a ``.sav`` wave (:mod:`hetpref.pew.sav`) or an
+"""One way to read any Pew input (docs/spec.md §6): a ``.sav`` wave (:mod:`hetpref.pew.sav`) or an
 aggregated counts table (:mod:`hetpref.pew.counts`), by the inventory's ``kind``.
 
 :func:`load_input` reads the file once; :func:`read_questions` turns it into kept and skipped

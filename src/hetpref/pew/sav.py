@@ -1,4 +1,4 @@
-"""Read one Pew American Trends Panel wave from its SPSS ``.sav`` file (MATH.md §6).
+"""Read one Pew American Trends Panel wave from its SPSS ``.sav`` file (docs/spec.md §6).
 
 :func:`read_wave` (built on :func:`pyreadstat.read_sav`) gives, for every question column, the
 weighted number of respondents of each user type (``F_PARTYSUM_FINAL`` by default, or the
@@ -83,7 +83,7 @@ def read_wave(
     refused_codes:
         Codes meaning "Refused", dropped both from type columns and from answers.
     min_options, min_answers_per_option:
-        Skip thresholds (MATH.md §6: 3 options, 100 valid answers per option on average).
+        Skip thresholds (docs/spec.md §6: 3 options, 100 valid answers per option on average).
     frame:
         ``(DataFrame, metadata)`` as returned by :func:`pyreadstat.read_sav`, to analyse one
         file under several type partitions without reading it again.

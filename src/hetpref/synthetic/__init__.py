@@ -1,4 +1,4 @@
-"""The synthetic environment of §7.2 (MATH.md §7).
+"""The synthetic environment of §7.2 (docs/spec.md §7).
 
 - :mod:`~hetpref.synthetic.environment`   the 40×40 three-type reward model and its exact answers
 - :mod:`~hetpref.synthetic.data`          vectorised pairs and labels in three information settings

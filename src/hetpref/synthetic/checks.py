@@ -1,4 +1,4 @@
-"""The claims of §7.2 (MATH.md §7 "what must hold") checked on the workflow's own outputs.
+"""The claims of §7.2 (docs/spec.md §7 "what must hold") checked on the workflow's own outputs.
 
 Each check records its value, the threshold and PASS/FAIL; a failure is reported, never hidden,
 and does not stop the workflow (small configs are expected to miss some thresholds). A

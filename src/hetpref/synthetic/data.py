@@ -1,5 +1,5 @@
 """Vectorised preference data for the synthetic environment, in three information settings
-(MATH.md §4–5, §7): anonymous labels, same-annotator paired preferences, one label per type.
+(docs/spec.md §4–5, §7): anonymous labels, same-annotator paired preferences, one label per type.
 
 All three share the same pairs (x, y1, y2) for a given seed, so methods are compared on the
 same prompts and alternatives; labels come from independent random streams. Pairs are drawn

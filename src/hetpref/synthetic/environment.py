@@ -1,4 +1,4 @@
-"""The 40×40 three-type circular environment of §7.2 (MATH.md §7)."""
+"""The 40×40 three-type circular environment of §7.2 (docs/spec.md §7)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field

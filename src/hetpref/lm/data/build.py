@@ -1,4 +1,4 @@
-"""The LM data step (MATH.md §8) as one function, :func:`build_datasets`: HH-RLHF source → shared
+"""The LM data step (docs/spec.md §8) as one function, :func:`build_datasets`: HH-RLHF source → shared
 prompt + two responses → token counts with the model's tokenizer → pairs of at most max_length
 tokens → relabelled datasets with manifests, the token counts the length oracle reads, the
 tokenizer folder and a summary. workflow_scripts/lm_data.py only passes the rule's params and

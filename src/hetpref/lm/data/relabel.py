@@ -1,4 +1,4 @@
-"""Relabelling HH-RLHF by length-based user types (MATH.md §8) and writing the datasets.
+"""Relabelling HH-RLHF by length-based user types (docs/spec.md §8) and writing the datasets.
 
 Three equally weighted Bradley–Terry types score a response by the token count ``n`` of
 prompt + response (``n ≤ 512``):
@@ -7,7 +7,7 @@ prompt + response (``n ≤ 512``):
 - type 2, short: ``r2 = min(4, e^{(512−n)/80}/100)``
 - type 3, mid:   ``r3 = exp(1/(((n − 256)/64)² + 1)) − 1``
 
-and ``r̄ = (r1 + r2 + r3)/3`` is the alignment target (MATH.md §2). With
+and ``r̄ = (r1 + r2 + r3)/3`` is the alignment target (docs/spec.md §2). With
 ``Δ_u = r_u(n_chosen) − r_u(n_rejected)`` (HH-RLHF's own orientation) the datasets are:
 
 - ``anonymous``: one uniformly random type per pair, BT label ``σ(Δ_u)`` (§8 "anonymous");
@@ -71,19 +71,19 @@ def _check_n(n) -> np.ndarray:
 
 
 def reward_long(n) -> np.ndarray:
-    """Type 1 (MATH.md §8): ``r1 = min(4, e^{n/80}/100)``."""
+    """Type 1 (docs/spec.md §8): ``r1 = min(4, e^{n/80}/100)``."""
     n = _check_n(n)
     return np.minimum(4.0, np.exp(n / 80.0) / 100.0)
 
 
 def reward_short(n) -> np.ndarray:
-    """Type 2 (MATH.md §8): ``r2 = min(4, e^{(512−n)/80}/100)``."""
+    """Type 2 (docs/spec.md §8): ``r2 = min(4, e^{(512−n)/80}/100)``."""
     n = _check_n(n)
     return np.minimum(4.0, np.exp((MAX_TOKENS - n) / 80.0) / 100.0)
 
 
 def reward_mid(n) -> np.ndarray:
-    """Type 3 (MATH.md §8): ``r3 = exp(1/(((n − 256)/64)² + 1)) − 1``."""
+    """Type 3 (docs/spec.md §8): ``r3 = exp(1/(((n − 256)/64)² + 1)) − 1``."""
     n = _check_n(n)
     return np.exp(1.0 / (((n - 256.0) / 64.0) ** 2 + 1.0)) - 1.0
 
@@ -94,7 +94,7 @@ def type_rewards(n) -> np.ndarray:
 
 
 def average_reward(n) -> np.ndarray:
-    """``r̄ = (r1 + r2 + r3)/3`` (equal type weights, MATH.md §2). Summed in the order
+    """``r̄ = (r1 + r2 + r3)/3`` (equal type weights, docs/spec.md §2). Summed in the order
     r1 + r2 + r3 so that r̄(n) == r̄(512 − n) holds exactly in floating point (r1 and r2 swap,
     r3 is symmetric), making those genuine ties exact."""
     r = type_rewards(n)
@@ -111,7 +111,7 @@ def label_probability(labelling: str, n_a, n_b) -> tuple[np.ndarray, np.ndarray]
     P(the pair is kept)).
 
     anonymous: ``mean_u σ(Δ_u)``; unanimous: ``σ(Σ_u Δ_u)``; unanimous_filtered:
-    ``Πσ(Δ_u) / (Πσ(Δ_u) + Πσ(−Δ_u))`` (= ``σ(ΣΔ_u)``, MATH.md §4) kept with probability
+    ``Πσ(Δ_u) / (Πσ(Δ_u) + Πσ(−Δ_u))`` (= ``σ(ΣΔ_u)``, docs/spec.md §4) kept with probability
     ``Πσ(Δ_u) + Πσ(−Δ_u)``; average: ``σ(mean_u Δ_u)``. All but unanimous_filtered keep every pair.
     """
     d = type_deltas(n_a, n_b)

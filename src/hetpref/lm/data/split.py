@@ -1,7 +1,7 @@
 """A documented, deterministic train/test split of one HH-RLHF file (``lm.local_split``).
 
-The only real HH-RLHF text available offline is the harmless-base *test* split (the project's
-shared copy, ``../shared/data/hh-rlhf/``). To run the LM stage on real text without a download,
+The only real HH-RLHF text available offline is the harmless-base *test* split (a copy
+placed by the user, e.g. ``resources/hh-rlhf-local/``). To run the LM stage on real text without a download,
 ``lm.source: local`` with ``lm.local_split`` reads only ``<subset>/<from_split>.jsonl.gz`` of each
 subset and divides its pairs into training and test pairs.
 

@@ -1,4 +1,4 @@
-"""Tokenizers and token counts for the LM experiment (MATH.md §8: rewards are functions of the
+"""Tokenizers and token counts for the LM experiment (docs/spec.md §8: rewards are functions of the
 token count ``n`` of prompt + response, and pairs whose longer text exceeds 512 tokens are
 dropped).
 
@@ -25,7 +25,7 @@ import numpy as np
 from ..hub import ModelUnavailable, from_pretrained, smollm2_gguf
 from ..names import SMOLLM2_SPEC, TINY_SPEC
 
-MAX_LENGTH = 512  # MATH.md §8: keep pairs whose longer text has at most 512 tokens
+MAX_LENGTH = 512  # docs/spec.md §8: keep pairs whose longer text has at most 512 tokens
 TOO_LONG = "longer_than_max_length"
 # Llama-style names: the tiny model is a Llama built from a config and reads these ids.
 TINY_SPECIAL_TOKENS = {"bos_token": "<s>", "eos_token": "</s>", "pad_token": "<pad>"}

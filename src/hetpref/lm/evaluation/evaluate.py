@@ -1,5 +1,5 @@
-"""Agreement with the average reward's order on the test split (MATH.md §8 "Metric"), and the
-length diagnostics every run reports beside it (issue 19).
+"""Agreement with the average reward's order on the test split (docs/spec.md §8 "Metric"), and the
+length diagnostics every run reports beside it.
 
 A test record's ``chosen`` is the response with the higher average reward r̄ (deterministic
 labels). A model agrees on a pair when its score puts ``chosen`` strictly first, h > 0, with

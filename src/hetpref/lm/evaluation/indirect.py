@@ -1,4 +1,4 @@
-"""The indirect, consistent and sample-efficient alternative of §6 (MATH.md §4, last item):
+"""The indirect, consistent and sample-efficient alternative of §6 (docs/spec.md §4, last item):
 fit one BT reward model per user type, average them with p(u), relabel the preference data with
 the averaged reward, then run plain DPO.
 

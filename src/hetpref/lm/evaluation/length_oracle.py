@@ -1,4 +1,4 @@
-"""Exact length oracle of the LM experiment (beyond the paper; MATH.md §8 with §3's "exact
+"""Exact length oracle of the LM experiment (beyond the paper; docs/spec.md §8 with §3's "exact
 oracles beside estimates").
 
 Every reward of §8 depends on a response only through the token count ``n`` of prompt +
@@ -15,7 +15,7 @@ probability ``Πσ(Δ_u) + Πσ(−Δ_u)`` for unanimous_filtered). This is the 
 reward model / DPO with infinite data and a length-only function class. Its agreement with
 ``r̄``'s order on the test split is the ceiling reported per labelling: 100% for the labellings
 that are a BT in ``r̄`` (unanimous, unanimous_filtered, average: the optimum is ``s = 3r̄`` or
-``r̄``), below 100% for anonymous, whose mixture ``mean_u σ(Δ_u)`` is not a BT (MATH.md §1, §3).
+``r̄``), below 100% for anonymous, whose mixture ``mean_u σ(Δ_u)`` is not a BT (docs/spec.md §1, §3).
 
 Solved by Newton's method in float64 with one length pinned to 0 per connected component of the
 comparison graph (the scorer is defined up to a constant there), with a backtracking line search.
@@ -178,7 +178,7 @@ def scores_table(scorers: dict):
 def dpo_length_prior_bound(test_a, test_b, nats_per_token=(1.0, 2.0, 4.0), eos_ranges=(10.0, 20.0, 50.0, 100.0)):
     """How far direct alignment with a uniform reference can move from "the shorter response wins".
 
-    With a uniform reference DPO's induced reward is ``log π(y|x)`` itself (MATH.md §4, §8). On
+    With a uniform reference DPO's induced reward is ``log π(y|x)`` itself (docs/spec.md §4, §8). On
     text it cannot predict, a causal LM pays about ``H`` nats per response token (its per-token
     cross-entropy, never below the text's entropy rate), so
     ``log π(y|x) ≈ −H·|y| + g(y)``, where ``g`` collects what training can shape at no cost in

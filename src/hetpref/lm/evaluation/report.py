@@ -1,4 +1,4 @@
-"""Figure 5 and the per-seed tables of the semi-synthetic LM experiment (MATH.md §8).
+"""Figure 5 and the per-seed tables of the semi-synthetic LM experiment (docs/spec.md §8).
 
 Figure 5 (a): agreement with r̄'s order on the test split, four bars — reward model / DPO ×
 ignoring heterogeneity (trained on ``anonymous`` labels) / modelling it (``unanimous`` labels,
@@ -22,7 +22,7 @@ import pandas as pd
 from ..names import OBJECTIVE_ORDER
 from .evaluate import DLEN_BINS, LABELLING, summarise, t_interval, wilson_interval
 
-# MATH.md §8, percent, five seeds each: (objective, labelling) → values
+# docs/spec.md §8, percent, five seeds each: (objective, labelling) → values
 PAPER = {
     ("dpo", "ignoring"): [65.61, 67.55, 68.77, 68.70, 66.28],
     ("dpo", "modelling"): [66.63, 69.55, 75.21, 72.04, 74.95],

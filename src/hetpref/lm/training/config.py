@@ -18,7 +18,7 @@ RESUME_NEUTRAL_FIELDS = ("checkpoint_every", "log_every", "gradient_accumulation
 
 @dataclass
 class LMTrainConfig:
-    """Training hyper-parameters; defaults are the paper's (MATH.md §8)."""
+    """Training hyper-parameters; defaults are the paper's (docs/spec.md §8)."""
     lora_r: int = field(default=8, metadata={"help": "LoRA rank"})
     lora_alpha: int = field(default=32, metadata={"help": "LoRA alpha (scale alpha/r)"})
     lora_dropout: float = field(default=0.1, metadata={"help": "dropout on the LoRA input"})

@@ -58,7 +58,7 @@ def encode_records(records: Sequence[dict], tokenizer, max_length: int, overleng
     out = EncodedPairs([], [], [], [])
     for r, p, c, j in zip(records, prompts, chosen, rejected):
         # the cap counts text tokens (prompt + longer response, bos/eos excluded), as the data
-        # module's 512-token filter does (MATH.md §8), so filtered data never trips it
+        # module's 512-token filter does (docs/spec.md §8), so filtered data never trips it
         n = len(p) + max(len(c), len(j))
         if n > max_length:
             out.dropped.append({"id": str(r["id"]), "tokens": n, "prompt_tokens": len(p)})
@@ -75,7 +75,7 @@ def encode_records(records: Sequence[dict], tokenizer, max_length: int, overleng
         worst = ", ".join(f"{d['id']!r} ({d['tokens']} tokens)" for d in out.dropped[:5])
         raise ValueError(f"{len(out.dropped)} of {len(records)} pairs exceed max_length = {max_length} tokens "
                          f"(prompt + longer response, bos/eos not counted), e.g. {worst}. Filter them upstream "
-                         "(MATH.md §8 keeps pairs of ≤ 512 tokens), raise max_length, or set overlength: drop.")
+                         "(docs/spec.md §8 keeps pairs of ≤ 512 tokens), raise max_length, or set overlength: drop.")
     if out.dropped:
         log.warning("dropped %d of %d pairs longer than %d tokens", len(out.dropped), len(records), max_length)
     return out

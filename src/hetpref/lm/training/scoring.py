@@ -1,4 +1,4 @@
-"""Sequence scores of policies and reward models (MATH.md §4, §8): the per-sequence score a
+"""Sequence scores of policies and reward models (docs/spec.md §4, §8): the per-sequence score a
 preference margin ``h = s(chosen) − s(rejected)`` is built from, shared by training
 (:class:`PairScorer`, the module the Trainer trains) and evaluation.
 
@@ -43,7 +43,7 @@ def _scored_positions(input_ids, attention_mask, response_mask, scoring: str):
 def sequence_logprobs(logits: torch.Tensor, input_ids: torch.Tensor, response_mask: torch.Tensor,
                       reduction: str = "sum") -> torch.Tensor:
     """``log π(y|x) = Σ_{t: response_mask[t]} log softmax(logits[t−1])[input_ids[t]]`` per row
-    (MATH.md §4/§8 sequence log-probability). The shift is the causal one: the logits at
+    (docs/spec.md §4/§8 sequence log-probability). The shift is the causal one: the logits at
     position t − 1 predict token t, so the prompt is context only and padding scores nothing.
     ``reduction='mean'`` divides by the number of scored tokens: the mean log-probability per
     response token (the length-normalised arm)."""

@@ -1,6 +1,6 @@
 """Training one LM run, end to end (:func:`train`): LoRA policies (direct alignment) and reward
-models on HH-RLHF relabelled by length-based types (MATH.md §8), with the losses of
-:mod:`hetpref.losses` (MATH.md §4). This module only orchestrates; its parts live in rooms of
+models on HH-RLHF relabelled by length-based types (docs/spec.md §8), with the losses of
+:mod:`hetpref.losses` (docs/spec.md §4). This module only orchestrates; its parts live in rooms of
 their own (map in :mod:`hetpref.lm`):
 
 - :mod:`~hetpref.lm.training.config` — :class:`LMTrainConfig` and the loss per dataset (:func:`loss_for`:

@@ -1,4 +1,4 @@
-"""Anthropic HH-RLHF for the semi-synthetic LM experiment (MATH.md §8): where the files come
+"""Anthropic HH-RLHF for the semi-synthetic LM experiment (docs/spec.md §8): where the files come
 from (download, a local folder, or a generated demo) and how a pair is split into its shared
 prompt and its two responses. One job per module:
 

@@ -28,8 +28,8 @@ from .format import (
 MANIFEST = "manifest.json"
 ACCEPT_COMMAND = "python -m hetpref.lm.data.accept"
 
-# Checksums we know independently of any download (the project's shared copy, see
-# ../shared/data/hh-rlhf/README.md); every other file is pinned on first use in the manifest.
+# Checksums we know independently of any download (the published harmless-base test split);
+# every other file is pinned on first use in the manifest.
 KNOWN_SHA256 = {
     ("harmless-base", "test"): "ebfaaed21162a4de120ae85366075b34425e2a6303fac59b99555002f7016f03",
 }
