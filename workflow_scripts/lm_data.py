@@ -1,6 +1,6 @@
 """LM data (docs/spec.md §8): HH-RLHF source → shared prompt + two responses → token counts with the
 model's tokenizer → pairs of at most max_length tokens → relabelled datasets with manifests
-(hetpref.lm.data.build_datasets, which documents every argument).
+(hetpref.lm.data.build.build_datasets, which documents every argument).
 
 snakemake.params (all passed by the rule):
     source          demo | download | local | auto (auto: local if every file is in data_dir, else demo)
