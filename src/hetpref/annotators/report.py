@@ -110,9 +110,7 @@ def markdown(result: dict, max_prompts: int = 30) -> str:
 
 def figures(result: dict, folder: Path) -> list[str]:
     """Unanimous share by k, alpha within/between types, and the min-TV histogram."""
-    from hetpref.plotting import save
-
-    import matplotlib.pyplot as plt
+    from hetpref.plotting import plt, save
 
     fe, ag, nb = result["feasibility"], result["agreement"], result["nbc_vs_average"]
     paths = []
