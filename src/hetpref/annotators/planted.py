@@ -46,6 +46,7 @@ class PlantedDesign:
     type_names: tuple = ("left", "centre", "right")
     annotators_per_type: int = 40
     tie: float = 0.0
+    rest_tied: bool = False                  # rankings: the k − 1 responses not chosen are tied
     seed: int = 0
     env: SyntheticEnvironment = field(default_factory=SyntheticEnvironment)
 
@@ -54,8 +55,8 @@ class PlantedDesign:
             raise ValueError("every prompt needs >= 3 distinct response offsets, one offsets tuple per context")
         if len(self.types) != len(self.type_names) or len(set(self.types)) < 2:
             raise ValueError("types and type_names need equal length and at least two distinct types")
-        if not 0 <= self.tie < 1:
-            raise ValueError(f"tie must be in [0, 1), got {self.tie}")
+        if not 0 <= self.tie < 1 or (self.rest_tied and self.tie):
+            raise ValueError(f"tie must be in [0, 1) and 0 with rest_tied, got {self.tie}")
 
     def rewards(self) -> np.ndarray:
         """r[P, U, k]: each chosen type's reward of each prompt's responses (equal k per prompt)."""
@@ -101,7 +102,8 @@ def expected_counts(design: PlantedDesign) -> np.ndarray:
     n [(k−1) s_y (1 − t/2) + (1 − s_y) t/2]."""
     s = choice_probabilities(design)
     n, k, t = design.annotators_per_type, s.shape[-1], design.tie
-    return n * ((k - 1) * s * (1 - t / 2) + (1 - s) * t / 2)
+    rest = (1 - s) * (k - 2) / 2 if design.rest_tied else 0.0
+    return n * ((k - 1) * s * (1 - t / 2) + (1 - s) * t / 2 + rest)
 
 
 def _sum_law(p_pos, p_zero, p_neg, n: int) -> np.ndarray:
@@ -137,7 +139,7 @@ def all_present_bound(design: PlantedDesign) -> float:
 def unanimity_tolerance(design: PlantedDesign, z: float = 4.0) -> float:
     """z standard deviations of the sampled unanimous share (bound of the module docstring)."""
     q = unanimity_probability(design)
-    sd = np.sqrt(q * (1 - q))
+    sd = np.sqrt(np.clip(q * (1 - q), 0.0, None))
     return float(z * np.sqrt((sd.sum(1) ** 2).sum()) / q.size)
 
 
@@ -169,6 +171,10 @@ def _prompt_text(p: int, x: int) -> str:
     return f"Planted prompt {p} (context {x}): which answer do you prefer?"
 
 
+def _prompts(design: PlantedDesign) -> np.ndarray:
+    return np.asarray([_prompt_text(p, x) for p, x in enumerate(design.contexts)], dtype=object)
+
+
 # ---------------------------------------------------------------- writers, one per real schema
 def write_multipref(design: PlantedDesign, path) -> Path:
     """MultiPref JSONL: one row per (prompt, pair), ``normal_worker_annotations`` for the first type and
@@ -197,5 +203,138 @@ def write_multipref(design: PlantedDesign, path) -> Path:
     return path
 
 
-WRITERS = {"multipref": write_multipref}
-TYPE_ATTRIBUTE = {"multipref": "worker_type"}
+def write_community_alignment(design: PlantedDesign, path) -> Path:
+    """Community Alignment CSV: one row per annotator conversation (first turn only), the four
+    candidates in a per-row random order as ``first_turn_response_a..d``, the chosen one's letter in
+    ``first_turn_preferred_response``, the type in ``annotator_political``. Needs k = 4 and no ties."""
+    ids = design.response_ids()
+    if ids.shape[1] != 4 or design.tie:
+        raise ValueError("Community Alignment is best-of-4 without ties: give 4 responses per prompt and tie=0")
+    rng = np.random.default_rng(design.seed + 1)
+    p_n, u_n, n = len(ids), len(design.types), design.annotators_per_type
+    top = np.argmax(design.rewards()[:, :, None, :] + np.random.default_rng(design.seed).gumbel(size=(p_n, u_n, n, 4)),
+                    axis=-1).ravel()
+    prompt = np.repeat(np.arange(p_n), u_n * n)
+    kind = np.tile(np.repeat(np.arange(u_n), n), p_n)
+    perm = np.argsort(rng.random((len(top), 4)), axis=1)                     # letter -> local response
+    text = np.char.add("response ", ids[prompt[:, None], perm])
+    letter = np.argmax(perm == top[:, None], axis=1)
+    frame = pd.DataFrame({
+        "conversation_id": np.char.add("c", np.arange(len(top)).astype(str)),
+        "annotator_id": np.char.add("ann", np.arange(len(top)).astype(str)),
+        "annotator_political": np.asarray(design.type_names, dtype=object)[kind],
+        "first_turn_prompt": _prompts(design)[prompt],
+        **{f"first_turn_response_{x}": text[:, c] for c, x in enumerate("abcd")},
+        "first_turn_preferred_response": np.char.add("response_", np.asarray(list("abcd"))[letter]),
+    })
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(path, index=False)
+    return path
+
+
+def write_collective_alignment(design: PlantedDesign, folder) -> Path:
+    """collective-alignment-1: ``comparisons.jsonl`` (one row per prompt, responses A.. and every
+    assessment, the ranking ``<chosen>`` > the others tied, e.g. ``C>A=B=D``) and ``annotators.jsonl``
+    (``demographics.political``: the type). Returns the comparisons file. Needs tie=0."""
+    if design.tie:
+        raise ValueError("collective-alignment rankings are written as chosen > the rest tied: give tie=0")
+    j = sample(design)
+    ids, pids = design.response_ids(), prompt_ids(design)
+    k = ids.shape[1]
+    letters = np.asarray(list("ABCD"[:k]))
+    chosen = np.where(j["label"].to_numpy() == "a", j["i"].to_numpy(), j["j"].to_numpy())
+    one = j.assign(chosen=chosen).drop_duplicates("annotator")
+    rank = [f"{letters[c]}>" + "=".join(letters[letters != letters[c]]) for c in one["chosen"]]
+    one = one.assign(ranking=rank, aid=np.char.add("rater", one["annotator"].astype(str).to_numpy()))
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    by_prompt = one.groupby("prompt")
+    with (folder / "comparisons.jsonl").open("w", encoding="utf-8") as fh:
+        for p, grp in by_prompt:
+            fh.write(json.dumps({
+                "prompt_id": pids[p],
+                "prompt": {"id": pids[p], "messages": [{"role": "user", "content": _prompts(design)[p]}]},
+                "responses": [{"response_index": str(letters[c]),
+                               "messages": [{"role": "assistant", "content": f"response {ids[p, c]}"}]}
+                              for c in range(k)],
+                "metadata": {"assessments": [{"annotator_id": a, "ranking_blocks": {"world": [{"ranking": r}]}}
+                                             for a, r in zip(grp["aid"], grp["ranking"])]}}) + "\n")
+    with (folder / "annotators.jsonl").open("w", encoding="utf-8") as fh:
+        for a, t in zip(one["aid"], one["type"]):
+            fh.write(json.dumps({"annotator_id": a, "demographics": {"political": design.type_names[t]}}) + "\n")
+    return folder / "comparisons.jsonl"
+
+
+def recovered(result: dict, table) -> dict:
+    """The report's per-prompt r̄ and NBC tops, keyed by prompt text and named by response text
+    (adapters give their own ids), and its unanimous share among pairs judged by every type."""
+    f = table.frame
+    pid = f["prompt_id"].astype(str)
+    text = (dict(zip(zip(pid, f["response_a_id"]), f["response_a"]))
+            | dict(zip(zip(pid, f["response_b_id"]), f["response_b"])))
+    prompt = dict(zip(pid, f["prompt"]))
+    rows = result["nbc_vs_average"]["prompts"]
+    out = {key: {prompt[p]: text[(p, t)] for p, t in zip(rows["prompt_id"], rows[key])}
+           for key in ("rbar_top", "nbc_top")}
+    out["top_differs"] = {p: out["rbar_top"][p] != out["nbc_top"][p] for p in out["rbar_top"]}
+    by_k = result["feasibility"]["unanimous_by_types"]
+    out["unanimous_share"] = by_k[-1]["share"]
+    out["pairs_with_every_type"] = by_k[-1]["pairs"]
+    return out
+
+
+def truth_by_text(design: PlantedDesign, truth: dict) -> dict:
+    """:func:`planted_truth`'s per-prompt entries keyed by prompt text, responses named by text."""
+    name = {pid: _prompt_text(p, design.contexts[p]) for p, pid in enumerate(prompt_ids(design))}
+    out = dict(truth)
+    for key in ("rbar_top", "nbc_top", "true_rbar_top", "true_nbc_top"):
+        out[key] = {name[p]: f"response {v}" for p, v in truth[key].items()}
+    out["top_differs"] = {name[p]: v for p, v in truth["top_differs"].items()}
+    return out
+
+
+def check(design: PlantedDesign, result: dict, table) -> list[str]:
+    """Every planted quantity the report misses (empty when it recovers them all)."""
+    truth = truth_by_text(design, planted_truth(design))
+    got = recovered(result, table)
+    bad = []
+    n_pairs = len(design.contexts) * len(design.offsets[0]) * (len(design.offsets[0]) - 1) // 2
+    if got["pairs_with_every_type"] != n_pairs:
+        bad.append(f"pairs judged by every type: {got['pairs_with_every_type']}, planted {n_pairs}")
+    if abs(got["unanimous_share"] - truth["unanimous_share"]) > truth["unanimous_tolerance"]:
+        bad.append(f"unanimous share {got['unanimous_share']:.4f}, planted {truth['unanimous_share']:.4f} "
+                   f"± {truth['unanimous_tolerance']:.4f}")
+    for key in ("rbar_top", "nbc_top", "top_differs"):
+        for p, v in truth[key].items():
+            if got[key].get(p) != v:
+                bad.append(f"{key} of {p!r}: {got[key].get(p)!r}, planted {v!r}")
+    return bad
+
+
+#: Designs whose planted r̄ and NBC tops the estimator recovers at their sample size in 40 of 40
+#: simulated replicates (found by search): MultiPref and Community Alignment have four prompts with
+#: r̄'s top != NBC's top, then four where they agree. Rankings written as "chosen > the rest tied"
+#: flatten the types' win shares, and no such design was found with robust disagreements there:
+#: collective-alignment's planted prompts all agree (the check then asserts that none differs).
+DESIGNS = {
+    "multipref": PlantedDesign(
+        contexts=(26, 39, 9, 38, 2, 16, 9, 21),
+        offsets=((-8, -4, -3, 10), (-12, -4, -3, 10), (-12, -4, -3, 10), (-16, -8, -3, 10),
+                 (-10, -3, -2, -1), (-10, -3, -2, -1), (1, 2, 3, 10), (-10, -4, -2, -1)),
+        types=(0, 2), type_names=("normal", "expert"), annotators_per_type=1000, tie=0.15),
+    "community_alignment": PlantedDesign(
+        contexts=(39, 13, 6, 17, 24, 10, 22, 32),
+        offsets=((-16, -15, -3, 10), (-10, 4, 15, 16), (-10, 4, 15, 16), (-10, 4, 15, 16),
+                 (-16, 10, 15, 16), (-16, 10, 15, 16), (-16, 10, 15, 16), (-16, -15, -9, 16)),
+        annotators_per_type=1000),
+    "collective_alignment": PlantedDesign(
+        contexts=(6, 1, 29, 14), offsets=((-16, -15, -14, 6), (-16, -15, -14, 5), (-16, -15, -14, 5), (-5, 14, 15, 16)),
+        annotators_per_type=1000, rest_tied=True),
+}
+WRITERS = {"multipref": write_multipref, "community_alignment": write_community_alignment,
+           "collective_alignment": write_collective_alignment}
+TYPE_ATTRIBUTE = {"multipref": "worker_type", "community_alignment": "annotator_political",
+                  "collective_alignment": "political"}
+FILE_NAME = {"multipref": "multipref.jsonl", "community_alignment": "community_alignment.csv",
+             "collective_alignment": "collective_alignment"}
