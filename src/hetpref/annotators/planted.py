@@ -13,7 +13,8 @@ Planted quantities (:func:`planted_truth`), computed exactly from the rewards, w
 
 - the unanimous share: on pair (i, j) one annotator of type u gives +1 (i preferred) w.p.
   (1−t)s_i, −1 w.p. (1−t)s_j, and 0 otherwise (a tie, or the pair not shown); the type's label is
-  the sign of the sum over its n annotators, whose exact law is an n-fold convolution; P(unanimous)
+  the sign of the sum over its n annotators, whose exact law is binomial given the number of
+  nonzero signs (:func:`_sign_law`); P(unanimous)
   = Π_u P(sum_u > 0) + Π_u P(sum_u < 0). ``all_present_bound`` bounds the probability that some type
   never judged some pair (then the report's denominators differ from all pairs). The sampling
   tolerance (:func:`unanimity_tolerance`) bounds the share's variance: prompts are independent;
@@ -106,16 +107,18 @@ def expected_counts(design: PlantedDesign) -> np.ndarray:
     return n * ((k - 1) * s * (1 - t / 2) + (1 - s) * t / 2 + rest)
 
 
-def _sum_law(p_pos, p_zero, p_neg, n: int) -> np.ndarray:
-    """Exact law of the sum of n iid signs, [..., 2n+1] over values −n..n."""
-    step = np.stack([p_neg, p_zero, p_pos], -1)
-    law = np.ones(p_pos.shape + (1,))
-    for _ in range(n):                                    # n convolutions (annotators), not judgements
-        out = np.zeros(law.shape[:-1] + (law.shape[-1] + 2,))
-        for v in range(3):
-            out[..., v: v + law.shape[-1]] += law * step[..., v: v + 1]
-        law = out
-    return law
+def _sign_law(p_pos, p_neg, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(P(sum > 0), P(sum < 0)) for the sum of n iid signs (+1 w.p. p_pos, −1 w.p. p_neg, else 0),
+    exactly: given m = #nonzero ~ Bin(n, p_pos + p_neg), #positive ~ Bin(m, p_pos / (p_pos + p_neg))."""
+    from scipy.stats import binom
+
+    m = np.arange(n + 1)
+    nz = p_pos + p_neg
+    w = binom.pmf(m, n, nz[..., None])                                        # P(m nonzero)
+    r = np.where(nz > 0, p_pos / np.where(nz > 0, nz, 1.0), 0.5)[..., None]
+    pos = (w * binom.sf(m // 2, m, r)).sum(-1)                                 # #positive > m/2
+    neg = (w * binom.cdf((m - 1) // 2, m, r)).sum(-1)                          # #positive < m/2
+    return pos, neg
 
 
 def unanimity_probability(design: PlantedDesign) -> np.ndarray:
@@ -124,8 +127,7 @@ def unanimity_probability(design: PlantedDesign) -> np.ndarray:
     n, t = design.annotators_per_type, design.tie
     i, j = np.triu_indices(s.shape[-1], 1)
     si, sj = s[..., i], s[..., j]                                             # [P, U, C]
-    law = _sum_law((1 - t) * si, 1 - (1 - t) * (si + sj), (1 - t) * sj, n)
-    pos, neg = law[..., n + 1:].sum(-1), law[..., :n].sum(-1)
+    pos, neg = _sign_law((1 - t) * si, (1 - t) * sj, n)
     return pos.prod(1) + neg.prod(1)
 
 
