@@ -43,8 +43,6 @@ class HubSpec:
     split: str = "train"
     data_files: str | None = None
 
-    def file_urls(self) -> list[str]:
-        return [f"https://huggingface.co/datasets/{self.hub_id}/blob/{self.revision}/{f}" for f in self.files]
 
 
 def is_hub_id(source) -> bool:
@@ -59,12 +57,14 @@ def _offline() -> bool:
 
 
 def offline_message(spec: HubSpec, reason: str) -> str:
-    files = ", ".join(spec.file_urls() if spec.revision else
-                      [f"https://huggingface.co/datasets/{spec.hub_id}/blob/main/{f}" for f in spec.files])
-    return (f"{spec.hub_id} (revision {spec.revision}) cannot be loaded: {reason}. Without network, "
-            f"download {files} on a machine that has it, place the file in a local folder (for example "
-            f"data/{spec.hub_id.split('/')[-1]}/{Path(spec.files[0]).name}) and pass that file's path as the "
-            "source instead of the hub id.")
+    rev = spec.revision or "main"
+    files = ", ".join(f"https://huggingface.co/datasets/{spec.hub_id}/blob/{rev}/{f}" for f in spec.files)
+    first = Path(spec.files[0]).name
+    where = f"data/{spec.hub_id.split('/')[-1]}/{first}"
+    pinned = f"revision {spec.revision}" if spec.revision else "no pinned revision: pass revision= online"
+    return (f"{spec.hub_id} ({pinned}) cannot be loaded: {reason}. Without network, download {files} on a "
+            f"machine that has it, place {'the files in one local folder' if len(spec.files) > 1 else 'it'} (for "
+            f"example {where}) and pass the path of {first} as the source instead of the hub id.")
 
 
 def load_hub(spec: HubSpec) -> pd.DataFrame:

@@ -30,7 +30,7 @@ from ..table import AnnotatorDataError, JudgementTable, make_table
 from ._common import log, pick_attributes
 
 # No commit of this repository was confirmed when this adapter was written: pass revision= to pin one.
-HUB = HubSpec("openai/collective-alignment-1", None, ("comparisons.jsonl",), config="comparisons")
+HUB = HubSpec("openai/collective-alignment-1", None, ("comparisons.jsonl", "annotators.jsonl"), config="comparisons")
 HUB_ANNOTATORS = HubSpec("openai/collective-alignment-1", None, ("annotators.jsonl",), config="annotators")
 LETTERS = ("A", "B", "C", "D")
 RANKING = re.compile(r"^\s*[A-D](\s*[>=]\s*[A-D])*\s*$")
