@@ -11,8 +11,6 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from importlib import resources
-from pathlib import Path
 
 import yaml
 
@@ -22,19 +20,10 @@ log = logging.getLogger("hetpref.inspect")
 EXIT_INPUT = 2
 
 
-def fixture_path(dataset: str) -> Path:
-    """The shipped fixture of adapter ``dataset``: the one data file (or ``datasets`` folder) in
-    ``hetpref/annotators/fixtures/<dataset>/``."""
-    root = Path(str(resources.files("hetpref.annotators") / "fixtures"))
-    folder = root / dataset
-    if not folder.is_dir():
-        known = sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
-        raise InputError(f"--example {dataset!r}: no shipped fixture of that name; expected one of {known}")
-    entries = sorted(p for p in folder.iterdir() if p.name not in ("README.md",) and not p.name.startswith("."))
-    data = [p for p in entries if p.is_dir() or p.suffix in (".jsonl", ".json", ".csv", ".parquet")]
-    if len(data) != 1:
-        raise InputError(f"fixture folder {folder.name!r} holds {len(data)} data entries; expected exactly one")
-    return data[0]
+#: The type attribute ``--example`` uses when none is given (HelpSteer3 has no annotator attributes).
+EXAMPLE_TYPE_ATTRIBUTE = {"multipref": "worker_type", "community_alignment": "annotator_political",
+                          "collective_alignment": "age_group", "prism": "age", "helpsteer3": None,
+                          "generic": "rater_group"}
 
 
 def _options(pairs) -> dict:
@@ -64,7 +53,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def run_inspect(args) -> dict:
-    from hetpref.annotators.adapters import ADAPTERS, read
+    from hetpref.annotators.adapters import ADAPTERS, FIXTURE_FILES, GENERIC_FIXTURE_OPTIONS, fixture, read
     from hetpref.annotators.diagnostics import inspect_table
     from hetpref.annotators.report import write_report
 
@@ -73,14 +62,25 @@ def run_inspect(args) -> dict:
         raise InputError("--format is required with --input; expected one of " + ", ".join(sorted(ADAPTERS)))
     if name not in ADAPTERS:
         raise InputError(f"--format {name!r}: unknown adapter; expected one of {sorted(ADAPTERS)}")
-    source = fixture_path(args.example) if args.example else args.input
-    table = read(name, source, **_options(args.option))
+    options = _options(args.option)
+    if args.example:
+        if args.example not in FIXTURE_FILES:
+            raise InputError(f"--example {args.example!r}: no shipped fixture; expected one of {sorted(FIXTURE_FILES)}")
+        source = fixture(args.example)
+        if args.example == "generic":
+            options = {**GENERIC_FIXTURE_OPTIONS, **options}
+    else:
+        source = args.input
+    table = read(name, source, **options)
     attribute = args.type_attribute
     if attribute is None:
-        if len(table.attributes) != 1:
+        if args.example:
+            attribute = EXAMPLE_TYPE_ATTRIBUTE.get(args.example)
+        elif len(table.attributes) == 1:
+            attribute = table.attributes[0]
+        elif table.attributes:
             raise InputError(f"{table.source}: --type-attribute is required; the table's annotator attributes are "
                              f"{list(table.attributes)}")
-        attribute = table.attributes[0]
     result = inspect_table(table, attribute, seed=args.seed)
     paths = write_report(result, args.out)
     log.info("wrote %s, %s and %d figure file(s)", paths["report"], paths["json"], len(paths["figures"]))
@@ -94,7 +94,7 @@ def main(argv=None) -> int:
     try:
         if args.command == "inspect":
             run_inspect(args)
-    except (InputError, OSError) as exc:
+    except (InputError, OSError, ValueError, TypeError) as exc:  # a bad input or option: one message, no traceback
         print(f"hetpref {args.command}: {exc}", file=sys.stderr)
         return EXIT_INPUT
     return 0

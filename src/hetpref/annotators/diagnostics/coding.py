@@ -40,15 +40,23 @@ class Coded:
         return len(self.type_names)
 
 
-def encode(table, type_attribute: str) -> Coded:
+#: The single type of a table inspected without a type attribute.
+NO_TYPE = "(all annotators)"
+
+
+def encode(table, type_attribute: str | None) -> Coded:
     """Code ``table`` (a JudgementTable) under ``type_attribute``; one clear error when the attribute
-    is not one of the table's annotator attributes or has fewer than two values."""
+    is not one of the table's annotator attributes or has fewer than two values. Without a type
+    attribute (None) every annotator has the one type :data:`NO_TYPE`."""
     f = table.frame
-    if type_attribute not in table.attributes:
+    if type_attribute is None:
+        types, type_names = np.zeros(len(f), dtype=np.int64), pd.Index([NO_TYPE])
+    elif type_attribute not in table.attributes:
         raise InputError(f"{table.source}: the type attribute {type_attribute!r} is not an annotator attribute of "
                          f"this table; expected one of {list(table.attributes)}")
-    types, type_names = pd.factorize(f[type_attribute].astype(str), sort=True)
-    if len(type_names) < 2:
+    else:
+        types, type_names = pd.factorize(f[type_attribute].astype(str), sort=True)
+    if type_attribute is not None and len(type_names) < 2:
         raise InputError(f"{table.source}: the type attribute {type_attribute!r} has one value only "
                          f"({list(type_names)}); types need at least two values")
     labels = f["label"].astype(object)

@@ -45,15 +45,19 @@ def _view_status(name: str, build) -> dict:
     return {"view": name, "allowed": True, "rows": int(len(view)), "reason": ""}
 
 
-def view_statuses(table, type_attribute: str, seed: int = 0) -> list[dict]:
+def view_statuses(table, type_attribute: str | None, seed: int = 0) -> list[dict]:
     """Whether each of the three views builds on ``table``, with its row count or the refusal."""
     from hetpref.annotators import views
 
-    return [
-        _view_status("anonymous", lambda: views.anonymous_view(table, seed=seed)),
-        _view_status("same_annotator_pairs", lambda: views.same_annotator_pairs(table, seed=seed)),
-        _view_status("per_type", lambda: views.per_type_view(table, type_attribute, seed=seed)),
-    ]
+    out = [_view_status("anonymous", lambda: views.anonymous_view(table, seed=seed)),
+           _view_status("same_annotator_pairs", lambda: views.same_annotator_pairs(table, seed=seed))]
+    if type_attribute is None:
+        why = f"no type attribute given (the table's annotator attributes: {list(table.attributes) or 'none'})"
+        log.info("view per_type not built: %s", why)
+        out.append({"view": "per_type", "allowed": False, "rows": 0, "reason": why})
+    else:
+        out.append(_view_status("per_type", lambda: views.per_type_view(table, type_attribute, seed=seed)))
+    return out
 
 
 def feasibility(table, coded: Coded, type_attribute: str, seed: int = 0, with_views: bool = True) -> dict:
