@@ -205,10 +205,14 @@ def write_multipref(design: PlantedDesign, path) -> Path:
     return path
 
 
-def write_community_alignment(design: PlantedDesign, path) -> Path:
+def write_community_alignment(design: PlantedDesign, path, annotators_per_type: int | None = None) -> Path:
     """Community Alignment CSV: one row per annotator conversation (first turn only), the four
     candidates in a per-row random order as ``first_turn_response_a..d``, the chosen one's letter in
-    ``first_turn_preferred_response``, the type in ``annotator_political``. Needs k = 4 and no ties."""
+    ``first_turn_preferred_response``, the type in ``annotator_political``. Needs k = 4 and no ties.
+
+    By default every conversation has its own annotator; ``annotators_per_type`` = M reuses M
+    annotator ids per type, conversation a of prompt p going to annotator (p·n + a) mod M (so one
+    annotator never sees a prompt twice while n <= M)."""
     ids = design.response_ids()
     if ids.shape[1] != 4 or design.tie:
         raise ValueError("Community Alignment is best-of-4 without ties: give 4 responses per prompt and tie=0")
@@ -223,7 +227,7 @@ def write_community_alignment(design: PlantedDesign, path) -> Path:
     letter = np.argmax(perm == top[:, None], axis=1)
     frame = pd.DataFrame({
         "conversation_id": np.char.add("c", np.arange(len(top)).astype(str)),
-        "annotator_id": np.char.add("ann", np.arange(len(top)).astype(str)),
+        "annotator_id": np.char.add("ann", _annotator_ids(design, annotators_per_type).astype(str)),
         "annotator_political": np.asarray(design.type_names, dtype=object)[kind],
         "first_turn_prompt": _prompts(design)[prompt],
         **{f"first_turn_response_{x}": text[:, c] for c, x in enumerate("abcd")},
@@ -233,6 +237,16 @@ def write_community_alignment(design: PlantedDesign, path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     frame.to_csv(path, index=False)
     return path
+
+
+def _annotator_ids(design: PlantedDesign, per_type: int | None) -> np.ndarray:
+    p_n, u_n, n = len(design.contexts), len(design.types), design.annotators_per_type
+    if per_type is None:
+        return np.arange(p_n * u_n * n)
+    if per_type < n:
+        raise ValueError(f"annotators_per_type={per_type} < {n} conversations per type and prompt")
+    p, u, a = np.meshgrid(np.arange(p_n), np.arange(u_n), np.arange(n), indexing="ij")
+    return (u * per_type + (p * n + a) % per_type).ravel()
 
 
 def write_collective_alignment(design: PlantedDesign, folder) -> Path:
