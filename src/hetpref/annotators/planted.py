@@ -282,6 +282,31 @@ def write_collective_alignment(design: PlantedDesign, folder) -> Path:
     return folder / "comparisons.jsonl"
 
 
+def write_generic(design: PlantedDesign, path) -> Path:
+    """A CSV of one judgement per row in the generic adapter's shipped-fixture column names
+    (:data:`READ_OPTIONS` ``["generic"]``): each row shows the pair in a random order, ``winner`` 1, 2 or 0."""
+    j = sample(design)
+    ids = design.response_ids()
+    rng = np.random.default_rng(design.seed + 2)
+    flip = rng.random(len(j)) < 0.5
+    first = np.where(flip, j["j"], j["i"])
+    second = np.where(flip, j["i"], j["j"])
+    lab = j["label"].to_numpy()
+    winner = np.where(lab == "tie", 0, np.where((lab == "a") ^ flip, 1, 2))
+    p = j["prompt"].to_numpy()
+    frame = pd.DataFrame({"question_id": np.asarray(prompt_ids(design), dtype=object)[p],
+                          "question": _prompts(design)[p],
+                          "answer_1": np.char.add("response ", ids[p, first]),
+                          "answer_2": np.char.add("response ", ids[p, second]),
+                          "rater": np.char.add("rater", j["annotator"].to_numpy().astype(str)),
+                          "rater_group": np.asarray(design.type_names, dtype=object)[j["type"].to_numpy()],
+                          "winner": winner, "confidence": 1})
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(path, index=False)
+    return path
+
+
 def recovered(result: dict, table) -> dict:
     """The report's per-prompt r̄ and NBC tops, keyed by prompt text and named by response text
     (adapters give their own ids), and its unanimous share among pairs judged by every type."""
@@ -348,9 +373,15 @@ DESIGNS = {
         contexts=(6, 1, 29, 14), offsets=((-16, -15, -14, 6), (-16, -15, -14, 5), (-16, -15, -14, 5), (-5, 14, 15, 16)),
         annotators_per_type=1000, rest_tied=True),
 }
+DESIGNS["generic"] = DESIGNS["multipref"]
 WRITERS = {"multipref": write_multipref, "community_alignment": write_community_alignment,
-           "collective_alignment": write_collective_alignment}
+           "collective_alignment": write_collective_alignment, "generic": write_generic}
 TYPE_ATTRIBUTE = {"multipref": "worker_type", "community_alignment": "annotator_political",
-                  "collective_alignment": "political"}
+                  "collective_alignment": "political", "generic": "rater_group"}
 FILE_NAME = {"multipref": "multipref.jsonl", "community_alignment": "community_alignment.csv",
-             "collective_alignment": "collective_alignment"}
+             "collective_alignment": "collective_alignment", "generic": "judgements.csv"}
+#: The options each adapter reads planted data with (the generic adapter needs its column mapping).
+READ_OPTIONS = {"generic": {
+    "columns": {"prompt_id": "question_id", "prompt": "question", "response_a": "answer_1", "response_b": "answer_2",
+                "annotator_id": "rater", "label": "winner", "strength": "confidence"},
+    "labels": {"1": "a", "2": "b", "0": "tie"}, "attributes": ["rater_group"]}}
