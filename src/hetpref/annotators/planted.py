@@ -311,10 +311,11 @@ def recovered(result: dict, table) -> dict:
     """The report's per-prompt r̄ and NBC tops, keyed by prompt text and named by response text
     (adapters give their own ids), and its unanimous share among pairs judged by every type."""
     f = table.frame
-    pid = f["prompt_id"].astype(str)
-    text = (dict(zip(zip(pid, f["response_a_id"]), f["response_a"]))
-            | dict(zip(zip(pid, f["response_b_id"]), f["response_b"])))
-    prompt = dict(zip(pid, f["prompt"]))
+    sides = [f[["prompt_id", f"response_{x}_id", f"response_{x}"]].set_axis(["p", "r", "text"], axis=1) for x in "ab"]
+    resp = pd.concat(sides).assign(p=lambda d: d["p"].astype(str)).drop_duplicates(["p", "r"])
+    text = dict(zip(zip(resp["p"], resp["r"]), resp["text"]))
+    first = f.drop_duplicates("prompt_id")
+    prompt = dict(zip(first["prompt_id"].astype(str), first["prompt"]))
     rows = result["nbc_vs_average"]["prompts"]
     out = {key: {prompt[p]: text[(p, t)] for p, t in zip(rows["prompt_id"], rows[key])}
            for key in ("rbar_top", "nbc_top")}
@@ -354,8 +355,9 @@ def check(design: PlantedDesign, result: dict, table) -> list[str]:
 
 
 #: Designs whose planted r̄ and NBC tops the estimator recovers at their sample size in 40 of 40
-#: simulated replicates (found by search): MultiPref and Community Alignment have four prompts with
-#: r̄'s top != NBC's top, then four where they agree. Rankings written as "chosen > the rest tied"
+#: simulated replicates (found by search; collective-alignment: 12 of 12 through the adapter at 400
+#: annotators per type): MultiPref and Community Alignment have four prompts with r̄'s top != NBC's
+#: top, then four where they agree. Rankings written as "chosen > the rest tied"
 #: flatten the types' win shares, and no such design was found with robust disagreements there:
 #: collective-alignment's planted prompts all agree (the check then asserts that none differs).
 DESIGNS = {
@@ -371,7 +373,7 @@ DESIGNS = {
         annotators_per_type=1000),
     "collective_alignment": PlantedDesign(
         contexts=(6, 1, 29, 14), offsets=((-16, -15, -14, 6), (-16, -15, -14, 5), (-16, -15, -14, 5), (-5, 14, 15, 16)),
-        annotators_per_type=1000, rest_tied=True),
+        annotators_per_type=400, rest_tied=True),
 }
 DESIGNS["generic"] = DESIGNS["multipref"]
 WRITERS = {"multipref": write_multipref, "community_alignment": write_community_alignment,
