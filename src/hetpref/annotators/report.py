@@ -88,7 +88,13 @@ def markdown(result: dict, max_prompts: int = 30) -> str:
               ag["all_annotators"]["ratings"], ag["all_annotators"]["reason"])]
     lines += _table(["alpha", "value", "units", "ratings", "note"], rows)
     s = nb["summary"]
-    lines += ["", "## NBC vs average reward", ""]
+    lines += ["", "## NBC vs average reward", "",
+              "Per prompt and type, each judgement's winner counts as one choice (a tie: half to each response); "
+              "Luce–Shepard rewards r_u = log P_u (pseudocount "
+              f"{_fmt(s.get('pseudocount'), 2)}), a type's weight p(u) its share of the prompt's judgements, "
+              "NBC under uniform μ (docs/spec.md §3, §6). For best-of-k data this is the types' choice model; for "
+              "other designs r_u is the log of the type's win share, a monotone transform of its preference strength.",
+              ""]
     lines += _table(["quantity", "value"], [
         ("prompts analysed", s["prompts_analysed"]),
         *[(f"skipped: {k.replace('_', ' ')}", v) for k, v in s["skipped"].items()],
