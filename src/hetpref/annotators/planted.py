@@ -354,22 +354,24 @@ def check(design: PlantedDesign, result: dict, table) -> list[str]:
     return bad
 
 
-#: Designs whose planted r̄ and NBC tops the estimator recovers at their sample size in 40 of 40
-#: simulated replicates (found by search; collective-alignment: 12 of 12 through the adapter at 400
-#: annotators per type): MultiPref and Community Alignment have four prompts with r̄'s top != NBC's
-#: top, then four where they agree. Rankings written as "chosen > the rest tied"
-#: flatten the types' win shares, and no such design was found with robust disagreements there:
-#: collective-alignment's planted prompts all agree (the check then asserts that none differs).
+#: Designs whose planted r̄ and NBC tops the estimator recovers at their sample size (found by a
+#: search over response sets, then re-simulated on fresh seeds: each prompt's tops are recovered in
+#: 97-100 % of seeds, all eight at once in about 90 %; the planted test uses seed 0, where they are;
+#: collective-alignment: 12 of 12 seeds through the adapter at 400 annotators per type). MultiPref and
+#: Community Alignment have four prompts with r̄'s top != NBC's top, then four where they agree.
+#: Rankings written as "chosen > the rest tied" flatten the types' win shares, and no design with
+#: robust disagreements was found there: collective-alignment's planted prompts all agree (the
+#: check then asserts that none differs).
 DESIGNS = {
     "multipref": PlantedDesign(
         contexts=(26, 39, 9, 38, 2, 16, 9, 21),
-        offsets=((-8, -4, -3, 10), (-12, -4, -3, 10), (-12, -4, -3, 10), (-16, -8, -3, 10),
-                 (-10, -3, -2, -1), (-10, -3, -2, -1), (1, 2, 3, 10), (-10, -4, -2, -1)),
+        offsets=((-10, 3, 4, 12), (-10, 3, 8, 16), (-10, 3, 12, 16), (-10, 4, 12, 16),
+                 (1, 2, 3, 10), (1, 2, 4, 10), (1, 2, 10, 16), (-10, -4, -3, -1)),
         types=(0, 2), type_names=("normal", "expert"), annotators_per_type=1000, tie=0.15),
     "community_alignment": PlantedDesign(
         contexts=(39, 13, 6, 17, 24, 10, 22, 32),
-        offsets=((-16, -15, -3, 10), (-10, 4, 15, 16), (-10, 4, 15, 16), (-10, 4, 15, 16),
-                 (-16, 10, 15, 16), (-16, 10, 15, 16), (-16, 10, 15, 16), (-16, -15, -9, 16)),
+        offsets=((-13, -10, 4, 16), (-16, -4, 10, 13), (-13, -10, 3, 16), (-16, -2, 10, 13),
+                 (-16, 10, 15, 16), (-15, 10, 15, 16), (-16, 9, 15, 16), (-16, -9, 15, 16)),
         annotators_per_type=1000),
     "collective_alignment": PlantedDesign(
         contexts=(6, 1, 29, 14), offsets=((-16, -15, -14, 6), (-16, -15, -14, 5), (-16, -15, -14, 5), (-5, 14, 15, 16)),
