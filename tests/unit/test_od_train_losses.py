@@ -1,0 +1,72 @@
+"""The LM trainer's three loss paths for own annotator data (docs/spec.md §4): DPO, the consistent
+loss with k types, and corrected DPO with a per-pair V̂ carried by the records through the
+collator into ``hetpref.losses.preference_loss``. Tiny Llama, a few steps."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+import hetpref.lm.trainer as lm_trainer
+from hetpref.lm.config import LMTrainConfig, loss_for
+from hetpref.lm.pairs import PairCollator, encode_records
+from hetpref.losses import preference_loss
+from tests.unit.test_lm_train import make_records, run
+
+torch.set_num_threads(1)
+
+
+def test_corrected_dpo_config_and_loss_for():
+    assert loss_for("dpo", "anonymous", LMTrainConfig(loss="corrected_dpo", correction_alpha=2.0)) == \
+        ("corrected_dpo", {"alpha": 2.0})
+    assert loss_for("dpo", "unanimous", LMTrainConfig(n_types=2)) == ("consistent", {"n_types": 2})
+    with pytest.raises(ValueError, match="correction_alpha must be ≥ 0"):
+        LMTrainConfig(loss="corrected_dpo", correction_alpha=-1.0)
+
+
+def test_collator_carries_the_variance_of_each_kept_pair(tok):
+    records = make_records(5)
+    for i, r in enumerate(records):
+        r["variance"] = 0.01 * (i + 1)
+    enc = encode_records(records, tok, 128)
+    batch = PairCollator(enc, tok.pad_token_id)([3, 0])
+    assert torch.allclose(batch["variance"], torch.tensor([0.04, 0.01]))
+    plain = encode_records(make_records(3), tok, 128)  # no variance field: no variance in the batch
+    assert plain.variance is None and "variance" not in PairCollator(plain, tok.pad_token_id)([0, 1])
+
+
+@pytest.mark.parametrize("dataset,loss,extra,want", [
+    ("anonymous", None, {}, ("dpo", {})),
+    ("unanimous", None, {"n_types": 2}, ("consistent", {"n_types": 2})),
+    ("anonymous", "corrected_dpo", {"correction_alpha": 0.5}, ("corrected_dpo", {"alpha": 0.5})),
+])
+def test_each_loss_path_calls_the_one_definition(monkeypatch, tok, tmp_path, dataset, loss, extra, want):
+    records = make_records(4)
+    variance = {r["id"]: 0.02 * (i + 1) for i, r in enumerate(records)}
+    if loss == "corrected_dpo":
+        for r in records:
+            r["variance"] = variance[r["id"]]
+    real, seen = lm_trainer.preference_loss, []
+
+    def spy(name, h, **params):
+        seen.append((name, {k: v for k, v in params.items() if k != "variance"}, params.get("variance"), h.detach()))
+        return real(name, h, **params)
+
+    monkeypatch.setattr(lm_trainer, "preference_loss", spy)
+    res = run(tok, tmp_path, f"{dataset}-{loss}", "dpo", dataset, records=records, loss=loss, **extra)
+    assert res.metrics["loss"] == want[0] and seen
+    for name, params, v, h in seen:
+        assert (name, params) == want
+        if loss == "corrected_dpo":
+            assert v is not None and v.shape == h.shape and bool((v > 0).all())
+            assert set(torch.round(v * 50).long().tolist()) <= {1, 2, 3, 4}  # the records' own values
+            # the loss the trainer got is the library's corrected DPO at α = 0.5 on that V̂
+            assert torch.allclose(real(name, h, variance=v, **params),
+                                  preference_loss("corrected_dpo", h, variance=v, alpha=0.5))
+        else:
+            assert v is None
+    assert all(torch.isfinite(torch.tensor(res.metrics["loss_history"])))
+
+
+def test_corrected_dpo_without_variance_is_one_clear_error(tok, tmp_path):
+    with pytest.raises(ValueError, match="needs a 'variance' field"):
+        run(tok, tmp_path, "no-variance", "dpo", "anonymous", records=make_records(4), loss="corrected_dpo")
