@@ -132,7 +132,8 @@ class VarianceModel:
 
 
 def _cell_keys(prompt_ids, response_ids) -> pd.Index:
-    return pd.Index(pd.Series(prompt_ids, dtype=str).to_numpy() + "\x1f" + pd.Series(response_ids, dtype=str).to_numpy())
+    prompts = pd.Series(prompt_ids, dtype=str).to_numpy()
+    return pd.Index(prompts + "\x1f" + pd.Series(response_ids, dtype=str).to_numpy())
 
 
 def _first_preferred(labels: pd.Series) -> tuple[np.ndarray, np.ndarray]:
