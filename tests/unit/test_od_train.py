@@ -10,8 +10,17 @@ import torch
 
 from hetpref.annotators.evaluate import heldout_metrics, split_annotators
 from hetpref.annotators.table import make_table
-from hetpref.annotators.train import (VarianceConfig, anonymous_records, corrected_records, fit_variance_model,
-                                      pair_variance, prompt_text, unanimous_records)
+from hetpref.annotators.train import (
+    VarianceConfig,
+    anonymous_records,
+    corrected_records,
+    fit_variance_model,
+    pair_variance,
+    per_type_labels,
+    prompt_text,
+    unanimous_records,
+)
+from hetpref.annotators.views import per_type_view, same_annotator_pairs
 
 torch.set_num_threads(1)
 
@@ -29,7 +38,8 @@ def planted_table(n_pairs=10, per_type=30, p=0.95, seed=0):
             rows.append(pd.DataFrame({
                 "prompt_id": [f"q{j}" for j in k], "prompt": [f"question {j}?" for j in k],
                 "response_a_id": "r1", "response_b_id": "r2",
-                "response_a": [f"answer one to {j}" for j in k], "response_b": [f"answer two {j} longer text" for j in k],
+                "response_a": [f"answer one to {j}" for j in k],
+                "response_b": [f"answer two {j} longer text" for j in k],
                 "annotator_id": f"{t}{i}", "label": np.where(wins, "a", "b"), "group": t,
                 "source_row": k + 1}))
     frame = pd.concat(rows, ignore_index=True)
@@ -37,20 +47,14 @@ def planted_table(n_pairs=10, per_type=30, p=0.95, seed=0):
 
 
 def same_pairs_of(table, seed=0):
-    """Same-annotator pairs in the view's columns: each annotator's judgements paired in a random order."""
-    f = table.frame.sample(frac=1.0, random_state=seed).sort_values("annotator_id", kind="stable")
-    f = f.assign(k=f.groupby("annotator_id").cumcount())
-    one, two = f[f.k % 2 == 0].reset_index(drop=True), f[f.k % 2 == 1].reset_index(drop=True)
-    return pd.DataFrame({"pair_id_1": one.pair_id, "pair_id_2": two.pair_id, "annotator_id": one.annotator_id,
-                         "label_1": one.label.astype(str), "label_2": two.label.astype(str)})
+    return same_annotator_pairs(table, seed=seed)
 
 
 def per_type_of(table, attr="group"):
-    """The per-type view's label columns by majority per (pair, type): +1 a, −1 b, 0 tie."""
-    f = table.frame.assign(v=table.frame["label"].astype(str).map({"a": 1, "b": -1, "tie": 0}))
-    lab = np.sign(f.pivot_table(index="pair_id", columns=attr, values="v", aggfunc="sum")).dropna()
-    lab.columns = [f"label_{c}" for c in lab.columns]
-    return lab.astype(int).reset_index()
+    """The per-type view's labels relative to (response_a, response_b), as the evaluation reads them."""
+    per = per_type_view(table, attr)
+    cols = [c for c in per.columns if c.startswith("label_")]
+    return pd.DataFrame(per_type_labels(per, table), columns=cols).assign(pair_id=per["pair_id"].to_numpy())
 
 
 def test_prompt_text_renders_conversations():
@@ -61,16 +65,23 @@ def test_prompt_text_renders_conversations():
 
 def test_unanimous_records_orient_towards_the_shared_winner():
     table = planted_table(per_type=3, p=1.0)
-    per = per_type_of(table)
+    per = per_type_view(table, "group")
     records, k = unanimous_records(per, table)
     assert k == 2 and len(records) == 5  # consensus half only: type y prefers b on the rest
     for r in records:
         assert r["chosen"].startswith("answer one") and r["rejected"].startswith("answer two")
-    flipped = per.assign(label_x=-per.label_x, label_y=-per.label_y)  # everyone prefers b: b is chosen
+    # labels relative to (a, b) (no chosen_id): everyone prefers b on the consensus half: b is chosen
+    a_rel = per_type_of(table)
+    flipped = a_rel.assign(label_x=-a_rel.label_x, label_y=-a_rel.label_y)
     records, _ = unanimous_records(flipped, table)
     assert len(records) == 5 and all(r["chosen"].startswith("answer two") for r in records)
     with pytest.raises(ValueError, match="no unanimous pair"):
-        unanimous_records(per.assign(label_x=0), table)
+        unanimous_records(a_rel.assign(label_x=0), table)
+    # the view's own orientation (chosen = b where all prefer b) leads to the same records
+    b_first = planted_table(per_type=3, p=1.0)
+    b_first.frame["label"] = b_first.frame["label"].map({"a": "b", "b": "a"})
+    records, _ = unanimous_records(per_type_view(b_first, "group"), b_first)
+    assert len(records) == 5 and all(r["chosen"].startswith("answer two") for r in records)
 
 
 def test_eq19_variance_separates_controversial_pairs():

@@ -104,8 +104,8 @@ def _block(correct: np.ndarray, len_win: np.ndarray, len_lose: np.ndarray, suffi
 def heldout_metrics(test_table, scores: pd.DataFrame, type_attribute: str,
                     per_type: pd.DataFrame | None = None) -> dict:
     """The metrics of the module docstring from a model's pair ``scores`` (:func:`score_pairs`) on the
-    test annotators' judgements; ``per_type``: the per-type view of the test table (None: refused,
-    unanimous figures NaN)."""
+    test annotators' judgements; ``per_type``: the per-type labels of the test table relative to
+    (response_a, response_b), ``pair_id`` + ``label_<type>`` (None or empty: unanimous figures NaN)."""
     j = test_table.frame[["pair_id", "label", type_attribute]].merge(scores, on="pair_id", how="inner")
     label = j["label"].astype(str).to_numpy()
     decided = label != "tie"
@@ -132,15 +132,16 @@ def heldout_metrics(test_table, scores: pd.DataFrame, type_attribute: str,
 
 
 def _unanimous(per_type: pd.DataFrame | None, scores: pd.DataFrame) -> dict:
+    """Agreement on the unanimous pairs of ``per_type``: ``pair_id`` and ``label_<type>`` columns
+    relative to (response_a, response_b) (:func:`hetpref.annotators.train.per_type_labels`)."""
     empty = np.zeros(0, dtype=bool)
-    if per_type is None:
+    if per_type is None or not len(per_type):
         return _block(empty, empty, empty, "unanimous")
     cols = [c for c in per_type.columns if str(c).startswith(LABEL_PREFIX)]
-    labels = per_type[cols].to_numpy(dtype=float)
+    labels = per_type[cols].to_numpy(dtype=float, na_value=np.nan)
     all_a, all_b = (labels == 1).all(axis=1), (labels == -1).all(axis=1)
     u = per_type.loc[all_a | all_b, ["pair_id"]].assign(a_wins=all_a[all_a | all_b]).merge(scores, on="pair_id")
     a_wins = u["a_wins"].to_numpy(dtype=bool)
     h = u["h"].to_numpy()
     la, lb = u["tokens_a"].to_numpy(), u["tokens_b"].to_numpy()
     return _block(np.where(a_wins, h > 0, h < 0), np.where(a_wins, la, lb), np.where(a_wins, lb, la), "unanimous")
-

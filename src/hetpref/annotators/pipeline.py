@@ -14,8 +14,17 @@ import pandas as pd
 
 from ..runtime import InputError
 from .evaluate import split_annotators
-from .train import (LOSSES, VarianceConfig, anonymous_records, corrected_records, fit_variance_model, prompt_text,
-                    unanimous_records)
+from .train import (
+    LABEL_PREFIX,
+    LOSSES,
+    VarianceConfig,
+    anonymous_records,
+    corrected_records,
+    fit_variance_model,
+    per_type_labels,
+    prompt_text,
+    unanimous_records,
+)
 
 log = logging.getLogger("hetpref.annotators.pipeline")
 
@@ -29,9 +38,9 @@ def fixture_source(adapter: str) -> Path:
     folder = Path(str(resources.files("hetpref.annotators") / "fixtures" / adapter))
     files = sorted(p for p in folder.glob("*") if p.is_file() and p.suffix in (".jsonl", ".json", ".csv", ".parquet"))
     if len(files) != 1:
-        raise InputError(f"own_data.source is null, so the shipped fixture of adapter {adapter!r} is read from {folder}; "
-                         f"expected one data file there, found {[p.name for p in files]}. Set own_data.source to "
-                         "your file.")
+        raise InputError(f"own_data.source is null, so the shipped fixture of adapter {adapter!r} is read from "
+                         f"{folder}; expected one data file there, found {[p.name for p in files]}. Set "
+                         "own_data.source to your file.")
     return files[0]
 
 
@@ -110,8 +119,10 @@ def prepare(table, out: dict, type_attribute: str, losses, views: dict, evaluati
     write_jsonl(out["test"], test_frame.to_dict("records"))
     try:
         test_per = V.per_type_view(test, type_attribute, multiple=multiple, missing=missing, seed=seed)
-        test_per[["pair_id", *[c for c in test_per.columns if str(c).startswith("label_")]]].to_csv(
-            out["test_per_type"], index=False)
+        labels = per_type_labels(test_per, test)  # relative to (response_a, response_b), as the scores
+        cols = [c for c in test_per.columns if str(c).startswith(LABEL_PREFIX)]
+        pd.DataFrame(labels, columns=cols).assign(pair_id=test_per["pair_id"].to_numpy())[
+            ["pair_id", *cols]].to_csv(out["test_per_type"], index=False)
         summary["n_test_per_type_pairs"] = len(test_per)
     except ViewRefused as exc:  # reported, not fatal: the per-type figures stand without it
         log.warning("held-out unanimous pairs: none (%s); the unanimous agreement is reported as NaN", exc)
@@ -169,9 +180,9 @@ def write_report(evaluations: list[dict], summary: dict, variance: dict, md_path
                   f"attributes; k labels from random anonymous raters filtered for unanimity bring back DPO's "
                   "NBC target.", ""]
     if variance:
-        lines += [f"Corrected DPO's V̂ (Eq. 19): {variance['latent_types'] if 'latent_types' in variance else variance['config']['latent_types']} "
-                  f"latent types fitted on {variance['n_fit_pairs']} same-annotator pairs; mean V̂ "
-                  f"{variance['variance_mean']:.4f}, max {variance['variance_max']:.4f}.", ""]
+        lines += [f"Corrected DPO's V̂ (Eq. 19): {variance['config']['latent_types']} latent types fitted on "
+                  f"{variance['n_fit_pairs']} same-annotator pairs; mean V̂ {variance['variance_mean']:.4f}, "
+                  f"max {variance['variance_max']:.4f}.", ""]
     head = ["loss", "seed", "all (prior)", *[f"{t} (prior)" for t in types], "worst type", "unanimous (prior, n)"]
     lines += ["## Agreement on held-out annotators", "",
               "Share of held-out judgements the model agrees with (h > 0 for the preferred response; ties in "

@@ -80,26 +80,39 @@ def type_columns(per_type: pd.DataFrame) -> list[str]:
     return cols
 
 
+def per_type_labels(per_type: pd.DataFrame, table) -> np.ndarray:
+    """The per-type view's labels relative to each pair's (response_a, response_b) of the table,
+    [pairs, types] floats: +1 a preferred, −1 b, 0 tie or undecided, NaN missing. The view writes its
+    labels relative to its own (chosen, rejected) (``chosen_id``); a frame without ``chosen_id`` is
+    taken as already relative to (a, b)."""
+    labels = per_type[type_columns(per_type)].to_numpy(dtype=float, na_value=np.nan)
+    if "chosen_id" not in per_type.columns:
+        return labels
+    a_ids = _pairs(table).loc[per_type["pair_id"], "response_a_id"].astype(str).to_numpy()
+    sign = np.where(per_type["chosen_id"].astype(str).to_numpy() == a_ids, 1.0, -1.0)
+    return labels * sign[:, None]
+
+
 def unanimous_records(per_type: pd.DataFrame, table) -> tuple[list[dict], int]:
-    """(records, k): the unanimous pairs of the per-type view oriented towards the response every
-    type preferred (its ``response_a`` where all labels are +1, ``response_b`` where all are −1),
-    and k, the number of types (the consistent loss's temperature, Eq. 20)."""
+    """(records, k): the unanimous pairs of the per-type view (every one of the k types labelled the
+    pair, all for the same response) oriented towards the response every type preferred, and k, the
+    number of types (the consistent loss's temperature, Eq. 20)."""
     cols = type_columns(per_type)
-    labels = per_type[cols].to_numpy(dtype=float)
+    labels = per_type_labels(per_type, table)
     all_a, all_b = (labels == 1).all(axis=1), (labels == -1).all(axis=1)
     keep = all_a | all_b
     log.info("per-type view: %d pairs, %d unanimous (%d for a, %d for b) over %d types %s; %d not unanimous "
-             "(a disagreement, a tie or an undecided type) are not used by the consistent loss", len(per_type),
-             int(keep.sum()), int(all_a.sum()), int(all_b.sum()), len(cols), cols, int((~keep).sum()))
+             "(a disagreement, a tie, an undecided or a missing type) are not used by the consistent loss",
+             len(per_type), int(keep.sum()), int(all_a.sum()), int(all_b.sum()), len(cols), cols, int((~keep).sum()))
     if not keep.any():
         raise ValueError(f"no unanimous pair among the {len(per_type)} pairs of the per-type view ({len(cols)} types): "
                          "nothing to train the consistent loss on")
-    rows = per_type.loc[keep, ["pair_id"]].assign(a_wins=all_a[keep])
-    pairs = _pairs(table).loc[rows["pair_id"]]
-    a_wins = rows["a_wins"].to_numpy()
+    ids = per_type["pair_id"].to_numpy()[keep]
+    pairs = _pairs(table).loc[ids]
+    a_wins = all_a[keep]
     chosen = np.where(a_wins, pairs["response_a"], pairs["response_b"])
     rejected = np.where(a_wins, pairs["response_b"], pairs["response_a"])
-    return _records(rows["pair_id"], pairs["prompt"], chosen, rejected), len(cols)
+    return _records(ids, pairs["prompt"], chosen, rejected), len(cols)
 
 
 # ----------------------------------------------------------------------------- Eq. 19's variance
