@@ -70,3 +70,18 @@ def test_each_loss_path_calls_the_one_definition(monkeypatch, tok, tmp_path, dat
 def test_corrected_dpo_without_variance_is_one_clear_error(tok, tmp_path):
     with pytest.raises(ValueError, match="needs a 'variance' field"):
         run(tok, tmp_path, "no-variance", "dpo", "anonymous", records=make_records(4), loss="corrected_dpo")
+
+
+def test_corrected_dpo_is_finite_at_an_lms_large_h():
+    """Summed log-probabilities make |h| of an LM reach hundreds of nats: the correction must stay
+    finite there (V = 0: no correction, not 0·∞), with a finite gradient; unchanged for small |h|."""
+    h = torch.tensor([-300.0, -90.0, -5.0, 0.3, 90.0, 300.0], requires_grad=True)
+    for v in (0.0, 0.1):
+        loss = preference_loss("corrected_dpo", h, variance=torch.full_like(h, v), alpha=1.0)
+        loss.sum().backward()
+        assert bool(torch.isfinite(loss).all()) and bool(torch.isfinite(h.grad).all()), (v, loss, h.grad)
+        h.grad = None
+    small = torch.tensor([-2.0, 0.5, 3.0])
+    s = torch.sigmoid(small)
+    want = -torch.log((s + 0.5 * (1 - 2 * s) * 0.05 / (s * (1 - s))).clamp(1e-6, 1 - 1e-6))
+    assert torch.allclose(preference_loss("corrected_dpo", small, variance=torch.full_like(small, 0.05)), want)
