@@ -73,7 +73,7 @@ def test_own_data_dry_run_with_the_profile_requests_the_gpus(tmp_path):
         lm_res.score_job(shape, "causal_lm", sizing["test_pairs"], 2, 512))
     jobs = [(wc, th, r) for rule, wc, th, r in _job_blocks(res.stdout) if rule == "own_data_train"]
     assert sorted(wc["loss"] for wc, _, _ in jobs) == sorted(LOSSES)
-    for wc, threads, r in jobs:
+    for _, threads, r in jobs:
         assert (int(r["gpu"]), int(r["nodes"]), int(r["cpus_per_gpu"]), threads) == (2, 1, 8, 16), r
         assert (int(r["mem_mb"]), int(r["runtime"])) == (est.mem_mb, est.runtime(1)), r
         assert int(r["mem_mb"]) > 2 * 16_000  # both processes hold the bf16 weights
