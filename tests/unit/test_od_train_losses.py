@@ -85,3 +85,33 @@ def test_corrected_dpo_is_finite_at_an_lms_large_h():
     s = torch.sigmoid(small)
     want = -torch.log((s + 0.5 * (1 - 2 * s) * 0.05 / (s * (1 - s))).clamp(1e-6, 1 - 1e-6))
     assert torch.allclose(preference_loss("corrected_dpo", small, variance=torch.full_like(small, 0.05)), want)
+
+
+def test_score_pairs_scores_as_trained(tok):
+    """Held-out scoring: h = score(a) − score(b) with the run's scoring; against the frozen base
+    (base_reference) a fresh LoRA (B = 0) is the base itself, so every h is 0: a tie, counted wrong."""
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from hetpref.annotators.evaluate import heldout_metrics, score_pairs
+    from hetpref.lm.models import add_lora, load_base_model
+    from tests.unit.test_lm_train import TINY
+
+    recs = make_records(6)
+    frame = pd.DataFrame({"pair_id": [r["id"] for r in recs], "prompt": [r["prompt"] for r in recs],
+                          "response_a": [r["chosen"] for r in recs], "response_b": [r["rejected"] for r in recs],
+                          "label": "a", "group": ["x", "y"] * 3})
+    table = SimpleNamespace(frame=frame)
+    model = add_lora(load_base_model("tiny", tok, "causal_lm", "float32", TINY, seed=0), 8, 32, 0.0, "causal_lm")
+    uniform = score_pairs(model, tok, table, max_length=128)
+    enc = encode_records(recs, tok, 128)
+    from hetpref.lm.evaluate import pair_scores
+
+    s_a, s_b = pair_scores(model, enc, "dpo", tok.pad_token_id)
+    assert torch.allclose(torch.tensor(uniform["h"].to_numpy()), (s_a - s_b).double(), atol=1e-5)
+    assert (uniform["tokens_a"] >= uniform["tokens_b"]).all()  # chosen is the longer response here
+    base = score_pairs(model, tok, table, scoring="base_reference", max_length=128)
+    assert (base["h"].abs() < 1e-5).all()
+    m = heldout_metrics(table, base.assign(h=0.0), "group")
+    assert m["agreement_all"] == 0.0 and m["n_all"] == 6
