@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
@@ -37,14 +37,12 @@ class HubSpec:
     downloads by hand, and the ``load_dataset`` arguments (config name, split, data_files)."""
 
     hub_id: str
-    revision: str
+    revision: str | None  # None: no commit confirmed here; the user passes revision= to pin one
     files: tuple[str, ...]
     config: str | None = None
     split: str = "train"
     data_files: str | None = None
 
-    def file_urls(self) -> list[str]:
-        return [f"https://huggingface.co/datasets/{self.hub_id}/blob/{self.revision}/{f}" for f in self.files]
 
 
 def is_hub_id(source) -> bool:
@@ -59,11 +57,14 @@ def _offline() -> bool:
 
 
 def offline_message(spec: HubSpec, reason: str) -> str:
-    files = ", ".join(spec.file_urls())
-    return (f"{spec.hub_id} (revision {spec.revision}) cannot be loaded: {reason}. Without network, "
-            f"download {files} on a machine that has it, place the file in a local folder (for example "
-            f"data/{spec.hub_id.split('/')[-1]}/{Path(spec.files[0]).name}) and pass that file's path as the "
-            "source instead of the hub id.")
+    rev = spec.revision or "main"
+    files = ", ".join(f"https://huggingface.co/datasets/{spec.hub_id}/blob/{rev}/{f}" for f in spec.files)
+    first = Path(spec.files[0]).name
+    where = f"data/{spec.hub_id.split('/')[-1]}/{first}"
+    pinned = f"revision {spec.revision}" if spec.revision else "no pinned revision: pass revision= online"
+    return (f"{spec.hub_id} ({pinned}) cannot be loaded: {reason}. Without network, download {files} on a "
+            f"machine that has it, place {'the files in one local folder' if len(spec.files) > 1 else 'it'} (for "
+            f"example {where}) and pass the path of {first} as the source instead of the hub id.")
 
 
 def load_hub(spec: HubSpec) -> pd.DataFrame:
@@ -71,6 +72,11 @@ def load_hub(spec: HubSpec) -> pd.DataFrame:
     :class:`SourceUnavailable` naming the file to place."""
     if _offline():
         raise SourceUnavailable(offline_message(spec, "HF_HUB_OFFLINE is set"))
+    if not spec.revision:
+        raise SourceUnavailable(
+            f"{spec.hub_id}: loading from the hub needs a pinned commit; pass revision=<40-hex commit> (see "
+            f"https://huggingface.co/datasets/{spec.hub_id}/commits/main), or download {', '.join(spec.files)} and "
+            "pass the local file instead.")
     import datasets
 
     try:
@@ -147,13 +153,13 @@ def load_local(path) -> pd.DataFrame:
                              "save_to_disk folder")
 
 
-def load(source, spec: HubSpec | None = None) -> tuple[pd.DataFrame, str]:
-    """Resolve ``source`` (a path, or a hub id when ``spec`` says where it lives) to (frame, name used
-    in error messages)."""
+def load(source, spec: HubSpec | None = None, revision: str | None = None) -> tuple[pd.DataFrame, str]:
+    """Resolve ``source`` (a path, or a hub id when ``spec`` says where it lives; ``revision``
+    overrides the pinned commit) to (frame, name used in error messages)."""
     if spec is not None and is_hub_id(source):
-        if str(source) != spec.hub_id:
-            spec = HubSpec(str(source), spec.revision, spec.files, spec.config, spec.split, spec.data_files)
-        return load_hub(spec), f"{spec.hub_id}@{spec.revision[:8]}"
+        spec = replace(spec, hub_id=str(source), revision=revision or spec.revision)
+        frame = load_hub(spec)
+        return frame, f"{spec.hub_id}@{spec.revision[:8]}" + (f"/{spec.config}" if spec.config else "")
     return load_local(source), str(source)
 
 

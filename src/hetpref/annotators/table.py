@@ -39,7 +39,7 @@ class AnnotatorDataError(InputError):
     def __init__(self, file, row, field: str, value, expected: str, more: str = ""):
         self.file, self.row, self.field, self.value, self.expected = str(file), row, field, value, expected
         where = f"{file}, row {row}" if row is not None else f"{file}"
-        shown = repr(value)
+        shown = repr(value.item() if isinstance(value, np.generic) else value)
         if len(shown) > 120:
             shown = shown[:117] + "..."
         super().__init__(f"{where}: field '{field}' has value {shown}; expected {expected}.{more}")
@@ -101,18 +101,27 @@ def _jsonable(x):
     raise TypeError(f"not JSON serialisable: {type(x).__name__}")
 
 
-def _check_consistent(table: JudgementTable, key: pd.Series, by: str, field: str, what: str) -> None:
-    """Every ``by`` group must have one value of ``key``; raise naming the first judgement that differs."""
+def _check_consistent(table: JudgementTable, key: pd.Series, by: str, field: str, what: str,
+                      groups: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+    """Every ``by`` group must have one value of ``key``; raise naming the first judgement that
+    differs. ``groups``: (codes, first row per code) of ``by``, to factorise it once for several keys."""
     f = table.frame
-    first = key.groupby(f[by].to_numpy(), sort=False).transform("first")
-    bad = (key.to_numpy() != first.to_numpy())
+    codes, first_row = groups if groups is not None else _groups(f[by])
+    vals = pd.factorize(key)[0]
+    bad = vals != vals[first_row][codes]
     idx = np.flatnonzero(bad)
     if len(idx):
         i = idx[0]
-        first_row = int(f["source_row"].to_numpy()[np.flatnonzero(f[by].to_numpy() == f[by].iloc[i])[0]])
+        j = first_row[codes[i]]
         raise AnnotatorDataError(table.source, int(f["source_row"].iloc[i]), field, f[field].iloc[i],
                                  f"the same {what} as the first judgement of {by} {f[by].iloc[i]!r} "
-                                 f"(row {first_row})", _more(len(idx)))
+                                 f"(row {int(f['source_row'].iloc[j])})", _more(len(idx)))
+
+
+def _groups(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    codes = pd.factorize(values)[0]
+    _, first_row = np.unique(codes, return_index=True)
+    return codes, first_row
 
 
 def validate(table: JudgementTable) -> JudgementTable:
@@ -143,11 +152,13 @@ def validate(table: JudgementTable) -> JudgementTable:
                                      "(annotators without it cannot be given a type)", _more(len(idx)))
     _first(table, (f["response_a_id"].astype(str) == f["response_b_id"].astype(str)).to_numpy(), "response_b_id",
            "a response different from response_a_id (a pair compares two responses)")
-    _check_consistent(table, prompt_key(f["prompt"]), "pair_id", "prompt", "prompt")
+    pairs = _groups(f["pair_id"])
+    _check_consistent(table, prompt_key(f["prompt"]), "pair_id", "prompt", "prompt", pairs)
     for col in ("response_a_id", "response_b_id", "response_a", "response_b"):
-        _check_consistent(table, f[col].astype(object), "pair_id", col, col)
+        _check_consistent(table, f[col], "pair_id", col, col, pairs)
+    people = _groups(f["annotator_id"]) if table.attributes else None
     for attr in table.attributes:
-        _check_consistent(table, f[attr].astype(str), "annotator_id", attr, f"attribute '{attr}'")
+        _check_consistent(table, f[attr].astype(str), "annotator_id", attr, f"attribute '{attr}'", people)
     return table
 
 
@@ -184,7 +195,7 @@ def make_table(frame: pd.DataFrame, attributes, source, dataset: str, anonymous_
     missing = [c for c in cols if c not in f.columns]
     if missing:
         raise AnnotatorDataError(source, None, missing[0], None, f"a column '{missing[0]}' in the judgement table")
-    f = f[cols].reset_index(drop=True)
+    f = f[cols].sort_values("source_row", kind="stable").reset_index(drop=True)
     f["strength"] = pd.to_numeric(f["strength"], errors="coerce").astype(float)
     f["source_row"] = f["source_row"].astype(np.int64)
     table = JudgementTable(frame=f, attributes=attributes, source=str(source), dataset=dataset,

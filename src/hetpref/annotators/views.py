@@ -112,7 +112,10 @@ def _refuse_anonymous(table: JudgementTable, view: str) -> None:
             f"{table.source}: the {view} view needs annotators who keep one identity across pairs, but the "
             f"{table.dataset} annotator entries are anonymous: {len(f)} judgements of {f['pair_id'].nunique()} pairs "
             f"carry {len(per_id)} distinct annotator ids, {int((per_id >= 2).sum())} of which judge 2 or more "
-            "pairs. Only the anonymous view is available for this table.")
+            "pairs: an entry's annotator cannot be followed from one pair to another"
+            + ("" if view != "per-type" else ", and k labels from random anonymous raters, filtered for unanimity, "
+               "target DPO's NBC, not the average reward")
+            + ". Only the anonymous view is available for this table.")
 
 
 def same_annotator_pairs(table: JudgementTable, seed: int = 0, tie: str = "drop") -> pd.DataFrame:

@@ -5,14 +5,45 @@ dispatches on the name. Each module's docstring says which fields it reads and h
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Callable
 
 from ..table import JudgementTable
-from . import multipref
+from . import collective_alignment, community_alignment, generic, helpsteer3, multipref, prism
 
 ADAPTERS: dict[str, Callable[..., JudgementTable]] = {
     "multipref": multipref.read,
+    "community_alignment": community_alignment.read,
+    "collective_alignment": collective_alignment.read,
+    "prism": prism.read,
+    "helpsteer3": helpsteer3.read,
+    "generic": generic.read,
 }
+
+# The shipped fixture of each adapter (package data), in the real schema with invented content.
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+FIXTURE_FILES = {
+    "multipref": "multipref/multipref.jsonl",
+    "community_alignment": "community_alignment/community_alignment.csv",
+    "collective_alignment": "collective_alignment/comparisons.jsonl",
+    "prism": "prism/utterances.jsonl",
+    "helpsteer3": "helpsteer3/preference.jsonl",
+    "generic": "generic/judgements.csv",
+}
+# The options the generic fixture needs (its own column names and label values).
+GENERIC_FIXTURE_OPTIONS = {
+    "columns": {"prompt_id": "question_id", "prompt": "question", "response_a": "answer_1", "response_b": "answer_2",
+                "annotator_id": "rater", "label": "winner", "strength": "confidence"},
+    "labels": {"1": "a", "2": "b", "0": "tie"}, "attributes": ["rater_group"],
+}
+
+
+def fixture(name: str) -> Path:
+    """The path of adapter ``name``'s shipped fixture."""
+    try:
+        return FIXTURES / FIXTURE_FILES[name]
+    except KeyError:
+        raise ValueError(f"unknown adapter {name!r}; expected one of {sorted(FIXTURE_FILES)}") from None
 
 
 def read(name: str, source, **options) -> JudgementTable:

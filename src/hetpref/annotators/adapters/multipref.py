@@ -27,7 +27,6 @@ TOP = ("prompt_id", "prompt", "model_a", "completion_a", "model_b", "completion_
 def _annotations(raw: pd.DataFrame, column: str, source: str) -> pd.DataFrame:
     """Explode one annotation-list column into one row per annotation (row, position, evaluator, pref)."""
     col = raw[[ROW, column]].copy()
-    col["_pos"] = col[column].map(len, na_action="ignore")
     ex = col.explode(column, ignore_index=True).dropna(subset=[column])
     if not len(ex):
         return pd.DataFrame(columns=[ROW, "evaluator", "overall_pref", "_field"])
