@@ -21,7 +21,7 @@ rule own_data_views:
         summary=f"{OD_DIR}/views/summary.json",
         tokenizer=directory(f"{OD_DIR}/tokenizer"),
     params:
-        source=od_source(),
+        source=OD["source"],
         adapter=OD["adapter"],
         options=OD["options"],
         type_attribute=OD["type_attribute"],

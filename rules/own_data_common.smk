@@ -6,18 +6,14 @@ OD_DEVICE = "cuda" if OD["gpu"] else "cpu"
 OD_LOSSES = list(OD["losses"])
 
 
-def od_source():
-    """The data the adapter reads: own_data.source, or the adapter's shipped fixture."""
-    if OD["source"] is not None:
-        return OD["source"]
-    from hetpref.annotators.pipeline import fixture_source
-
-    return str(fixture_source(OD["adapter"]))
-
-
 def od_source_input(wildcards):
-    """A local source is an input (a changed file reruns the views); a hub id is not a file."""
-    return [od_source()] if os.path.exists(od_source()) else []
+    """A local source is an input (a changed file reruns the views); a hub id is not a file.
+    own_data.source null: the adapter's shipped fixture (resolved here, when the job is planned)."""
+    if OD["source"] is None:
+        from hetpref.annotators.adapters import fixture
+
+        return [str(fixture(OD["adapter"]))]
+    return [OD["source"]] if os.path.exists(OD["source"]) else []
 
 
 def od_train_params(wildcards):

@@ -1,13 +1,11 @@
 """The own-data workflow's steps as library calls (the scripts in ``workflow_scripts/own_data_*.py``
-only pass the rule's files and params): the shipped fixture of an adapter (:func:`fixture_source`),
-the views of the training annotators turned into training records plus the held-out judgements
-(:func:`prepare`), and the report of every trained run (:func:`write_report`)."""
+only pass the rule's files and params): the views of the training annotators turned into training
+records, plus the held-out judgements (:func:`prepare`), and the report of every run (:func:`write_report`)."""
 from __future__ import annotations
 
 import json
 import logging
 import math
-from importlib import resources
 from pathlib import Path
 
 import pandas as pd
@@ -33,17 +31,6 @@ TEST_COLUMNS = ("pair_id", "annotator_id", "prompt", "response_a", "response_b",
 VIEW_OF_LOSS = {"dpo": "anonymous view", "consistent": "per-type view", "corrected_dpo": "same-annotator pairs view"}
 
 
-def fixture_source(adapter: str) -> Path:
-    """The data file of the adapter's shipped fixture (``hetpref/annotators/fixtures/<adapter>/``)."""
-    folder = Path(str(resources.files("hetpref.annotators") / "fixtures" / adapter))
-    files = sorted(p for p in folder.glob("*") if p.is_file() and p.suffix in (".jsonl", ".json", ".csv", ".parquet"))
-    if len(files) != 1:
-        raise InputError(f"own_data.source is null, so the shipped fixture of adapter {adapter!r} is read from "
-                         f"{folder}; expected one data file there, found {[p.name for p in files]}. Set "
-                         "own_data.source to your file.")
-    return files[0]
-
-
 def _view(name: str, loss: str | None, fn, *args, **kwargs):
     """A view, or one clear error naming the loss that needs it when the data cannot support it."""
     from .views import ViewRefused
@@ -65,7 +52,7 @@ def write_jsonl(path, records) -> None:
 
 def prepare(table, out: dict, type_attribute: str, losses, views: dict, evaluation: dict, variance: dict,
             model: str, vocab_size: int = 500) -> dict:
-    """Split the annotators, build the views of the training annotators, write one JSONL of training
+    """Split the annotators, build The views of the training annotators, write one JSONL of training
     records per loss (``out[loss]``), the held-out judgements (``out["test"]``, prompts as text) and
     the per-type view of the test annotators (``out["test_per_type"]``, CSV; empty with a logged reason
     when the test annotators cannot support it), the split (``out["split"]``), the Eq. 19 fit
