@@ -3,7 +3,8 @@ plus the held-out annotators' judgements and their per-type labels (hetpref.anno
 
 snakemake.params: source (file, folder or hub id; None = the adapter's shipped fixture), adapter,
                   options (adapter keyword options), type_attribute, losses, views (multiple, missing,
-                  seed), evaluation (test_share, seed, batch_size), variance (Eq. 19 fit: latent_types, steps, batch_size, lr, seed),
+                  seed), evaluation (test_share, seed, batch_size), variance (Eq. 19 fit:
+                  latent_types, steps, batch_size, lr, seed),
                   model (tiny | spec), vocab_size (tiny tokenizer)
 snakemake.output: dpo, consistent, corrected_dpo (JSONL records; empty for a loss not listed), test,
                   test_per_type, split, variance, summary, tokenizer (directory)
