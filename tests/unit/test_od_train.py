@@ -21,6 +21,7 @@ from hetpref.annotators.train import (
     unanimous_records,
 )
 from hetpref.annotators.views import per_type_view, same_annotator_pairs
+from hetpref.runtime import InputError
 
 torch.set_num_threads(1)
 
@@ -75,7 +76,7 @@ def test_unanimous_records_orient_towards_the_shared_winner():
     flipped = a_rel.assign(label_x=-a_rel.label_x, label_y=-a_rel.label_y)
     records, _ = unanimous_records(flipped, table)
     assert len(records) == 5 and all(r["chosen"].startswith("answer two") for r in records)
-    with pytest.raises(ValueError, match="no unanimous pair"):
+    with pytest.raises(InputError, match="no unanimous pair"):
         unanimous_records(a_rel.assign(label_x=0), table)
     # the view's own orientation (chosen = b where all prefer b) leads to the same records
     b_first = planted_table(per_type=3, p=1.0)
@@ -109,7 +110,7 @@ def test_split_is_by_annotator_within_each_type_and_seeded():
     again = split_annotators(table, "group", 0.3, seed=1)[2]
     other = split_annotators(table, "group", 0.3, seed=2)[2]
     assert split.equals(again) and not split.equals(other)
-    with pytest.raises(ValueError, match="not an annotator attribute"):
+    with pytest.raises(InputError, match="not an annotator attribute"):
         split_annotators(table, "nope")
 
 
@@ -127,3 +128,9 @@ def test_heldout_metrics_per_type_worst_unanimous_and_length_prior():
     assert m["agreement_prior_wrong_y"] == 1.0  # where b (longer) lost, the model (a) was right
     tie = heldout_metrics(table, scores.assign(h=0.0), "group", None)
     assert tie["agreement_all"] == 0.0 and np.isnan(tie["agreement_unanimous"]) and tie["n_unanimous"] == 0
+
+
+def test_a_type_with_one_annotator_cannot_hold_one_out():
+    table = planted_table(per_type=1)
+    with pytest.raises(InputError, match=r"a type needs 2 or more annotators .*'x': 1, 'y': 1"):
+        split_annotators(table, "group")

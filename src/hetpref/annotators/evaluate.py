@@ -35,6 +35,7 @@ import torch
 
 from ..lm.evaluate import length_diagnostics, pair_scores
 from ..lm.pairs import encode_records
+from ..runtime import InputError
 from .train import LABEL_PREFIX, prompt_text
 
 log = logging.getLogger("hetpref.annotators.evaluate")
@@ -44,9 +45,9 @@ def split_annotators(table, type_attribute: str, test_share: float = 0.3, seed: 
     """(train table, test table, split frame ``annotator_id, <type_attribute>, split``): a seeded
     share of each type's annotators held out (at least one per type that has two or more)."""
     if not 0 < test_share < 1:
-        raise ValueError(f"own_data.evaluation.test_share must be in (0, 1), got {test_share!r}")
+        raise InputError(f"own_data.evaluation.test_share must be in (0, 1), got {test_share!r}")
     if type_attribute not in table.attributes:
-        raise ValueError(f"type attribute {type_attribute!r} is not an annotator attribute of {table.source} "
+        raise InputError(f"type attribute {type_attribute!r} is not an annotator attribute of {table.source} "
                          f"(attributes: {list(table.attributes)})")
     ann = table.annotators()[["annotator_id", type_attribute]].sort_values("annotator_id", kind="stable")
     rng = np.random.default_rng(seed)
@@ -58,9 +59,9 @@ def split_annotators(table, type_attribute: str, test_share: float = 0.3, seed: 
     test_ids = set(ann.loc[ann["split"] == "test", "annotator_id"])
     is_test = table.frame["annotator_id"].isin(test_ids).to_numpy()
     if not is_test.any() or is_test.all():
-        raise ValueError(f"{table.source}: the annotator split leaves {int(is_test.sum())} of {len(is_test)} "
-                         f"judgements for testing; need some on each side (per-type annotator counts: "
-                         f"{ann.groupby(type_attribute).size().to_dict()})")
+        raise InputError(f"{table.source}: the annotator split leaves {int(is_test.sum())} of {len(is_test)} "
+                         f"judgements for testing; need some on each side: a type needs 2 or more annotators to "
+                         f"hold one out (per-type annotator counts: {ann.groupby(type_attribute).size().to_dict()})")
     parts = [dataclasses.replace(table, frame=table.frame.loc[m].reset_index(drop=True)) for m in (~is_test, is_test)]
     for name, part in zip(("train", "test"), parts):
         log.info("%s: %d annotators, %d judgements", name, part.frame["annotator_id"].nunique(), len(part.frame))

@@ -32,6 +32,8 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ..runtime import InputError
+
 log = logging.getLogger("hetpref.annotators.train")
 
 LOSSES = ("dpo", "consistent", "corrected_dpo")
@@ -67,7 +69,7 @@ def _records(pair_ids, prompts, chosen, rejected, **extra) -> list[dict]:
 def anonymous_records(view: pd.DataFrame) -> list[dict]:
     """Records ``{"id", "prompt", "chosen", "rejected"}`` of the anonymous view (TRL columns)."""
     if len(view) == 0:
-        raise ValueError("the anonymous view is empty: no pair to train DPO on")
+        raise InputError("the anonymous view is empty: no pair to train DPO on")
     return _records(view["pair_id"], view["prompt"], view["chosen"], view["rejected"])
 
 
@@ -105,7 +107,7 @@ def unanimous_records(per_type: pd.DataFrame, table) -> tuple[list[dict], int]:
              "(a disagreement, a tie, an undecided or a missing type) are not used by the consistent loss",
              len(per_type), int(keep.sum()), int(all_a.sum()), int(all_b.sum()), len(cols), cols, int((~keep).sum()))
     if not keep.any():
-        raise ValueError(f"no unanimous pair among the {len(per_type)} pairs of the per-type view ({len(cols)} types): "
+        raise InputError(f"no unanimous pair among the {len(per_type)} pairs of the per-type view ({len(cols)} types): "
                          "nothing to train the consistent loss on")
     ids = per_type["pair_id"].to_numpy()[keep]
     pairs = _pairs(table).loc[ids]
@@ -173,7 +175,7 @@ def fit_variance_model(same_pairs: pd.DataFrame, table, cfg: VarianceConfig = Va
         log.info("same-annotator pairs: %d of %d left out of the Eq. 19 fit (a tie on one side: no o·o')", n_tie,
                  len(same_pairs))
     if not used.any():
-        raise ValueError(f"none of the {len(same_pairs)} same-annotator pairs has two decided labels: the Eq. 19 "
+        raise InputError(f"none of the {len(same_pairs)} same-annotator pairs has two decided labels: the Eq. 19 "
                          "variance cannot be estimated")
     sp = same_pairs.loc[used]
     pairs = _pairs(table)
