@@ -1,4 +1,4 @@
-# Your own annotator data (docs/spec.md §4): adapter → views of the training annotators → one LoRA
+# Your own annotator data (docs/spec.md §4): adapter → diagnostics (the `hetpref inspect` report) → views of the training annotators → one LoRA
 # training job per loss × seed (DPO on the anonymous view, the consistent loss on the unanimous
 # pairs of the per-type view, corrected DPO with Eq. 19's V̂ from the same-annotator pairs), each
 # evaluated on the held-out annotators in the same job → report. Off by default (own_data.enabled);
@@ -9,9 +9,32 @@
 include: "own_data_common.smk"
 
 
+rule own_data_inspect:
+    input:
+        od_source_input,
+    output:
+        report=f"{OD_DIR}/inspect/report.md",
+        json=f"{OD_DIR}/inspect/inspect.json",
+    params:
+        source=OD["source"],
+        adapter=OD["adapter"],
+        options=OD["options"],
+        type_attribute=OD["type_attribute"],
+        seed=OD["views"]["seed"],
+    log:
+        f"logs/own_data/{OD['adapter']}/inspect.log",
+    threads: 1
+    conda:
+        "../envs/lm.yaml"
+    script:
+        "../workflow_scripts/own_data_inspect.py"
+
+
+# The views come after the diagnostics: a view the data cannot support is already explained there.
 rule own_data_views:
     input:
         od_source_input,
+        inspect=f"{OD_DIR}/inspect/inspect.json",
     output:
         **{loss: f"{OD_DIR}/views/{loss}.jsonl" for loss in ("dpo", "consistent", "corrected_dpo")},
         test=f"{OD_DIR}/views/test_judgements.jsonl",
@@ -81,6 +104,7 @@ rule own_data_report:
         evaluations=[f"{OD_DIR}/runs/{loss}/seed{s}/evaluation.json" for loss in OD_LOSSES for s in OD["seeds"]],
         summary=f"{OD_DIR}/views/summary.json",
         variance=f"{OD_DIR}/views/variance.json",
+        inspect=f"{OD_DIR}/inspect/report.md",
     output:
         report=f"{OD_DIR}/report.md",
         csv=f"{OD_DIR}/results.csv",

@@ -1,7 +1,8 @@
 """The own-data report: every run's agreement on held-out annotators beside the length prior
 (hetpref.annotators.pipeline.write_report).
 
-snakemake.input:  evaluations (JSON per loss × seed), summary (views), variance (Eq. 19 fit)
+snakemake.input:  evaluations (JSON per loss × seed), summary (views), variance (Eq. 19 fit), inspect
+                  (the diagnostics report, linked)
 snakemake.output: report (markdown), csv (one row per run)
 """
 import json
@@ -14,5 +15,5 @@ with script_run(snakemake) as log:
     inp, out = snakemake.input, snakemake.output
     evaluations = [json.loads(Path(f).read_text()) for f in inp.evaluations]
     rows = write_report(evaluations, json.loads(Path(inp.summary).read_text()),
-                        json.loads(Path(inp.variance).read_text()), out.report, out.csv)
+                        json.loads(Path(inp.variance).read_text()), out.report, out.csv, inspect=inp.inspect)
     log.info("report of %d runs: %s", len(rows), out.report)

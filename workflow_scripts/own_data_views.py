@@ -13,19 +13,12 @@ import os
 
 os.environ.setdefault("RAYON_NUM_THREADS", "1")  # the tokenizers library's pool, before it is imported
 
-from hetpref.annotators.adapters import GENERIC_FIXTURE_OPTIONS, fixture, read  # noqa: E402
-from hetpref.annotators.pipeline import prepare  # noqa: E402
+from hetpref.annotators.pipeline import prepare, read_source  # noqa: E402
 from hetpref.runtime import script_run  # noqa: E402
 
 with script_run(snakemake) as log:
     p, out = snakemake.params, snakemake.output
-    source, options = p.source, dict(p.options or {})
-    if source is None:  # the adapter's shipped fixture (the generic one names its own columns)
-        source = fixture(p.adapter)
-        if p.adapter == "generic":
-            options = {**GENERIC_FIXTURE_OPTIONS, **options}
-        log.info("own_data.source is null: reading the shipped %s fixture %s", p.adapter, source)
-    table = read(p.adapter, source, **options)
+    table = read_source(p.adapter, p.source, p.options)
     log.info("%s: %d judgements, %d pairs, %d annotators, attributes %s", table.source, len(table.frame),
              table.frame["pair_id"].nunique(), table.frame["annotator_id"].nunique(), list(table.attributes))
     paths = {k: str(getattr(out, k)) for k in ("dpo", "consistent", "corrected_dpo", "test", "test_per_type", "split",

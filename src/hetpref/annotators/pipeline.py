@@ -31,6 +31,20 @@ TEST_COLUMNS = ("pair_id", "annotator_id", "prompt", "response_a", "response_b",
 VIEW_OF_LOSS = {"dpo": "anonymous view", "consistent": "per-type view", "corrected_dpo": "same-annotator pairs view"}
 
 
+def read_source(adapter: str, source, options: dict | None = None):
+    """The judgement table of ``source`` read by ``adapter``; ``source`` None reads the adapter's
+    shipped fixture (the generic one with the column options it needs)."""
+    from .adapters import GENERIC_FIXTURE_OPTIONS, fixture, read
+
+    options = dict(options or {})
+    if source is None:
+        source = fixture(adapter)
+        if adapter == "generic":
+            options = {**GENERIC_FIXTURE_OPTIONS, **options}
+        log.info("own_data.source is null: reading the shipped %s fixture %s", adapter, source)
+    return read(adapter, source, **options)
+
+
 def _view(name: str, loss: str | None, fn, *args, **kwargs):
     """A view, or one clear error naming the loss that needs it when the data cannot support it."""
     from .views import ViewRefused
@@ -145,10 +159,11 @@ def _fmt(x) -> str:
     return str(x)
 
 
-def write_report(evaluations: list[dict], summary: dict, variance: dict, md_path, csv_path) -> pd.DataFrame:
+def write_report(evaluations: list[dict], summary: dict, variance: dict, md_path, csv_path,
+                 inspect=None) -> pd.DataFrame:
     """One row per run (:data:`REPORT_COLUMNS` + each type's agreement and prior) in CSV, and a
-    markdown report: the data and views, then agreement on held-out annotators beside the
-    "longer response wins" prior."""
+    markdown report: the data and views (with a link to the diagnostics report ``inspect``, if
+    given), then agreement on held-out annotators beside the "longer response wins" prior."""
     types = list(evaluations[0]["types"]) if evaluations else []
     cols = [*REPORT_COLUMNS, *[f"{w}_{t}" for t in types for w in ("agreement", "prior", "n")]]
     rows = pd.DataFrame([{c: e.get(c, float("nan")) for c in cols} for e in evaluations], columns=cols)
@@ -161,6 +176,10 @@ def write_report(evaluations: list[dict], summary: dict, variance: dict, md_path
              f"{', '.join(map(str, types))}.", "",
              "Training records per loss: " + ", ".join(f"{k} {v}" for k, v in summary["records"].items()) + ".",
              ""]
+    if inspect is not None:
+        rel = Path(inspect).resolve().relative_to(Path(md_path).resolve().parent)
+        lines += [f"Diagnostics of the whole data set (feasibility per setting, agreement, NBC vs average reward): "
+                  f"[{rel}]({rel}).", ""]
     if "n_types" in summary:
         lines += [f"The consistent loss (docs/spec.md §4, Eq. 20) uses k = {summary['n_types']} on the unanimous pairs "
                   f"of the per-type view. It targets the average reward only because the types are fixed annotator "
