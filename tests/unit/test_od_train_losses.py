@@ -17,10 +17,14 @@ torch.set_num_threads(1)
 
 def test_corrected_dpo_config_and_loss_for():
     assert loss_for("dpo", "anonymous", LMTrainConfig(loss="corrected_dpo", correction_alpha=2.0)) == \
-        ("corrected_dpo", {"alpha": 2.0})
+        ("corrected_dpo", {"alpha": 2.0, "correction_clamp": 0.1})
+    assert loss_for("dpo", "anonymous", LMTrainConfig(loss="corrected_dpo", correction_clamp=None))[1] == \
+        {"alpha": 1.0, "correction_clamp": None}
     assert loss_for("dpo", "unanimous", LMTrainConfig(n_types=2)) == ("consistent", {"n_types": 2})
     with pytest.raises(ValueError, match="correction_alpha must be ≥ 0"):
         LMTrainConfig(loss="corrected_dpo", correction_alpha=-1.0)
+    with pytest.raises(ValueError, match="correction_clamp must be > 0 or null"):
+        LMTrainConfig(loss="corrected_dpo", correction_clamp=0.0)
 
 
 def test_collator_carries_the_variance_of_each_kept_pair(tok):
@@ -37,7 +41,8 @@ def test_collator_carries_the_variance_of_each_kept_pair(tok):
 @pytest.mark.parametrize("dataset,loss,extra,want", [
     ("anonymous", None, {}, ("dpo", {})),
     ("unanimous", None, {"n_types": 2}, ("consistent", {"n_types": 2})),
-    ("anonymous", "corrected_dpo", {"correction_alpha": 0.5}, ("corrected_dpo", {"alpha": 0.5})),
+    ("anonymous", "corrected_dpo", {"correction_alpha": 0.5, "correction_clamp": 0.05},
+     ("corrected_dpo", {"alpha": 0.5, "correction_clamp": 0.05})),
 ])
 def test_each_loss_path_calls_the_one_definition(monkeypatch, tok, tmp_path, dataset, loss, extra, want):
     records = make_records(4)
@@ -61,7 +66,7 @@ def test_each_loss_path_calls_the_one_definition(monkeypatch, tok, tmp_path, dat
             assert set(torch.round(v * 50).long().tolist()) <= {1, 2, 3, 4}  # the records' own values
             # the loss the trainer got is the library's corrected DPO at α = 0.5 on that V̂
             assert torch.allclose(real(name, h, variance=v, **params),
-                                  preference_loss("corrected_dpo", h, variance=v, alpha=0.5))
+                                  preference_loss("corrected_dpo", h, variance=v, alpha=0.5, correction_clamp=0.05))
         else:
             assert v is None
     assert all(torch.isfinite(torch.tensor(res.metrics["loss_history"])))

@@ -46,6 +46,10 @@ class LMTrainConfig:
     correction_alpha: float = field(default=1.0, metadata={
         "help": "α of corrected DPO (loss 'corrected_dpo' only; docs/spec.md §4): 1 = the theory, 0 = DPO; "
                 "each record carries its V̂ = Var_u[σ(Δ_u)] in a 'variance' field"})
+    correction_clamp: float | None = field(default=0.1, metadata={
+        "help": "bound on |correction| of corrected DPO (the reference code's 0.1, as the synthetic stage); None = "
+                "none. Summed log-probabilities give |h| of tens of nats, where the unclamped correction "
+                "saturates the likelihood's [ε, 1−ε] clamp and the pair's gradient vanishes"})
     max_grad_norm: float | None = field(default=None, metadata={
         "help": "gradient-norm clip; the paper states none (None); HF Trainer's default is 1.0"})
     add_eos: bool = field(default=True, metadata={
@@ -84,6 +88,8 @@ class LMTrainConfig:
                              f"'corrected_dpo', got {self.loss!r}")
         if not (self.correction_alpha >= 0 and math.isfinite(self.correction_alpha)):
             raise ValueError(f"LMTrainConfig.correction_alpha must be ≥ 0, got {self.correction_alpha!r}")
+        if self.correction_clamp is not None and not self.correction_clamp > 0:
+            raise ValueError(f"LMTrainConfig.correction_clamp must be > 0 or null, got {self.correction_clamp!r}")
         if not self.ipo_tau > 0:
             raise ValueError(f"LMTrainConfig.ipo_tau must be > 0, got {self.ipo_tau!r}")
         if self.max_grad_norm is not None and not self.max_grad_norm > 0:
@@ -106,7 +112,8 @@ def loss_for(objective: str, dataset: str, cfg: LMTrainConfig | None = None) -> 
     plain DPO / BT on ``anonymous``, the consistent (temperature-adjusted, k = n_types) loss on
     ``unanimous`` and ``unanimous_filtered``; plain DPO / BT on ``average`` (labels drawn from r̄,
     already a BT in the target); ``cfg.loss = 'ipo'`` selects the IPO baseline, ``'corrected_dpo'``
-    first-order corrected DPO (§5) with α = ``cfg.correction_alpha``."""
+    first-order corrected DPO (§5) with α = ``cfg.correction_alpha`` and the correction bounded by
+    ``cfg.correction_clamp``."""
     cfg = cfg or LMTrainConfig()
     if objective not in OBJECTIVES:
         raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
@@ -121,5 +128,5 @@ def loss_for(objective: str, dataset: str, cfg: LMTrainConfig | None = None) -> 
     else:
         name = "consistent"
     if name == "corrected_dpo":  # the per-pair variance comes with each batch (PairCollator)
-        return name, {"alpha": cfg.correction_alpha}
+        return name, {"alpha": cfg.correction_alpha, "correction_clamp": cfg.correction_clamp}
     return name, ({"n_types": cfg.n_types} if name == "consistent" else {})
