@@ -176,6 +176,10 @@ def write_report(evaluations: list[dict], summary: dict, variance: dict, md_path
              f"{', '.join(map(str, types))}.", "",
              "Training records per loss: " + ", ".join(f"{k} {v}" for k, v in summary["records"].items()) + ".",
              ""]
+    if evaluations:
+        scoring = evaluations[0].get("dpo_scoring", "response_sum")
+        reference = "the frozen base (standard DPO)" if scoring == "base_reference" else "uniform (h from log π(y|x))"
+        lines += [f"Model `{evaluations[0].get('model')}` with LoRA; reference: {reference}.", ""]
     if inspect is not None:
         rel = Path(inspect).resolve().relative_to(Path(md_path).resolve().parent)
         lines += [f"Diagnostics of the whole data set (feasibility per setting, agreement, NBC vs average reward): "
