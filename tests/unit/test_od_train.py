@@ -134,3 +134,23 @@ def test_a_type_with_one_annotator_cannot_hold_one_out():
     table = planted_table(per_type=1)
     with pytest.raises(InputError, match=r"a type needs 2 or more annotators .*'x': 1, 'y': 1"):
         split_annotators(table, "group")
+
+
+def test_a_loss_the_data_cannot_support_is_one_clear_error(tmp_path):
+    """A type attribute with one value gives no per-type view: the consistent loss is refused with
+    the view's counts and the config key to change; PRISM's fixture, one participant per age group,
+    cannot hold an annotator of a type out."""
+    from hetpref.annotators.adapters import fixture, read
+    from hetpref.annotators.pipeline import prepare
+
+    names = ("dpo", "consistent", "corrected_dpo", "test", "test_per_type", "split", "variance", "summary",
+             "tokenizer")
+    out = {k: str(tmp_path / k) for k in names}
+    views, evaluation = {"seed": 0, "multiple": "majority", "missing": "drop"}, {"test_share": 0.5, "seed": 0}
+    table = planted_table(per_type=4)
+    table.frame.loc[table.frame["group"] == "y", "group"] = "x"  # one type only: no per-type view
+    with pytest.raises(InputError, match=r"one value only.*own_data.losses lists 'consistent'"):
+        prepare(table, out, "group", ["dpo", "consistent"], views, evaluation, {}, "tiny")
+    prism = read("prism", fixture("prism"))
+    with pytest.raises(InputError, match="a type needs 2 or more annotators"):
+        prepare(prism, out, "age", ["consistent"], views, evaluation, {}, "tiny")
