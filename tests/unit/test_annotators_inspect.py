@@ -138,6 +138,8 @@ def test_prompts_without_three_responses_or_two_types_are_skipped():
     (["--format", "nosuch", "--input", "x.jsonl"], "unknown adapter"),
     (["--example", "multipref", "--type-attribute", "shoe_size"], "shoe_size"),
     (["--example", "multipref", "--option", "noequals"], "KEY=VALUE"),
+    (["--example", "multipref", "--option", "colour=red"], "takes no options"),
+    (["--example", "nosuch"], "unknown adapter"),
 ])
 def test_bad_input_exits_2_with_one_message(argv, needle, tmp_path, capsys):
     assert main(["inspect", *argv, "--out", str(tmp_path / "o")]) == 2

@@ -71,7 +71,10 @@ def run_inspect(args) -> dict:
             options = {**GENERIC_FIXTURE_OPTIONS, **options}
     else:
         source = args.input
-    table = read(name, source, **options)
+    try:
+        table = read(name, source, **options)
+    except (TypeError, ValueError) as exc:  # an adapter's refusal of an option (name or value)
+        raise InputError(f"--format {name} with options {options}: {exc}") from exc
     attribute = args.type_attribute
     if attribute is None:
         if args.example:
@@ -94,7 +97,7 @@ def main(argv=None) -> int:
     try:
         if args.command == "inspect":
             run_inspect(args)
-    except (InputError, OSError, ValueError, TypeError) as exc:  # a bad input or option: one message, no traceback
+    except (InputError, OSError) as exc:  # a bad input, option or file: one message, no traceback
         print(f"hetpref {args.command}: {exc}", file=sys.stderr)
         return EXIT_INPUT
     return 0

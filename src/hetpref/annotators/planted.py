@@ -205,10 +205,14 @@ def write_multipref(design: PlantedDesign, path) -> Path:
     return path
 
 
-def write_community_alignment(design: PlantedDesign, path) -> Path:
+def write_community_alignment(design: PlantedDesign, path, annotators_per_type: int | None = None) -> Path:
     """Community Alignment CSV: one row per annotator conversation (first turn only), the four
     candidates in a per-row random order as ``first_turn_response_a..d``, the chosen one's letter in
-    ``first_turn_preferred_response``, the type in ``annotator_political``. Needs k = 4 and no ties."""
+    ``first_turn_preferred_response``, the type in ``annotator_political``. Needs k = 4 and no ties.
+
+    By default every conversation has its own annotator; ``annotators_per_type`` = M reuses M
+    annotator ids per type, conversation a of prompt p going to annotator (p·n + a) mod M (so one
+    annotator never sees a prompt twice while n <= M)."""
     ids = design.response_ids()
     if ids.shape[1] != 4 or design.tie:
         raise ValueError("Community Alignment is best-of-4 without ties: give 4 responses per prompt and tie=0")
@@ -223,7 +227,7 @@ def write_community_alignment(design: PlantedDesign, path) -> Path:
     letter = np.argmax(perm == top[:, None], axis=1)
     frame = pd.DataFrame({
         "conversation_id": np.char.add("c", np.arange(len(top)).astype(str)),
-        "annotator_id": np.char.add("ann", np.arange(len(top)).astype(str)),
+        "annotator_id": np.char.add("ann", _annotator_ids(design, annotators_per_type).astype(str)),
         "annotator_political": np.asarray(design.type_names, dtype=object)[kind],
         "first_turn_prompt": _prompts(design)[prompt],
         **{f"first_turn_response_{x}": text[:, c] for c, x in enumerate("abcd")},
@@ -233,6 +237,16 @@ def write_community_alignment(design: PlantedDesign, path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     frame.to_csv(path, index=False)
     return path
+
+
+def _annotator_ids(design: PlantedDesign, per_type: int | None) -> np.ndarray:
+    p_n, u_n, n = len(design.contexts), len(design.types), design.annotators_per_type
+    if per_type is None:
+        return np.arange(p_n * u_n * n)
+    if per_type < n:
+        raise ValueError(f"annotators_per_type={per_type} < {n} conversations per type and prompt")
+    p, u, a = np.meshgrid(np.arange(p_n), np.arange(u_n), np.arange(n), indexing="ij")
+    return (u * per_type + (p * n + a) % per_type).ravel()
 
 
 def write_collective_alignment(design: PlantedDesign, folder) -> Path:
@@ -268,14 +282,40 @@ def write_collective_alignment(design: PlantedDesign, folder) -> Path:
     return folder / "comparisons.jsonl"
 
 
+def write_generic(design: PlantedDesign, path) -> Path:
+    """A CSV of one judgement per row in the generic adapter's shipped-fixture column names
+    (:data:`READ_OPTIONS` ``["generic"]``): each row shows the pair in a random order, ``winner`` 1, 2 or 0."""
+    j = sample(design)
+    ids = design.response_ids()
+    rng = np.random.default_rng(design.seed + 2)
+    flip = rng.random(len(j)) < 0.5
+    first = np.where(flip, j["j"], j["i"])
+    second = np.where(flip, j["i"], j["j"])
+    lab = j["label"].to_numpy()
+    winner = np.where(lab == "tie", 0, np.where((lab == "a") ^ flip, 1, 2))
+    p = j["prompt"].to_numpy()
+    frame = pd.DataFrame({"question_id": np.asarray(prompt_ids(design), dtype=object)[p],
+                          "question": _prompts(design)[p],
+                          "answer_1": np.char.add("response ", ids[p, first]),
+                          "answer_2": np.char.add("response ", ids[p, second]),
+                          "rater": np.char.add("rater", j["annotator"].to_numpy().astype(str)),
+                          "rater_group": np.asarray(design.type_names, dtype=object)[j["type"].to_numpy()],
+                          "winner": winner, "confidence": 1})
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(path, index=False)
+    return path
+
+
 def recovered(result: dict, table) -> dict:
     """The report's per-prompt r̄ and NBC tops, keyed by prompt text and named by response text
     (adapters give their own ids), and its unanimous share among pairs judged by every type."""
     f = table.frame
-    pid = f["prompt_id"].astype(str)
-    text = (dict(zip(zip(pid, f["response_a_id"]), f["response_a"]))
-            | dict(zip(zip(pid, f["response_b_id"]), f["response_b"])))
-    prompt = dict(zip(pid, f["prompt"]))
+    sides = [f[["prompt_id", f"response_{x}_id", f"response_{x}"]].set_axis(["p", "r", "text"], axis=1) for x in "ab"]
+    resp = pd.concat(sides).assign(p=lambda d: d["p"].astype(str)).drop_duplicates(["p", "r"])
+    text = dict(zip(zip(resp["p"], resp["r"]), resp["text"]))
+    first = f.drop_duplicates("prompt_id")
+    prompt = dict(zip(first["prompt_id"].astype(str), first["prompt"]))
     rows = result["nbc_vs_average"]["prompts"]
     out = {key: {prompt[p]: text[(p, t)] for p, t in zip(rows["prompt_id"], rows[key])}
            for key in ("rbar_top", "nbc_top")}
@@ -315,8 +355,9 @@ def check(design: PlantedDesign, result: dict, table) -> list[str]:
 
 
 #: Designs whose planted r̄ and NBC tops the estimator recovers at their sample size in 40 of 40
-#: simulated replicates (found by search): MultiPref and Community Alignment have four prompts with
-#: r̄'s top != NBC's top, then four where they agree. Rankings written as "chosen > the rest tied"
+#: simulated replicates (found by search; collective-alignment: 12 of 12 through the adapter at 400
+#: annotators per type): MultiPref and Community Alignment have four prompts with r̄'s top != NBC's
+#: top, then four where they agree. Rankings written as "chosen > the rest tied"
 #: flatten the types' win shares, and no such design was found with robust disagreements there:
 #: collective-alignment's planted prompts all agree (the check then asserts that none differs).
 DESIGNS = {
@@ -332,11 +373,17 @@ DESIGNS = {
         annotators_per_type=1000),
     "collective_alignment": PlantedDesign(
         contexts=(6, 1, 29, 14), offsets=((-16, -15, -14, 6), (-16, -15, -14, 5), (-16, -15, -14, 5), (-5, 14, 15, 16)),
-        annotators_per_type=1000, rest_tied=True),
+        annotators_per_type=400, rest_tied=True),
 }
+DESIGNS["generic"] = DESIGNS["multipref"]
 WRITERS = {"multipref": write_multipref, "community_alignment": write_community_alignment,
-           "collective_alignment": write_collective_alignment}
+           "collective_alignment": write_collective_alignment, "generic": write_generic}
 TYPE_ATTRIBUTE = {"multipref": "worker_type", "community_alignment": "annotator_political",
-                  "collective_alignment": "political"}
+                  "collective_alignment": "political", "generic": "rater_group"}
 FILE_NAME = {"multipref": "multipref.jsonl", "community_alignment": "community_alignment.csv",
-             "collective_alignment": "collective_alignment"}
+             "collective_alignment": "collective_alignment", "generic": "judgements.csv"}
+#: The options each adapter reads planted data with (the generic adapter needs its column mapping).
+READ_OPTIONS = {"generic": {
+    "columns": {"prompt_id": "question_id", "prompt": "question", "response_a": "answer_1", "response_b": "answer_2",
+                "annotator_id": "rater", "label": "winner", "strength": "confidence"},
+    "labels": {"1": "a", "2": "b", "0": "tie"}, "attributes": ["rater_group"]}}

@@ -88,7 +88,13 @@ def markdown(result: dict, max_prompts: int = 30) -> str:
               ag["all_annotators"]["ratings"], ag["all_annotators"]["reason"])]
     lines += _table(["alpha", "value", "units", "ratings", "note"], rows)
     s = nb["summary"]
-    lines += ["", "## NBC vs average reward", ""]
+    lines += ["", "## NBC vs average reward", "",
+              "Per prompt and type, each judgement's winner counts as one choice (a tie: half to each response); "
+              "Luce–Shepard rewards r_u = log P_u (pseudocount "
+              f"{_fmt(s.get('pseudocount'), 2)}), a type's weight p(u) its share of the prompt's judgements, "
+              "NBC under uniform μ (docs/spec.md §3, §6). For best-of-k data this is the types' choice model; for "
+              "other designs r_u is the log of the type's win share, a monotone transform of its preference strength.",
+              ""]
     lines += _table(["quantity", "value"], [
         ("prompts analysed", s["prompts_analysed"]),
         *[(f"skipped: {k.replace('_', ' ')}", v) for k, v in s["skipped"].items()],
@@ -117,12 +123,19 @@ def figures(result: dict, folder: Path) -> list[str]:
     fig, axes = plt.subplots(1, 3, figsize=(12, 3.4))
     by_k = fe["unanimous_by_types"]
     axes[0].bar([str(r["k"]) for r in by_k], [r["share"] if r["pairs"] else 0 for r in by_k], color="tab:red")
+    for x, r in enumerate(by_k):
+        axes[0].annotate("no pairs" if not r["pairs"] else f"{r['pairs']} pairs", (x, 0.02), ha="center", fontsize=8)
     axes[0].set(xlabel="judged by >= k types", ylabel="unanimous share", ylim=(0, 1), title="Unanimity")
     names = [*ag["within"], "between"]
     values = [*(v["alpha"] for v in ag["within"].values()), ag["between"]["alpha"]]
     axes[1].bar(names, np.nan_to_num(values), color=["tab:blue"] * len(ag["within"]) + ["tab:green"])
     axes[1].axhline(0, color="black", linewidth=0.8)
-    axes[1].set(ylabel="Krippendorff's alpha", title="Agreement within / between types")
+    for x, v in enumerate(values):
+        if not np.isfinite(v):
+            axes[1].annotate("n/a", (x, 0), ha="center", va="bottom", fontsize=8)
+    finite = [v for v in values if np.isfinite(v)]
+    axes[1].set(ylabel="Krippendorff's alpha", title="Agreement within / between types",
+                ylim=(min([-0.1, *finite]) - 0.05, 1.05))
     axes[1].tick_params(axis="x", rotation=30)
     tv = nb["prompts"]["min_tv"].to_numpy(dtype=float) if len(nb["prompts"]) else np.array([])
     tv = tv[np.isfinite(tv)]

@@ -14,12 +14,15 @@ Alpha is NaN, with the reason, when fewer than one unit has two ratings or when 
 single value (no expected disagreement)."""
 from __future__ import annotations
 
+import logging
+
 import krippendorff
 import numpy as np
 
 from .coding import Coded, type_majority
 
 VALUES = ("a", "b", "tie")
+log = logging.getLogger(__name__)
 
 
 def _counts(unit: np.ndarray, sign: np.ndarray, n_units: int) -> np.ndarray:
@@ -28,9 +31,12 @@ def _counts(unit: np.ndarray, sign: np.ndarray, n_units: int) -> np.ndarray:
     return np.bincount(unit * 3 + col, minlength=n_units * 3).reshape(n_units, 3)
 
 
-def alpha_from_counts(value_counts: np.ndarray) -> dict:
+def alpha_from_counts(value_counts: np.ndarray, what: str = "alpha") -> dict:
     """Nominal alpha of a value_counts matrix, with the number of pairable units and ratings."""
     vc = np.asarray(value_counts)
+    single = int((vc.sum(1) == 1).sum())
+    if single:
+        log.info("%s: %d pair(s) with a single rating left out (not pairable)", what, single)
     vc = vc[vc.sum(1) >= 2]
     units, ratings = int(len(vc)), int(vc.sum())
     if units == 0:
@@ -47,10 +53,11 @@ def agreement(coded: Coded) -> dict:
     within = {}
     for t, name in enumerate(coded.type_names):
         sel = coded.type == t
-        within[name] = alpha_from_counts(_counts(coded.pair[sel], coded.sign[sel], coded.n_pairs))
-    overall = alpha_from_counts(_counts(coded.pair, coded.sign, coded.n_pairs))
+        within[name] = alpha_from_counts(_counts(coded.pair[sel], coded.sign[sel], coded.n_pairs),
+                                         f"alpha within {name}")
+    overall = alpha_from_counts(_counts(coded.pair, coded.sign, coded.n_pairs), "alpha of all annotators")
     majority, n = type_majority(coded)
     rows, cols = np.nonzero(n > 0)
-    between = alpha_from_counts(_counts(rows, majority[rows, cols], coded.n_pairs))
+    between = alpha_from_counts(_counts(rows, majority[rows, cols], coded.n_pairs), "alpha between types")
     return {"within": within, "between": between, "all_annotators": overall,
             "level": "nominal", "values": list(VALUES)}
