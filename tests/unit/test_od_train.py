@@ -63,6 +63,16 @@ def test_prompt_text_renders_conversations():
     conv = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}, {"role": "user", "content": "?"}]
     assert prompt_text(conv) == "user: hi\n\nassistant: yo\n\nuser: ?\n\nassistant:"
 
+    class ChatTokenizer:  # a chat model's tokenizer: its template renders, without the leading bos
+        chat_template, bos_token = "<template>", "<s>"
+
+        def apply_chat_template(self, turns, tokenize, add_generation_prompt):
+            assert not tokenize and add_generation_prompt
+            return "<s>" + "".join(f"[{t['role']}]{t['content']}" for t in turns) + "[assistant]"
+
+    assert prompt_text(conv, ChatTokenizer()) == "[user]hi[assistant]yo[user]?[assistant]"
+    assert prompt_text("hi", ChatTokenizer()) == "hi"
+
 
 def test_unanimous_records_orient_towards_the_shared_winner():
     table = planted_table(per_type=3, p=1.0)

@@ -3,6 +3,7 @@ only pass the rule's files and params): the views of the training annotators tur
 records, plus the held-out judgements (:func:`prepare`), and the report of every run (:func:`write_report`)."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -80,6 +81,9 @@ def prepare(table, out: dict, type_attribute: str, losses, views: dict, evaluati
         raise InputError(f"own_data.losses: unknown loss {unknown[0]!r}; expected some of {', '.join(LOSSES)}")
     train, test, split = split_annotators(table, type_attribute, evaluation["test_share"], evaluation["seed"])
     split.to_csv(out["split"], index=False)
+    # the tokenizer first: a chat model's own template renders conversational prompts (prompt_text)
+    tokenizer = _tokenizer(model, train, out["tokenizer"], vocab_size)
+    train, test = render_prompts(train, tokenizer), render_prompts(test, tokenizer)
     seed, multiple, missing = views["seed"], views["multiple"], views["missing"]
     summary = {"dataset": table.dataset, "source": table.source, "type_attribute": type_attribute,
                "n_judgements": len(table.frame), "n_train_judgements": len(train.frame),
@@ -115,7 +119,6 @@ def prepare(table, out: dict, type_attribute: str, losses, views: dict, evaluati
             Path(out[loss]).write_text("")
 
     test_frame = test.frame[[*TEST_COLUMNS, type_attribute]].copy()
-    test_frame["prompt"] = [prompt_text(p) for p in test_frame["prompt"]]
     test_frame["label"] = test_frame["label"].astype(str)
     write_jsonl(out["test"], test_frame.to_dict("records"))
     try:
@@ -129,12 +132,13 @@ def prepare(table, out: dict, type_attribute: str, losses, views: dict, evaluati
         log.warning("held-out unanimous pairs: none (%s); the unanimous agreement is reported as NaN", exc)
         Path(out["test_per_type"]).write_text("pair_id\n")
         summary["n_test_per_type_pairs"] = 0
-    _tokenizer(model, train, out["tokenizer"], vocab_size)
     Path(out["summary"]).write_text(json.dumps(summary, indent=2) + "\n")
     return summary
 
 
-def _tokenizer(model: str, train, out_dir, vocab_size: int) -> None:
+def _tokenizer(model: str, train, out_dir, vocab_size: int):
+    """The run's tokenizer, saved in ``out_dir``: for ``tiny`` a BPE trained on the training texts,
+    else the model's own (as published; loaded back with a pad token)."""
     from ..lm import TINY_SPEC
     from ..lm.tokenization import load_tokenizer, train_tiny_tokenizer
 
@@ -145,6 +149,16 @@ def _tokenizer(model: str, train, out_dir, vocab_size: int) -> None:
         train_tiny_tokenizer(texts, out_dir, vocab_size)
     else:
         load_tokenizer(model, pad=False).save_pretrained(str(out_dir))
+    return load_tokenizer(model, out_dir)
+
+
+def render_prompts(table, tokenizer=None):
+    """The table with every prompt as the text the trainer tokenises (:func:`prompt_text`), rendered
+    once per pair."""
+    f = table.frame
+    first = f.drop_duplicates("pair_id")
+    text = dict(zip(first["pair_id"], (prompt_text(p, tokenizer) for p in first["prompt"])))
+    return dataclasses.replace(table, frame=f.assign(prompt=f["pair_id"].map(text)))
 
 
 # ----------------------------------------------------------------------------- report

@@ -21,7 +21,8 @@ the cell count; a flat index is then the cell). It is fitted with the synthetic 
 its initial ρ: its V̂ is near 0 and corrected DPO is DPO there (counted in the fit's ``info``).
 
 Prompts that are conversations (lists of ``{"role", "content"}``) are rendered to text by
-:func:`prompt_text` (one ``role: content`` block per turn), which is what the trainer tokenises.
+:func:`prompt_text` (the model's chat template where its tokenizer has one, else one
+``role: content`` block per turn), which is what the trainer tokenises.
 """
 from __future__ import annotations
 
@@ -43,14 +44,20 @@ TRAINER_DATASET = {"dpo": "anonymous", "consistent": "unanimous", "corrected_dpo
 LABEL_PREFIX = "label_"  # the per-type view's label columns: label_<type> in {+1 (a), −1 (b), 0}
 
 
-def prompt_text(prompt) -> str:
+def prompt_text(prompt, tokenizer=None) -> str:
     """A prompt as the text the trainer tokenises: a str unchanged; a conversation (list of
-    ``{"role", "content"}``) as ``role: content`` blocks, separated by blank lines, ending with
-    ``"\\n\\nassistant:"`` so the response continues the assistant's turn."""
+    ``{"role", "content"}``) through the tokenizer's chat template when it has one (with the
+    generation prompt, and without a leading bos: the trainer adds its own), else as
+    ``role: content`` blocks separated by blank lines, ending with ``"\n\nassistant:"`` so that
+    the response continues the assistant's turn."""
     if isinstance(prompt, str):
         return prompt
-    turns = [f"{t['role']}: {t['content']}" for t in prompt]
-    return "\n\n".join(turns) + "\n\nassistant:"
+    turns = [{"role": t["role"], "content": t["content"]} for t in prompt]
+    if tokenizer is not None and getattr(tokenizer, "chat_template", None):
+        text = tokenizer.apply_chat_template(turns, tokenize=False, add_generation_prompt=True)
+        bos = tokenizer.bos_token
+        return text[len(bos):] if bos and text.startswith(bos) else text
+    return "\n\n".join(f"{t['role']}: {t['content']}" for t in turns) + "\n\nassistant:"
 
 
 def _pairs(table) -> pd.DataFrame:
