@@ -152,3 +152,18 @@ def test_type_attribute_with_one_value_is_refused(tmp_path):
     rows = [("p", "x", "y", "u1", "g", "a"), ("p", "x", "z", "u2", "g", "b")]
     with pytest.raises(Exception, match="one value only"):
         inspect_table(_table(rows), "group")
+
+
+def test_prompts_of_different_sizes_batched_by_size_equal_one_padded_batch():
+    from hetpref.annotators.diagnostics.rankings import analyse_by_size
+    from hetpref.pew.analysis import analyse_counts
+
+    rng = np.random.default_rng(0)
+    n = rng.integers(3, 6, 40)
+    counts = rng.integers(0, 9, (40, 2, 5)).astype(float) * (np.arange(5)[None, None, :] < n[:, None, None])
+    padded, grouped = analyse_counts(counts, n), analyse_by_size(counts, n, 0.5)
+    valid = np.arange(5)[None] < n[:, None]
+    for key in ("rbar_top", "nbc_top", "min_tv", "top_min_tv"):
+        np.testing.assert_allclose(grouped[key], padded[key])
+    for key in ("rbar", "nbc"):
+        np.testing.assert_allclose(grouped[key], np.where(valid, padded[key], 0.0))

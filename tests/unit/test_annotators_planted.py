@@ -3,6 +3,7 @@ inspected, and the report's unanimous share and r̄/NBC tops compared with the p
 swapped A/B or a wrongly oriented tie in an adapter must make the check fail."""
 from __future__ import annotations
 
+import dataclasses
 import importlib
 
 import numpy as np
@@ -36,6 +37,54 @@ def _patch_labels(monkeypatch, name, relabel):
     orig = mod.make_table
     monkeypatch.setattr(mod, "make_table", lambda f, *a, **k: orig(f.assign(label=relabel(f["label"].astype(object))),
                                                                   *a, **k))
+
+
+@pytest.fixture(scope="module")
+def written_unanimity(tmp_path_factory):
+    root = tmp_path_factory.mktemp("unanimity")
+    return {name: planted.WRITERS[name](planted.unanimity_design(name), root / name / planted.FILE_NAME[name])
+            for name in SCHEMAS}
+
+
+def _unanimity_failures(name, path):
+    table = read(name, path, **planted.READ_OPTIONS.get(name, {}))
+    result = inspect_table(table, planted.TYPE_ATTRIBUTE[name], with_views=False)
+    return planted.check_unanimity(planted.unanimity_design(name), result)
+
+
+@pytest.mark.parametrize("name", SCHEMAS)
+def test_report_recovers_planted_unanimity_counts(written_unanimity, name):
+    """One annotator per type and prompt over 300 prompts: the pairs judged by every type and the
+    unanimous ones among them are within 4 exact standard deviations of their exact means."""
+    assert _unanimity_failures(name, written_unanimity[name]) == []
+
+
+@pytest.mark.parametrize("name", ("multipref", "collective_alignment", "generic"))
+def test_tie_read_as_a_fails_the_unanimity_check(written_unanimity, name, monkeypatch):
+    _patch_labels(monkeypatch, name, lambda lab: lab.replace("tie", "a"))
+    assert any("unanimous" in f for f in _unanimity_failures(name, written_unanimity[name]))
+
+
+def test_exact_unanimity_counts_match_simulation():
+    design = planted.PlantedDesign(contexts=(0,) * 40, offsets=planted.unanimity_design("multipref", 40).offsets,
+                                   types=(0, 2), type_names=("n", "e"), annotators_per_type=1, tie=0.3)
+    exact = planted.unanimity_counts_exact(design)
+    i, j = np.triu_indices(4, 1)
+    draws = []
+    for seed in range(300):
+        s = planted.sample(dataclasses.replace(design, seed=seed))
+        sign = np.select([s["label"] == "a", s["label"] == "b"], [1, -1], 0)
+        grid = np.full((40, 2, 6), np.nan)                                   # [prompt, type, pair]
+        pair = np.searchsorted(i * 4 + j, s["i"].to_numpy() * 4 + s["j"].to_numpy())
+        grid[s["prompt"], s["type"], pair] = sign
+        present = ~np.isnan(grid).any(1)
+        unanimous = present & ((grid == 1).all(1) | (grid == -1).all(1))
+        draws.append((present.sum(), unanimous.sum()))
+    draws = np.array(draws, dtype=float)
+    for col, key in enumerate(("judged_by_every_type", "unanimous")):
+        mean, var = exact[key]
+        assert abs(draws[:, col].mean() - mean) < 4 * np.sqrt(var / len(draws))
+        assert draws[:, col].var() == pytest.approx(var, rel=0.25)
 
 
 @pytest.mark.parametrize("name", SCHEMAS)

@@ -75,6 +75,26 @@ def prompt_counts(coded: Coded) -> dict:
             "types_used": full[:, eligible].T, "skipped": skipped}
 
 
+def analyse_by_size(counts: np.ndarray, n_options: np.ndarray, pseudocount: float) -> dict:
+    """:func:`~hetpref.pew.analysis.analyse_counts` on the prompts of each response count at once
+    (one batch per distinct count, so one prompt with many responses does not pad every other
+    prompt's [N, N] pairwise matrix); r̄ and NBC come back padded to the widest prompt."""
+    qn, o_max = len(n_options), counts.shape[-1]
+    out = {"rbar": np.zeros((qn, o_max)), "nbc": np.zeros((qn, o_max))}
+    for key in ("rbar_top", "nbc_top"):
+        out[key] = np.zeros(qn, dtype=np.int64)
+    for key in ("min_tv", "top_min_tv"):
+        out[key] = np.zeros(qn)
+    for n in np.unique(n_options):
+        idx = np.flatnonzero(n_options == n)
+        res = analyse_counts(counts[idx, :, :n], n_options[idx], pseudocount=pseudocount)
+        for key in ("rbar", "nbc"):
+            out[key][idx, :n] = res[key]
+        for key in ("rbar_top", "nbc_top", "min_tv", "top_min_tv"):
+            out[key][idx] = res[key]
+    return out
+
+
 def nbc_vs_average(coded: Coded, pseudocount: float = 0.5) -> dict:
     """Per-prompt table (r̄ and NBC rankings, whether the top or the ranking differs, min-TV) and a
     summary. ``pseudocount`` is Luce–Shepard's smoothing (see :mod:`hetpref.pew.analysis`)."""
@@ -88,7 +108,7 @@ def nbc_vs_average(coded: Coded, pseudocount: float = 0.5) -> dict:
                             "share_ranking_differs": float("nan"), "share_can_change": float("nan"),
                             "median_min_tv": float("nan"), "median_top_min_tv": float("nan")},
                 "prompts": pd.DataFrame(columns=PROMPT_COLUMNS)}
-    res = analyse_counts(pc["counts"], pc["n_options"], pseudocount=pseudocount)
+    res = analyse_by_size(pc["counts"], pc["n_options"], pseudocount)
     valid = np.arange(pc["counts"].shape[-1])[None, :] < pc["n_options"][:, None]
     rank_r = ranking(np.where(valid, res["rbar"], -np.inf))
     rank_n = ranking(np.where(valid, res["nbc"], -np.inf))
