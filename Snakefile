@@ -21,6 +21,7 @@ include: "rules/pew.smk"
 include: "rules/claims.smk"
 include: "rules/lm.smk"
 include: "rules/figures.smk"
+include: "rules/own_data.smk"
 
 
 localrules:
@@ -30,4 +31,5 @@ localrules:
 rule all:
     input:
         final_outputs(),
+        own_data_outputs() if config["own_data"]["enabled"] else [],
     default_target: True

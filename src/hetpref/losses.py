@@ -13,6 +13,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+_MAX_LOG_INV_SIGMOID = 80.0  # e^80 ≈ 5.5e34: finite in float32 and bfloat16, times any V ≤ 1/4 and α ≤ 1000
+
 LOSS_NAMES = ("dpo", "ipo", "bt_reward", "corrected_dpo", "consistent", "consistent_ik",
               "consistent_reference_variant")
 
@@ -47,8 +49,11 @@ def first_order_correction(h: torch.Tensor, variance: torch.Tensor,
     if variance_kind == "delta":
         return 0.5 * s * (1 - s) * (1 - 2 * s) * variance
     if variance_kind == "sigmoid":
-        # σ(1−σ) = exp(logσ(h) + logσ(−h)) without underflow to 0 at large |h|
-        return 0.5 * (1 - 2 * s) * variance * torch.exp(-(F.logsigmoid(h) + F.logsigmoid(-h)))
+        # 1/(σ(1−σ)) = exp(−logσ(h) − logσ(−h)) without underflow to 0 at large |h|; the exponent is
+        # capped where float32 stays finite (|h| ≳ 80: an LM's summed log-probabilities reach it), so a
+        # V of 0 gives no correction rather than 0·∞ = NaN, and the clamped likelihood a zero gradient
+        inv = torch.exp(torch.clamp(-(F.logsigmoid(h) + F.logsigmoid(-h)), max=_MAX_LOG_INV_SIGMOID))
+        return 0.5 * (1 - 2 * s) * variance * inv
     raise ValueError(f"variance_kind must be 'delta' or 'sigmoid', got {variance_kind!r}")
 
 

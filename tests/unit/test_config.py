@@ -15,7 +15,7 @@ def load(path):
 
 
 @pytest.mark.parametrize("path", ["config.yaml", "configs/paper.yaml", "configs/cpu_smollm2.yaml",
-                                  "tests/workflow/config.yaml"])
+                                  "tests/workflow/config.yaml", "configs/own_data.yaml"])
 def test_shipped_configs_are_valid(path):
     # other config files are given with --configfile, which Snakemake merges onto config.yaml
     validate_config(deep_merge(load(ROOT / "config.yaml"), load(ROOT / path)), SCHEMA)

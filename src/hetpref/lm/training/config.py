@@ -41,6 +41,13 @@ class LMTrainConfig:
     loss: str | None = field(default=None, metadata={
         "help": "override the dataset's loss: 'ipo' for the IPO baseline; None = loss_for()"})
     ipo_tau: float = field(default=0.1, metadata={"help": "IPO's τ (loss 'ipo' only)"})
+    correction_alpha: float = field(default=1.0, metadata={
+        "help": "α of corrected DPO (loss 'corrected_dpo' only; docs/spec.md §4): 1 = the theory, 0 = DPO; "
+                "each record carries its V̂ = Var_u[σ(Δ_u)] in a 'variance' field"})
+    correction_clamp: float | None = field(default=0.1, metadata={
+        "help": "bound on |correction| of corrected DPO (the reference code's 0.1, as the synthetic stage); None = "
+                "none. Summed log-probabilities give |h| of tens of nats, where the unclamped correction "
+                "saturates the likelihood's [ε, 1−ε] clamp and the pair's gradient vanishes"})
     max_grad_norm: float | None = field(default=None, metadata={
         "help": "gradient-norm clip; the paper states none (None); HF Trainer's default is 1.0"})
     add_eos: bool = field(default=True, metadata={
@@ -74,9 +81,13 @@ class LMTrainConfig:
             raise ValueError(f"LMTrainConfig.overlength must be 'error' or 'drop', got {self.overlength!r}")
         if self.dtype not in ("auto", "float32", "bfloat16", "float16", "fp32", "bf16", "fp16"):
             raise ValueError(f"LMTrainConfig.dtype must be auto, float32, bfloat16 or float16, got {self.dtype!r}")
-        if self.loss not in (None, "ipo", "dpo", "bt_reward", "consistent"):
-            raise ValueError(f"LMTrainConfig.loss must be null, 'ipo', 'dpo', 'bt_reward' or 'consistent', "
-                             f"got {self.loss!r}")
+        if self.loss not in (None, "ipo", "dpo", "bt_reward", "consistent", "corrected_dpo"):
+            raise ValueError(f"LMTrainConfig.loss must be null, 'ipo', 'dpo', 'bt_reward', 'consistent' or "
+                             f"'corrected_dpo', got {self.loss!r}")
+        if not (self.correction_alpha >= 0 and math.isfinite(self.correction_alpha)):
+            raise ValueError(f"LMTrainConfig.correction_alpha must be ≥ 0, got {self.correction_alpha!r}")
+        if self.correction_clamp is not None and not self.correction_clamp > 0:
+            raise ValueError(f"LMTrainConfig.correction_clamp must be > 0 or null, got {self.correction_clamp!r}")
         if not self.ipo_tau > 0:
             raise ValueError(f"LMTrainConfig.ipo_tau must be > 0, got {self.ipo_tau!r}")
         if self.max_grad_norm is not None and not self.max_grad_norm > 0:
@@ -99,7 +110,9 @@ def loss_for(kind: str, dataset: str, cfg: LMTrainConfig | None = None) -> tuple
     (``causal_lm``: DPO-family losses, ``reward``: BT; docs/spec.md §8):
     plain DPO / BT on ``anonymous``, the consistent (temperature-adjusted, k = n_types) loss on
     ``unanimous`` and ``unanimous_filtered``; plain DPO / BT on ``average`` (labels drawn from r̄,
-    already a BT in the target); ``cfg.loss = 'ipo'`` selects the IPO baseline."""
+    already a BT in the target); ``cfg.loss = 'ipo'`` selects the IPO baseline, ``'corrected_dpo'``
+    first-order corrected DPO (§5) with α = ``cfg.correction_alpha`` and the correction bounded by
+    ``cfg.correction_clamp``."""
     cfg = cfg or LMTrainConfig()
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
@@ -113,4 +126,6 @@ def loss_for(kind: str, dataset: str, cfg: LMTrainConfig | None = None) -> tuple
         name = "dpo" if kind == "causal_lm" else "bt_reward"
     else:
         name = "consistent"
+    if name == "corrected_dpo":  # the per-pair variance comes with each batch (PairCollator)
+        return name, {"alpha": cfg.correction_alpha, "correction_clamp": cfg.correction_clamp}
     return name, ({"n_types": cfg.n_types} if name == "consistent" else {})

@@ -29,6 +29,8 @@ class EncodedPairs:
     chosen: list[list[int]]
     rejected: list[list[int]]
     dropped: list[dict] = field(default_factory=list)
+    # V̂ = Var_u[σ(Δ_u)] of each pair (corrected DPO, docs/spec.md §4), from the records' "variance"
+    variance: list[float] | None = None
 
     def __len__(self):
         return len(self.ids)
@@ -37,6 +39,9 @@ class EncodedPairs:
 def encode_records(records: Sequence[dict], tokenizer, max_length: int, overlength: str = "error",
                    add_eos: bool = True) -> EncodedPairs:
     """Tokenise records ``{"id", "prompt", "chosen", "rejected", ...}``.
+
+    Records that all carry a ``"variance"`` field (corrected DPO's V̂) keep it, per kept pair,
+    in ``EncodedPairs.variance``.
 
     Over-long pairs (prompt + longer response over ``max_length`` text tokens; the bos/eos the
     trainer adds are not counted, matching the data filter) are
@@ -56,6 +61,9 @@ def encode_records(records: Sequence[dict], tokenizer, max_length: int, overleng
     chosen = tok(r["chosen"] for r in records)
     rejected = tok(r["rejected"] for r in records)
     out = EncodedPairs([], [], [], [])
+    with_variance = bool(records) and all("variance" in r for r in records)
+    if with_variance:
+        out.variance = []
     for r, p, c, j in zip(records, prompts, chosen, rejected):
         # the cap counts text tokens (prompt + longer response, bos/eos excluded), as the data
         # module's 512-token filter does (docs/spec.md §8), so filtered data never trips it
@@ -71,6 +79,8 @@ def encode_records(records: Sequence[dict], tokenizer, max_length: int, overleng
         out.prompt.append(p)
         out.chosen.append(c)
         out.rejected.append(j)
+        if with_variance:
+            out.variance.append(float(r["variance"]))
     if out.dropped and overlength == "error":
         worst = ", ".join(f"{d['id']!r} ({d['tokens']} tokens)" for d in out.dropped[:5])
         raise ValueError(f"{len(out.dropped)} of {len(records)} pairs exceed max_length = {max_length} tokens "
@@ -105,7 +115,8 @@ def pair_batch(enc: EncodedPairs, idx: Sequence[int], pad_id: int):
 def records_sha256(records: Sequence[dict]) -> str:
     h = hashlib.sha256()
     for r in records:
-        h.update(json.dumps([r["id"], r["prompt"], r["chosen"], r["rejected"]], ensure_ascii=False).encode())
+        fields = [r["id"], r["prompt"], r["chosen"], r["rejected"]] + ([r["variance"]] if "variance" in r else [])
+        h.update(json.dumps(fields, ensure_ascii=False).encode())
     return h.hexdigest()
 
 
@@ -167,12 +178,17 @@ class EpochPermutationSampler(torch.utils.data.Sampler):
 
 
 class PairCollator:
-    """A batch of pair indices → :func:`pair_batch`'s tensors (chosen rows first) and the indices."""
+    """A batch of pair indices → :func:`pair_batch`'s tensors (chosen rows first) and the indices,
+    plus each pair's ``variance`` when the pairs carry one (corrected DPO)."""
 
     def __init__(self, enc: EncodedPairs, pad_id: int):
         self.enc, self.pad_id = enc, pad_id
+        self.variance = None if enc.variance is None else torch.tensor(enc.variance, dtype=torch.float32)
 
     def __call__(self, idx: list[int]) -> dict:
         input_ids, attention_mask, response_mask = pair_batch(self.enc, idx, self.pad_id)
-        return {"input_ids": input_ids, "attention_mask": attention_mask, "response_mask": response_mask,
-                "pair_index": torch.tensor(idx, dtype=torch.long)}
+        batch = {"input_ids": input_ids, "attention_mask": attention_mask, "response_mask": response_mask,
+                 "pair_index": torch.tensor(idx, dtype=torch.long)}
+        if self.variance is not None:
+            batch["variance"] = self.variance[batch["pair_index"]]
+        return batch

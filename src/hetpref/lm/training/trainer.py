@@ -135,10 +135,17 @@ class PreferenceTrainer(Trainer):
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         inputs = dict(inputs)
         idx = inputs.pop("pair_index")
+        variance = inputs.pop("variance", None)  # corrected DPO's V̂ per pair (PairCollator)
         s = model(**inputs)
         b = idx.numel()
         h = s[:b] - s[b:]
-        loss = preference_loss(self.loss_name, h, **self.loss_params).mean()
+        params = self.loss_params
+        if self.loss_name == "corrected_dpo":
+            if variance is None:
+                raise ValueError("loss 'corrected_dpo' needs a 'variance' field (V̂ = Var_u[σ(Δ_u)]) in every "
+                                 "training record")
+            params = {**params, "variance": variance.to(h.dtype)}
+        loss = preference_loss(self.loss_name, h, **params).mean()
         self._stop_if_not_finite(loss, idx)
         counts = torch.stack([(h.detach() > 0).sum().float(), torch.tensor(float(b), device=h.device)])
         self._counts = counts if self._counts is None else self._counts + counts

@@ -1,0 +1,65 @@
+"""Train one LoRA policy on own annotator data with one loss (dpo | consistent | corrected_dpo) and
+seed, then evaluate it on the held-out annotators (one job, as lm_train: the model in memory).
+
+snakemake.wildcards: loss, seed
+snakemake.input:     train (JSONL records of the loss's view), tokenizer (directory), summary (JSON: n_types),
+                     test (held-out judgements, JSONL), test_per_type (CSV: per-type labels of the held-out pairs)
+snakemake.params:    model, tiny (dict or None), train (LMTrainConfig fields), type_attribute, batch_size
+                     (scoring), device, processes (> 1: torchrun)
+snakemake.output:    adapter (directory), metrics (training, JSON), evaluation (JSON:
+                     hetpref.annotators.evaluate.heldout_metrics + loss, seed, model), scores (CSV per test pair)
+"""
+import json
+import shutil
+from pathlib import Path
+from types import SimpleNamespace
+
+import pandas as pd
+
+from hetpref.annotators.evaluate import heldout_metrics, score_pairs
+from hetpref.annotators.train import TRAINER_DATASET
+from hetpref.lm.checkpoints import remove_checkpoint
+from hetpref.lm.jsonl import read_jsonl
+from hetpref.lm.launch import run_job
+from hetpref.lm.models import load_adapter, resolve_device
+from hetpref.lm.tokenization import load_tokenizer
+from hetpref.provenance import write_json
+from hetpref.runtime import script_run
+
+with script_run(snakemake, torch_threads=True) as log:
+    p, wc, inp, out = snakemake.params, snakemake.wildcards, snakemake.input, snakemake.output
+    out_dir = Path(out.adapter).parent
+    summary = json.loads(Path(inp.summary).read_text())
+    train = dict(p.train or {})
+    if wc.loss == "consistent":
+        train["n_types"] = int(summary["n_types"])  # k of Eq. 20: the number of types
+    job = {"objective": "dpo", "dataset": TRAINER_DATASET[wc.loss], "records": str(inp.train),
+           "tokenizer_dir": str(inp.tokenizer), "model": p.model, "tiny": p.tiny, "train": train,
+           "seed": int(wc.seed), "out_dir": str(out_dir), "device": p.device, "keep_checkpoint": True}
+    result = run_job(job, int(p.processes), log, threads=snakemake.threads)
+    if (out_dir / "metrics.json").resolve() != Path(out.metrics).resolve():
+        shutil.copyfile(out_dir / "metrics.json", out.metrics)
+    log.info("%s: final loss %.5f over %d steps", wc.loss, result.metrics["final_loss"], result.metrics["steps"])
+
+    tokenizer = load_tokenizer(p.model, inp.tokenizer)
+    if result.model is not None:
+        model, device = result.model, next(result.model.parameters()).device
+    else:  # trained by torchrun's processes: the saved adapter on its rebuilt base
+        device = resolve_device(p.device)
+        model, _ = load_adapter(result.adapter_dir, tokenizer, device)
+    test = SimpleNamespace(frame=pd.DataFrame(read_jsonl(inp.test)))
+    scores = score_pairs(model, tokenizer, test, "dpo", train["dpo_scoring"], int(train["max_length"]),
+                         int(p.batch_size), device)
+    per_type = pd.read_csv(inp.test_per_type)
+    metrics = heldout_metrics(test, scores, p.type_attribute, per_type if len(per_type) else None)
+    metrics.update({"loss": wc.loss, "seed": int(wc.seed), "model": p.model, "final_loss": result.metrics["final_loss"],
+                    "n_train_pairs": result.metrics["n_pairs"], "dpo_scoring": train["dpo_scoring"]})
+    log.info("held-out annotators: agreement %.3f (longer-wins prior %.3f) over %d judgements; worst type %s %.3f; "
+             "unanimous %.3f (%d pairs)", metrics["agreement_all"], metrics["prior_all"], metrics["n_all"],
+             metrics["worst_type"], metrics["worst_type_agreement"], metrics["agreement_unanimous"],
+             metrics["n_unanimous"])
+    write_json(out.evaluation, metrics)
+    scores.to_csv(out.scores, index=False)
+    removed = remove_checkpoint(out_dir)
+    if removed is not None:
+        log.info("removed the resume point %s", removed)
