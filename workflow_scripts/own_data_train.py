@@ -18,11 +18,12 @@ import pandas as pd
 
 from hetpref.annotators.evaluate import heldout_metrics, score_pairs
 from hetpref.annotators.train import TRAINER_DATASET
-from hetpref.lm.checkpoints import remove_checkpoint
-from hetpref.lm.jsonl import read_jsonl
-from hetpref.lm.launch import run_job
+from hetpref.lm.data.jsonl import read_jsonl
+from hetpref.lm.data.tokenization import load_tokenizer
 from hetpref.lm.models import load_adapter, resolve_device
-from hetpref.lm.tokenization import load_tokenizer
+from hetpref.lm.training.checkpoints import remove_checkpoint
+from hetpref.lm.training.launch import run_job
+from hetpref.lm.training.run import LMRun
 from hetpref.provenance import write_json
 from hetpref.runtime import script_run
 
@@ -33,10 +34,13 @@ with script_run(snakemake, torch_threads=True) as log:
     train = dict(p.train or {})
     if wc.loss == "consistent":
         train["n_types"] = int(summary["n_types"])  # k of Eq. 20: the number of types
-    job = {"objective": "dpo", "dataset": TRAINER_DATASET[wc.loss], "records": str(inp.train),
-           "tokenizer_dir": str(inp.tokenizer), "model": p.model, "tiny": p.tiny, "train": train,
-           "seed": int(wc.seed), "out_dir": str(out_dir), "device": p.device, "keep_checkpoint": True}
-    result = run_job(job, int(p.processes), log, threads=snakemake.threads)
+    # a policy ("dpo": the loss and the scoring come in train); the checkpoint is kept until the
+    # held-out evaluation below has succeeded
+    run = LMRun.from_params("dpo", TRAINER_DATASET[wc.loss], wc.seed,
+                            {"model": p.model, "tiny": p.tiny, "train": train, "device": p.device},
+                            records=str(inp.train), tokenizer_dir=str(inp.tokenizer), out_dir=out_dir,
+                            keep_checkpoint=True)
+    result = run_job(run, int(p.processes), log, threads=snakemake.threads)
     if (out_dir / "metrics.json").resolve() != Path(out.metrics).resolve():
         shutil.copyfile(out_dir / "metrics.json", out.metrics)
     log.info("%s: final loss %.5f over %d steps", wc.loss, result.metrics["final_loss"], result.metrics["steps"])
@@ -48,12 +52,12 @@ with script_run(snakemake, torch_threads=True) as log:
         device = resolve_device(p.device)
         model, _ = load_adapter(result.adapter_dir, tokenizer, device)
     test = SimpleNamespace(frame=pd.DataFrame(read_jsonl(inp.test)))
-    scores = score_pairs(model, tokenizer, test, "dpo", train["dpo_scoring"], int(train["max_length"]),
+    scores = score_pairs(model, tokenizer, test, run.kind, run.scoring, run.train.max_length,
                          int(p.batch_size), device)
     per_type = pd.read_csv(inp.test_per_type)
     metrics = heldout_metrics(test, scores, p.type_attribute, per_type if len(per_type) else None)
     metrics.update({"loss": wc.loss, "seed": int(wc.seed), "model": p.model, "final_loss": result.metrics["final_loss"],
-                    "n_train_pairs": result.metrics["n_pairs"], "dpo_scoring": train["dpo_scoring"]})
+                    "n_train_pairs": result.metrics["n_pairs"], "dpo_scoring": run.scoring})
     log.info("held-out annotators: agreement %.3f (longer-wins prior %.3f) over %d judgements; worst type %s %.3f; "
              "unanimous %.3f (%d pairs)", metrics["agreement_all"], metrics["prior_all"], metrics["n_all"],
              metrics["worst_type"], metrics["worst_type_agreement"], metrics["agreement_unanimous"],

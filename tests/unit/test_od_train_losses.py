@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-import hetpref.lm.trainer as lm_trainer
-from hetpref.lm.config import LMTrainConfig, loss_for
-from hetpref.lm.pairs import PairCollator, encode_records
+import hetpref.lm.training.trainer as lm_trainer
+from hetpref.lm.training.config import LMTrainConfig, loss_for
+from hetpref.lm.training.pairs import PairCollator, encode_records
 from hetpref.losses import preference_loss
 from tests.unit.test_lm_train import make_records, run
 
@@ -16,11 +16,11 @@ torch.set_num_threads(1)
 
 
 def test_corrected_dpo_config_and_loss_for():
-    assert loss_for("dpo", "anonymous", LMTrainConfig(loss="corrected_dpo", correction_alpha=2.0)) == \
+    assert loss_for("causal_lm", "anonymous", LMTrainConfig(loss="corrected_dpo", correction_alpha=2.0)) == \
         ("corrected_dpo", {"alpha": 2.0, "correction_clamp": 0.1})
-    assert loss_for("dpo", "anonymous", LMTrainConfig(loss="corrected_dpo", correction_clamp=None))[1] == \
+    assert loss_for("causal_lm", "anonymous", LMTrainConfig(loss="corrected_dpo", correction_clamp=None))[1] == \
         {"alpha": 1.0, "correction_clamp": None}
-    assert loss_for("dpo", "unanimous", LMTrainConfig(n_types=2)) == ("consistent", {"n_types": 2})
+    assert loss_for("causal_lm", "unanimous", LMTrainConfig(n_types=2)) == ("consistent", {"n_types": 2})
     with pytest.raises(ValueError, match="correction_alpha must be ≥ 0"):
         LMTrainConfig(loss="corrected_dpo", correction_alpha=-1.0)
     with pytest.raises(ValueError, match="correction_clamp must be > 0 or null"):
@@ -111,9 +111,9 @@ def test_score_pairs_scores_as_trained(tok):
     model = add_lora(load_base_model("tiny", tok, "causal_lm", "float32", TINY, seed=0), 8, 32, 0.0, "causal_lm")
     uniform = score_pairs(model, tok, table, max_length=128)
     enc = encode_records(recs, tok, 128)
-    from hetpref.lm.evaluate import pair_scores
+    from hetpref.lm.evaluation.evaluate import pair_scores
 
-    s_a, s_b = pair_scores(model, enc, "dpo", tok.pad_token_id)
+    s_a, s_b = pair_scores(model, enc, "causal_lm", tok.pad_token_id)
     assert torch.allclose(torch.tensor(uniform["h"].to_numpy()), (s_a - s_b).double(), atol=1e-5)
     assert (uniform["tokens_a"] >= uniform["tokens_b"]).all()  # chosen is the longer response here
     base = score_pairs(model, tok, table, scoring="base_reference", max_length=128)

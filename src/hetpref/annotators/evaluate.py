@@ -1,6 +1,6 @@
 """Evaluation on held-out annotators: a trained model's agreement with the judgements of people it
 never saw, per type, with the length prior beside each figure (as Figure 5's diagnostics,
-:mod:`hetpref.lm.evaluate`).
+:mod:`hetpref.lm.evaluation.evaluate`).
 
 The annotators (not the pairs) are split into train and test by a seed (:func:`split_annotators`),
 within each value of the type attribute, so every type keeps annotators on both sides. A pair may be
@@ -9,7 +9,7 @@ judged by train and test annotators alike: what is held out is the people.
 A model scores each test pair once, ``h = score(response_a) − score(response_b)`` with the scoring it
 was trained with (:func:`score_pairs`; ``log π(y|x)`` for the uniform reference, the implicit reward
 against the frozen base for ``base_reference``). It agrees with a judgement ``a`` when h > 0, with
-``b`` when h < 0; h = 0 is wrong (as in :mod:`hetpref.lm.evaluate`); tie judgements are not counted
+``b`` when h < 0; h = 0 is wrong (as in :mod:`hetpref.lm.evaluation.evaluate`); tie judgements are not counted
 (their number is reported). Reported (:func:`heldout_metrics`):
 
 - ``agreement_<type>``: agreement with the test judgements of annotators of that type;
@@ -18,7 +18,7 @@ against the frozen base for ``base_reference``). It agrees with a judgement ``a`
   annotators labelled the pair, all alike: the per-type view of the test table);
 - beside each, the **length prior** "the longer response wins" (``prior_<…>``: its agreement with the
   same judgements; equal lengths count as wrong) and the model's agreement where that prior is wrong
-  (``agreement_prior_wrong_<…>``): the figures :func:`hetpref.lm.evaluate.length_diagnostics` computes,
+  (``agreement_prior_wrong_<…>``): the figures :func:`hetpref.lm.evaluation.evaluate.length_diagnostics` computes,
   with the prior reversed (real annotators tend to prefer longer answers; the paper's length types
   made "shorter wins" the prior). Lengths are response tokens of the model's tokenizer.
 
@@ -33,8 +33,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..lm.evaluate import length_diagnostics, pair_scores
-from ..lm.pairs import encode_records
+from ..lm.evaluation.evaluate import length_diagnostics, pair_scores
+from ..lm.training.pairs import encode_records
 from ..runtime import InputError
 from .train import LABEL_PREFIX, prompt_text
 
@@ -69,11 +69,11 @@ def split_annotators(table, type_attribute: str, test_share: float = 0.3, seed: 
 
 
 @torch.no_grad()
-def score_pairs(model, tokenizer, table, objective: str = "dpo", scoring: str = "response_sum",
+def score_pairs(model, tokenizer, table, kind: str = "causal_lm", scoring: str = "response_sum",
                 max_length: int = 512, batch_size: int = 8, device="cpu") -> pd.DataFrame:
     """One row per pair of ``table``: ``pair_id``, ``h`` = score(a) − score(b), ``tokens_a``,
     ``tokens_b`` (response tokens, eos included). Pairs over ``max_length`` are dropped and logged;
-    identical scored responses get h = 0 exactly (:mod:`hetpref.lm.evaluate`)."""
+    identical scored responses get h = 0 exactly (:mod:`hetpref.lm.evaluation.evaluate`)."""
     pairs = table.frame.drop_duplicates("pair_id")
     records = pd.DataFrame({"id": pairs["pair_id"].astype(str).to_numpy(),
                             "prompt": [prompt_text(p) for p in pairs["prompt"]],
@@ -83,7 +83,7 @@ def score_pairs(model, tokenizer, table, objective: str = "dpo", scoring: str = 
     if enc.dropped:
         log.warning("evaluation: %d of %d test pairs over max_length = %d tokens left out", len(enc.dropped),
                     len(records), max_length)
-    s_a, s_b = pair_scores(model, enc, objective, tokenizer.pad_token_id, batch_size, device, scoring)
+    s_a, s_b = pair_scores(model, enc, kind, tokenizer.pad_token_id, batch_size, device, scoring)
     same = torch.tensor([a == b for a, b in zip(enc.chosen, enc.rejected)], dtype=torch.bool)
     h = torch.where(same, torch.zeros_like(s_a), s_a - s_b)
     return pd.DataFrame({"pair_id": enc.ids, "h": h.double().numpy(),

@@ -139,8 +139,8 @@ def prepare(table, out: dict, type_attribute: str, losses, views: dict, evaluati
 def _tokenizer(model: str, train, out_dir, vocab_size: int):
     """The run's tokenizer, saved in ``out_dir``: for ``tiny`` a BPE trained on the training texts,
     else the model's own (as published; loaded back with a pad token)."""
-    from ..lm import TINY_SPEC
-    from ..lm.tokenization import load_tokenizer, train_tiny_tokenizer
+    from ..lm.data.tokenization import load_tokenizer, train_tiny_tokenizer
+    from ..lm.names import TINY_SPEC
 
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     if model == TINY_SPEC:

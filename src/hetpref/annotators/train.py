@@ -1,4 +1,4 @@
-"""Training records from the three views, for hetpref's own LM trainer (:func:`hetpref.lm.train.train`).
+"""Training records from the three views, for hetpref's own LM trainer (:func:`hetpref.lm.training.train.train`).
 
 One loss per information setting (docs/spec.md §4):
 
