@@ -93,6 +93,7 @@ def run_inspect(args) -> dict:
 def main(argv=None) -> int:
     """Entry point of the ``hetpref`` console script; returns the exit status."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    logging.getLogger("matplotlib").setLevel(logging.WARNING)  # its INFO lines are about plotting, not the data
     args = parser().parse_args(argv)
     try:
         if args.command == "inspect":
