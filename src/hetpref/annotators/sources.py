@@ -163,16 +163,23 @@ def load(source, spec: HubSpec | None = None, revision: str | None = None) -> tu
     return load_local(source), str(source)
 
 
+def first_missing(frame: pd.DataFrame, col: str) -> tuple[int, int, str] | None:
+    """Where ``col`` has no value: (position of the first such row, its 1-based source row, the
+    "N more rows" remark), or None when every row has one."""
+    bad = frame[col].isna().to_numpy()
+    if not bad.any():
+        return None
+    i, n = int(bad.argmax()), int(bad.sum())
+    return i, int(frame[ROW].iloc[i]), f" ({n - 1} more row(s) have the same problem.)" if n > 1 else ""
+
+
 def require(frame: pd.DataFrame, columns, source: str, expected: str = "a value") -> None:
     """Every column present and non-missing; raise naming the first row that lacks one."""
     for col in columns:
         if col not in frame.columns:
             raise AnnotatorDataError(source, int(frame[ROW].iloc[0]) if len(frame) else None, col, None,
                                      f"{expected} (the field is missing)")
-        bad = frame[col].isna().to_numpy()
-        if bad.any():
-            i = bad.argmax()
-            n = int(bad.sum())
-            more = f" ({n - 1} more row(s) have the same problem.)" if n > 1 else ""
-            raise AnnotatorDataError(source, int(frame[ROW].iloc[i]), col, None, f"{expected} (the field is missing)",
-                                     more)
+        missing = first_missing(frame, col)
+        if missing:
+            _, row, more = missing
+            raise AnnotatorDataError(source, row, col, None, f"{expected} (the field is missing)", more)

@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import pandas as pd
 
-from ..sources import ROW
+from ..sources import ROW, HubSpec, first_missing, is_hub_id, load
 from ..table import AnnotatorDataError, prompt_key
 
 log = logging.getLogger("hetpref.annotators")
@@ -19,6 +20,21 @@ def text_id(values: pd.Series, prefix: str = "") -> pd.Series:
     return pd.Series(prefix + pd.Series(h.astype(str)), dtype=object).set_axis(values.index)
 
 
+def companion(source, given, hub: HubSpec, file_name: str, option: str, dataset: str, main_file: str,
+              revision) -> tuple[pd.DataFrame, str]:
+    """A data set's second file (PRISM's survey, collective-alignment-1's annotators): ``given``, or
+    the hub's companion table for a hub id, or ``file_name`` beside ``source``; one error naming it
+    when it is not there."""
+    if given is None:
+        if is_hub_id(source):
+            return load(source, hub, revision)
+        given = Path(source).parent / file_name
+        if not given.exists():
+            raise AnnotatorDataError(given, None, option, str(given), f"the {file_name} file of {dataset} beside the "
+                                     f"{main_file} file, or its path as {option}=")
+    return load(given)
+
+
 def pick_attributes(frame: pd.DataFrame, candidates, explicit, source: str, id_column: str) -> tuple[str, ...]:
     """The attribute columns: ``explicit`` (each must exist and be set for every annotator, else an
     error naming the first row), or by default every candidate column set for every annotator (the
@@ -29,14 +45,13 @@ def pick_attributes(frame: pd.DataFrame, candidates, explicit, source: str, id_c
             if col not in frame.columns:
                 raise AnnotatorDataError(source, int(frame[ROW].iloc[0]) if len(frame) else None, col, None,
                                          f"an annotator attribute column '{col}' (available: {sorted(candidates)})")
-            bad = frame[col].isna().to_numpy()
-            if bad.any():
-                i = bad.argmax()
-                raise AnnotatorDataError(source, int(frame[ROW].iloc[i]), col, None,
+            missing = first_missing(frame, col)
+            if missing:
+                i, row, more = missing
+                raise AnnotatorDataError(source, row, col, None,
                                          f"a value of the annotator attribute '{col}' for annotator "
                                          f"{frame[id_column].iloc[i]!r} (annotators without it cannot be given a "
-                                         "type)", f" ({int(bad.sum()) - 1} more row(s) have the same problem.)"
-                                         if bad.sum() > 1 else "")
+                                         "type)", more)
         return explicit
     kept = []
     for col in candidates:

@@ -20,14 +20,13 @@ from __future__ import annotations
 
 import re
 from itertools import combinations
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from ..sources import ROW, HubSpec, is_hub_id, load, require
+from ..sources import ROW, HubSpec, load, require
 from ..table import AnnotatorDataError, JudgementTable, make_table
-from ._common import log, pick_attributes
+from ._common import companion, log, pick_attributes
 
 # No commit of this repository was confirmed when this adapter was written: pass revision= to pin one.
 HUB = HubSpec("openai/collective-alignment-1", None, ("comparisons.jsonl", "annotators.jsonl"), config="comparisons")
@@ -61,18 +60,6 @@ def _prompt(prompts: pd.Series) -> pd.Series:
     return prompts.map(one)
 
 
-def _annotators(source, annotators, revision) -> tuple[pd.DataFrame, str]:
-    if annotators is None:
-        if is_hub_id(source):
-            return load(source, HUB_ANNOTATORS, revision)
-        annotators = Path(source).parent / "annotators.jsonl"
-        if not annotators.exists():
-            raise AnnotatorDataError(annotators, None, "annotators", str(annotators),
-                                     "the annotators.jsonl file of collective-alignment-1 beside the comparisons "
-                                     "file, or its path as annotators=")
-    return load(annotators)
-
-
 def read(source, annotators=None, block: str = "world", attributes=None, revision: str | None = None
          ) -> JudgementTable:
     """Read collective-alignment-1 comparisons (a file, folder or the hub id) and its annotators."""
@@ -80,7 +67,8 @@ def read(source, annotators=None, block: str = "world", attributes=None, revisio
         raise ValueError(f"block={block!r}; expected one of {list(BLOCKS)}")
     raw, name = load(source, HUB, revision)
     require(raw, ("prompt_id", "prompt", "responses", "metadata"), name)
-    ann_raw, ann_name = _annotators(source, annotators, revision)
+    ann_raw, ann_name = companion(source, annotators, HUB_ANNOTATORS, "annotators.jsonl", "annotators",
+                                  "collective-alignment-1", "comparisons", revision)
     require(ann_raw, ("annotator_id",), ann_name)
     demo = (pd.DataFrame.from_records(ann_raw["demographics"].map(lambda d: d if isinstance(d, dict) else {})
                                       .tolist(), index=ann_raw.index)

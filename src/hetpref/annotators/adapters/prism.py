@@ -24,14 +24,12 @@ is refused on PRISM (see :func:`hetpref.annotators.views.per_type_view`).
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 
-from ..sources import ROW, HubSpec, is_hub_id, load, require
+from ..sources import ROW, HubSpec, load, require
 from ..table import AnnotatorDataError, JudgementTable, make_table
-from ._common import log, pick_attributes
+from ._common import companion, log, pick_attributes
 
 HUB = HubSpec("HannahRoseKirk/prism-alignment", "18ab5cfb37456f4ec8cbc00212ce54cf7b1239f6",
               ("utterances.jsonl", "survey.jsonl"), config="utterances")
@@ -40,17 +38,6 @@ HUB_SURVEY = HubSpec("HannahRoseKirk/prism-alignment", "18ab5cfb37456f4ec8cbc002
 FIELDS = ("interaction_id", "conversation_id", "turn", "within_turn_id", "user_id", "user_prompt", "model_response",
           "model_name", "score")
 MAX_LEVELS = 50
-
-
-def _survey(source, survey, revision) -> tuple[pd.DataFrame, str]:
-    if survey is None:
-        if is_hub_id(source):
-            return load(source, HUB_SURVEY, revision)
-        survey = Path(source).parent / "survey.jsonl"
-        if not survey.exists():
-            raise AnnotatorDataError(survey, None, "survey", str(survey), "the survey.jsonl file of PRISM beside "
-                                     "the utterances file, or its path as survey=")
-    return load(survey)
 
 
 def _flatten(frame: pd.DataFrame) -> pd.DataFrame:
@@ -99,7 +86,7 @@ def read(source, survey=None, tie_margin: float = 0.0, history: bool = True, att
         i = bad.argmax()
         raise AnnotatorDataError(name, int(u[ROW].iloc[i]), "score", u["score"].iloc[i], "a number (1-100)")
     u = u.assign(score=score, user_id=u["user_id"].astype(str))
-    s_raw, s_name = _survey(source, survey, revision)
+    s_raw, s_name = companion(source, survey, HUB_SURVEY, "survey.jsonl", "survey", "PRISM", "utterances", revision)
     require(s_raw, ("user_id",), s_name)
     people = _flatten(s_raw.drop(columns=[ROW])).assign(**{ROW: s_raw[ROW]})
     people["user_id"] = people["user_id"].astype(str)
