@@ -25,6 +25,7 @@ def od_train_params(wildcards):
         train["loss"] = "corrected_dpo"
     train["dpo_scoring"] = "base_reference" if OD["reference"] == "base" else "response_sum"
     train["max_length"] = OD["max_length"]
+    train["overlength"] = "drop"  # own_data.max_length: a longer pair is left out and listed, not an error
     return train
 
 

@@ -124,6 +124,12 @@ def test_split_is_by_annotator_within_each_type_and_seeded():
         split_annotators(table, "nope")
 
 
+def test_a_large_test_share_still_keeps_a_training_annotator_of_each_type():
+    table = planted_table(per_type=2)
+    split = split_annotators(table, "group", 0.9, seed=0)[2]
+    assert split.groupby("group")["split"].apply(lambda s: sorted(s)).tolist() == [["test", "train"]] * 2
+
+
 def test_heldout_metrics_per_type_worst_unanimous_and_length_prior():
     table = planted_table(per_type=4, p=1.0)
     pairs = table.frame.drop_duplicates("pair_id")

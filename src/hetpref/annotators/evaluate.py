@@ -54,7 +54,8 @@ def split_annotators(table, type_attribute: str, test_share: float = 0.3, seed: 
     ann = ann.assign(_u=rng.random(len(ann)))
     rank = ann.groupby(type_attribute, sort=True)["_u"].rank(method="first")
     size = ann.groupby(type_attribute)["_u"].transform("size")
-    n_test = np.where(size >= 2, np.maximum(1, np.round(test_share * size)), 0)
+    # at least one annotator of each type on each side of the split
+    n_test = np.where(size >= 2, np.clip(np.round(test_share * size), 1, size - 1), 0)
     ann["split"] = np.where(rank <= n_test, "test", "train")
     test_ids = set(ann.loc[ann["split"] == "test", "annotator_id"])
     is_test = table.frame["annotator_id"].isin(test_ids).to_numpy()
