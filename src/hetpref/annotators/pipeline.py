@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..lm.data.jsonl import write_jsonl
 from ..runtime import InputError
 from .evaluate import split_annotators
 from .train import (
@@ -27,9 +28,8 @@ from .train import (
 
 log = logging.getLogger("hetpref.annotators.pipeline")
 
-# the per-type view's label columns and the judgement columns the evaluation reads
+# the judgement columns the held-out evaluation reads
 TEST_COLUMNS = ("pair_id", "annotator_id", "prompt", "response_a", "response_b", "label")
-VIEW_OF_LOSS = {"dpo": "anonymous view", "consistent": "per-type view", "corrected_dpo": "same-annotator pairs view"}
 
 
 def read_source(adapter: str, source, options: dict | None = None):
@@ -57,12 +57,6 @@ def _view(name: str, loss: str | None, fn, *args, **kwargs):
             raise
         raise InputError(f"{exc} — own_data.losses lists {loss!r}, which trains on the {name}: remove it from "
                          "own_data.losses for these data") from exc
-
-
-def write_jsonl(path, records) -> None:
-    with open(path, "w") as f:
-        for r in records:
-            f.write(json.dumps(r, ensure_ascii=False) + "\n")
 
 
 def prepare(table, out: dict, type_attribute: str, losses, views: dict, evaluation: dict, variance: dict,

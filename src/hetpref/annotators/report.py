@@ -2,11 +2,12 @@
 ``inspect.json`` and figures (``figures/*.pdf`` and ``.png``) into one folder."""
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
 import numpy as np
+
+from ..provenance import write_json
 
 HOW_TO_READ = (
     "**How to read this report.** *Feasibility* says which of the paper's three information settings the data "
@@ -154,7 +155,6 @@ def write_report(result: dict, out) -> dict:
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "report.md").write_text(markdown(result), encoding="utf-8")
-    (folder / "inspect.json").write_text(json.dumps(_clean(result), indent=1, ensure_ascii=False) + "\n",
-                                         encoding="utf-8")
+    write_json(folder / "inspect.json", _clean(result))
     figs = figures(result, folder)
     return {"report": str(folder / "report.md"), "json": str(folder / "inspect.json"), "figures": figs}

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..adapters import GENERIC_FIXTURE_OPTIONS
 from .design import (
     PlantedDesign,
     _prompt_text,
@@ -102,10 +103,7 @@ TYPE_ATTRIBUTE = {"multipref": "worker_type", "community_alignment": "annotator_
 FILE_NAME = {"multipref": "multipref.jsonl", "community_alignment": "community_alignment.csv",
              "collective_alignment": "collective_alignment", "generic": "judgements.csv"}
 #: The options each adapter reads planted data with (the generic adapter needs its column mapping).
-READ_OPTIONS = {"generic": {
-    "columns": {"prompt_id": "question_id", "prompt": "question", "response_a": "answer_1", "response_b": "answer_2",
-                "annotator_id": "rater", "label": "winner", "strength": "confidence"},
-    "labels": {"1": "a", "2": "b", "0": "tie"}, "attributes": ["rater_group"]}}
+READ_OPTIONS = {"generic": GENERIC_FIXTURE_OPTIONS}
 
 
 __all__ = ["DESIGNS", "FILE_NAME", "READ_OPTIONS", "TYPE_ATTRIBUTE", "WRITERS", "PlantedDesign", "all_present_bound",

@@ -1,12 +1,12 @@
 """Writers of planted annotators (:mod:`.design`) in the adapters' real schemas, one per schema."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from ...lm.data.jsonl import write_jsonl
 from .design import PlantedDesign, _prompt_text, _prompts, prompt_ids, sample
 
 
@@ -31,15 +31,13 @@ def write_multipref(design: PlantedDesign, path) -> Path:
     first = j.drop_duplicates(["prompt", "i", "j"])
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8") as fh:
-        for p, i, jj in zip(first["prompt"], first["i"], first["j"]):
-            key = f"{p}-{i}-{jj}"
-            fh.write(json.dumps({
-                "prompt_id": pids[p], "prompt": _prompt_text(p, design.contexts[p]),
-                "model_a": ids[p, i], "completion_a": f"response {ids[p, i]}",
-                "model_b": ids[p, jj], "completion_b": f"response {ids[p, jj]}",
-                **{pool: _listed(lists, key, pool) for pool in ("normal_worker_annotations",
-                                                                 "expert_worker_annotations")}}) + "\n")
+    write_jsonl(path, ({
+        "prompt_id": pids[p], "prompt": _prompt_text(p, design.contexts[p]),
+        "model_a": ids[p, i], "completion_a": f"response {ids[p, i]}",
+        "model_b": ids[p, jj], "completion_b": f"response {ids[p, jj]}",
+        **{pool: _listed(lists, f"{p}-{i}-{jj}", pool) for pool in ("normal_worker_annotations",
+                                                                     "expert_worker_annotations")}}
+        for p, i, jj in zip(first["prompt"], first["i"], first["j"])))
     return path
 
 
@@ -104,19 +102,15 @@ def write_collective_alignment(design: PlantedDesign, folder) -> Path:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     by_prompt = one.groupby("prompt")
-    with (folder / "comparisons.jsonl").open("w", encoding="utf-8") as fh:
-        for p, grp in by_prompt:
-            fh.write(json.dumps({
-                "prompt_id": pids[p],
-                "prompt": {"id": pids[p], "messages": [{"role": "user", "content": _prompts(design)[p]}]},
-                "responses": [{"response_index": str(letters[c]),
-                               "messages": [{"role": "assistant", "content": f"response {ids[p, c]}"}]}
-                              for c in range(k)],
-                "metadata": {"assessments": [{"annotator_id": a, "ranking_blocks": {"world": [{"ranking": r}]}}
-                                             for a, r in zip(grp["aid"], grp["ranking"])]}}) + "\n")
-    with (folder / "annotators.jsonl").open("w", encoding="utf-8") as fh:
-        for a, t in zip(one["aid"], one["type"]):
-            fh.write(json.dumps({"annotator_id": a, "demographics": {"political": design.type_names[t]}}) + "\n")
+    write_jsonl(folder / "comparisons.jsonl", ({
+        "prompt_id": pids[p],
+        "prompt": {"id": pids[p], "messages": [{"role": "user", "content": _prompts(design)[p]}]},
+        "responses": [{"response_index": str(letters[c]),
+                       "messages": [{"role": "assistant", "content": f"response {ids[p, c]}"}]} for c in range(k)],
+        "metadata": {"assessments": [{"annotator_id": a, "ranking_blocks": {"world": [{"ranking": r}]}}
+                                     for a, r in zip(grp["aid"], grp["ranking"])]}} for p, grp in by_prompt))
+    write_jsonl(folder / "annotators.jsonl", ({"annotator_id": a, "demographics": {"political": design.type_names[t]}}
+                                              for a, t in zip(one["aid"], one["type"])))
     return folder / "comparisons.jsonl"
 
 
