@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from hetpref.annotators import adapters, views
-from hetpref.annotators.table import make_table
+from hetpref.annotators.table import AnnotatorDataError, make_table
 from hetpref.annotators.views import EmptyViewError, ViewRefused
 
 FIXTURES = Path(adapters.__file__).resolve().parent.parent / "fixtures"
@@ -25,6 +25,12 @@ def _table(rows, dataset="generic", anonymous_only=False):
 
 def _multipref():
     return adapters.read("multipref", FIXTURES / "multipref" / "multipref.jsonl")
+
+
+def test_a_strength_that_is_not_a_number_is_refused_naming_its_row():
+    f = _table([("p", "x", "y", "u1", "k1", "a")]).frame.assign(strength="strong", source_row=7)
+    with pytest.raises(AnnotatorDataError, match=r"row 7: field 'strength' has value 'strong'; expected a number"):
+        make_table(f, ("kind",), "t.csv", "generic")
 
 
 # --- anonymous -----------------------------------------------------------------------------------

@@ -196,10 +196,10 @@ def make_table(frame: pd.DataFrame, attributes, source, dataset: str, anonymous_
     if missing:
         raise AnnotatorDataError(source, None, missing[0], None, f"a column '{missing[0]}' in the judgement table")
     f = f[cols].sort_values("source_row", kind="stable").reset_index(drop=True)
-    f["strength"] = pd.to_numeric(f["strength"], errors="coerce").astype(float)
     f["source_row"] = f["source_row"].astype(np.int64)
     table = JudgementTable(frame=f, attributes=attributes, source=str(source), dataset=dataset,
                            anonymous_only=anonymous_only)
-    validate(table)
+    validate(table)  # before the strengths become numbers, so a text strength is refused, not made NaN
+    f["strength"] = pd.to_numeric(f["strength"]).astype(float)
     f["label"] = pd.Categorical(f["label"].astype(object), categories=list(LABELS))
     return table
