@@ -53,7 +53,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def run_inspect(args) -> dict:
-    from hetpref.annotators.adapters import ADAPTERS, FIXTURE_FILES, GENERIC_FIXTURE_OPTIONS, fixture, read
+    from hetpref.annotators.adapters import ADAPTERS, FIXTURE_FILES, fixture, read, read_fixture
     from hetpref.annotators.diagnostics import inspect_table
     from hetpref.annotators.report import write_report
 
@@ -66,15 +66,10 @@ def run_inspect(args) -> dict:
     if args.example:
         if args.example not in FIXTURE_FILES:
             raise InputError(f"--example {args.example!r}: no shipped fixture; expected one of {sorted(FIXTURE_FILES)}")
-        source = fixture(args.example)
-        if args.example == "generic":
-            options = {**GENERIC_FIXTURE_OPTIONS, **options}
+        table = (read_fixture(args.example, **options) if name == args.example
+                 else read(name, fixture(args.example), **options))
     else:
-        source = args.input
-    try:
-        table = read(name, source, **options)
-    except (TypeError, ValueError) as exc:  # an adapter's refusal of an option (name or value)
-        raise InputError(f"--format {name} with options {options}: {exc}") from exc
+        table = read(name, args.input, **options)  # an option it cannot take: an InputError naming it
     attribute = args.type_attribute
     if attribute is None:
         if args.example:

@@ -35,15 +35,12 @@ TEST_COLUMNS = ("pair_id", "annotator_id", "prompt", "response_a", "response_b",
 def read_source(adapter: str, source, options: dict | None = None):
     """The judgement table of ``source`` read by ``adapter``; ``source`` None reads the adapter's
     shipped fixture (the generic one with the column options it needs)."""
-    from .adapters import GENERIC_FIXTURE_OPTIONS, fixture, read
+    from .adapters import read, read_fixture
 
-    options = dict(options or {})
     if source is None:
-        source = fixture(adapter)
-        if adapter == "generic":
-            options = {**GENERIC_FIXTURE_OPTIONS, **options}
-        log.info("own_data.source is null: reading the shipped %s fixture %s", adapter, source)
-    return read(adapter, source, **options)
+        log.info("own_data.source is null: reading the shipped %s fixture", adapter)
+        return read_fixture(adapter, **(options or {}))
+    return read(adapter, source, **(options or {}))
 
 
 def _view(name: str, loss: str | None, fn, *args, **kwargs):

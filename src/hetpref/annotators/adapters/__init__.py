@@ -5,11 +5,13 @@ dispatches on the name. Each module's docstring says which fields it reads and h
 """
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 from typing import Callable
 
 from ..table import JudgementTable
 from . import collective_alignment, community_alignment, generic, helpsteer3, multipref, prism
+from ._common import AdapterOptionError
 
 ADAPTERS: dict[str, Callable[..., JudgementTable]] = {
     "multipref": multipref.read,
@@ -47,9 +49,24 @@ def fixture(name: str) -> Path:
 
 
 def read(name: str, source, **options) -> JudgementTable:
-    """Read ``source`` (a local file/folder or a hub id) with the adapter ``name``."""
+    """Read ``source`` (a local file/folder or a hub id) with the adapter ``name``; an option the
+    adapter does not take, by name or by value, is an :class:`AdapterOptionError`."""
     try:
         reader = ADAPTERS[name]
     except KeyError:
-        raise ValueError(f"unknown adapter {name!r}; expected one of {sorted(ADAPTERS)}") from None
+        raise AdapterOptionError(f"unknown adapter {name!r}; expected one of {sorted(ADAPTERS)}") from None
+    try:
+        inspect.signature(reader).bind(source, **options)
+    except TypeError as exc:
+        takes = [p for p in inspect.signature(reader).parameters if p != "source"]
+        if not takes:
+            raise AdapterOptionError(f"{name} takes no options, got {sorted(options)}") from None
+        raise AdapterOptionError(f"adapter {name!r}: {exc}; its options are {takes}") from None
     return reader(source, **options)
+
+
+def read_fixture(name: str, **options) -> JudgementTable:
+    """Read adapter ``name``'s shipped fixture (the generic one with the column options it needs)."""
+    if name == "generic":
+        options = {**GENERIC_FIXTURE_OPTIONS, **options}
+    return read(name, fixture(name), **options)

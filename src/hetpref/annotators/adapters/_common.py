@@ -6,10 +6,15 @@ from pathlib import Path
 
 import pandas as pd
 
+from ...runtime import InputError
 from ..sources import ROW, HubSpec, first_missing, is_hub_id, load
 from ..table import AnnotatorDataError, prompt_key
 
 log = logging.getLogger("hetpref.annotators")
+
+
+class AdapterOptionError(InputError, ValueError):
+    """An adapter option the adapter cannot take: an unknown name or a value out of its range."""
 
 
 def text_id(values: pd.Series, prefix: str = "") -> pd.Series:

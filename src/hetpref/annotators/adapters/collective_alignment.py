@@ -26,7 +26,7 @@ import pandas as pd
 
 from ..sources import ROW, HubSpec, load, require
 from ..table import AnnotatorDataError, JudgementTable, make_table
-from ._common import companion, log, pick_attributes
+from ._common import AdapterOptionError, companion, log, pick_attributes
 
 # No commit of this repository was confirmed when this adapter was written: pass revision= to pin one.
 HUB = HubSpec("openai/collective-alignment-1", None, ("comparisons.jsonl", "annotators.jsonl"), config="comparisons")
@@ -64,7 +64,7 @@ def read(source, annotators=None, block: str = "world", attributes=None, revisio
          ) -> JudgementTable:
     """Read collective-alignment-1 comparisons (a file, folder or the hub id) and its annotators."""
     if block not in BLOCKS:
-        raise ValueError(f"block={block!r}; expected one of {list(BLOCKS)}")
+        raise AdapterOptionError(f"block={block!r}; expected one of {list(BLOCKS)}")
     raw, name = load(source, HUB, revision)
     require(raw, ("prompt_id", "prompt", "responses", "metadata"), name)
     ann_raw, ann_name = companion(source, annotators, HUB_ANNOTATORS, "annotators.jsonl", "annotators",

@@ -24,7 +24,7 @@ import pandas as pd
 
 from ..sources import ROW, HubSpec, load, require
 from ..table import AnnotatorDataError, JudgementTable, make_table
-from ._common import log, pick_attributes, text_id
+from ._common import AdapterOptionError, log, pick_attributes, text_id
 
 # No commit of this repository was confirmed when this adapter was written: pass revision= to pin one.
 HUB = HubSpec("facebook/community-alignment-dataset", None, ("data/full_community_alignment.csv",),
@@ -46,7 +46,7 @@ def read(source, turns=TURNS, attributes=None, revision: str | None = None) -> J
     turns = (turns,) if isinstance(turns, str) else tuple(turns)
     for t in turns:
         if t not in TURNS:
-            raise ValueError(f"turns: {t!r}; expected a subset of {list(TURNS)}")
+            raise AdapterOptionError(f"turns: {t!r}; expected a subset of {list(TURNS)}")
     raw, name = load(source, HUB, revision)
     require(raw, ("conversation_id", "annotator_id", "first_turn_prompt", "first_turn_preferred_response"), name)
     cand = [c for c in raw.columns if c.startswith("annotator_") and c != "annotator_id"]

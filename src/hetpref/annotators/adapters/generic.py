@@ -20,7 +20,7 @@ import pandas as pd
 
 from ..sources import ROW, load, require
 from ..table import LABELS, AnnotatorDataError, JudgementTable, make_table
-from ._common import text_id
+from ._common import AdapterOptionError, text_id
 
 REQUIRED = ("prompt", "response_a", "response_b", "annotator_id", "label")
 OPTIONAL = ("prompt_id", "response_a_id", "response_b_id", "strength")
@@ -31,11 +31,13 @@ def read(source, columns=None, labels=None, attributes=(), anonymous_only: bool 
     columns = dict(columns or {})
     unknown = sorted(set(columns) - set(REQUIRED) - set(OPTIONAL))
     if unknown:
-        raise ValueError(f"columns: unknown table field(s) {unknown}; expected some of {[*REQUIRED, *OPTIONAL]}")
+        raise AdapterOptionError(f"columns: unknown table field(s) {unknown}; "
+                                 f"expected some of {[*REQUIRED, *OPTIONAL]}")
     labels = {str(k): v for k, v in (labels or {x: x for x in LABELS}).items()}
     bad = sorted({v for v in labels.values() if v not in LABELS})
     if bad:
-        raise ValueError(f"labels: target value(s) {bad}; expected each of the mapping's values in {list(LABELS)}")
+        raise AdapterOptionError(f"labels: target value(s) {bad}; "
+                                 f"expected each of the mapping's values in {list(LABELS)}")
     attributes = (attributes,) if isinstance(attributes, str) else tuple(attributes or ())
     raw, name = load(source)
     src = {k: columns.get(k, k) for k in (*REQUIRED, *OPTIONAL)}

@@ -22,7 +22,7 @@ import pandas as pd
 
 from ..sources import ROW, HubSpec, load, require
 from ..table import AnnotatorDataError, JudgementTable, make_table
-from ._common import log, text_id
+from ._common import AdapterOptionError, log, text_id
 
 # No commit of this repository was confirmed when this adapter was written: pass revision= to pin one.
 HUB = HubSpec("nvidia/HelpSteer3", None, ("preference/train.jsonl.gz",), data_files="preference/train.jsonl.gz")
@@ -53,7 +53,7 @@ def _scores(values: pd.Series, rows: pd.Series, fields, source: str) -> np.ndarr
 def read(source, use: str = "individual", revision: str | None = None) -> JudgementTable:
     """Read HelpSteer3 preference data (a file, folder or the hub id); see the module docstring."""
     if use not in USES:
-        raise ValueError(f"use={use!r}; expected one of {list(USES)}")
+        raise AdapterOptionError(f"use={use!r}; expected one of {list(USES)}")
     raw, name = load(source, HUB, revision)
     require(raw, ("context", "response1", "response2", "overall_preference" if use == "overall"
                   else "individual_preference"), name)

@@ -43,10 +43,8 @@ def _annotations(raw: pd.DataFrame, column: str, source: str) -> pd.DataFrame:
     return fields
 
 
-def read(source, **options) -> JudgementTable:
+def read(source) -> JudgementTable:
     """Read MultiPref from a local file/folder or the hub id; see the module docstring."""
-    if options:
-        raise TypeError(f"multipref takes no options, got {sorted(options)}")
     raw, name = load(source, HUB)
     require(raw, TOP, name)
     for column in POOLS:

@@ -29,7 +29,7 @@ import pandas as pd
 
 from ..sources import ROW, HubSpec, load, require
 from ..table import AnnotatorDataError, JudgementTable, make_table
-from ._common import companion, log, pick_attributes
+from ._common import AdapterOptionError, companion, log, pick_attributes
 
 HUB = HubSpec("HannahRoseKirk/prism-alignment", "18ab5cfb37456f4ec8cbc00212ce54cf7b1239f6",
               ("utterances.jsonl", "survey.jsonl"), config="utterances")
@@ -77,7 +77,7 @@ def read(source, survey=None, tie_margin: float = 0.0, history: bool = True, att
          revision: str | None = None) -> JudgementTable:
     """Read PRISM utterances (a file, folder or the hub id) joined to the survey."""
     if not tie_margin >= 0:
-        raise ValueError(f"tie_margin={tie_margin!r}; expected a number >= 0")
+        raise AdapterOptionError(f"tie_margin={tie_margin!r}; expected a number >= 0")
     u, name = load(source, HUB, revision)
     require(u, FIELDS, name)
     score = pd.to_numeric(u["score"], errors="coerce")
