@@ -60,17 +60,7 @@ OBJECTIVE_SPECS = {
     **{objective: ("causal_lm", scoring, None) for objective, scoring in DPO_VARIANTS.values()},
 }
 # the order of objectives in tables and figures (the optional arms after the paper's two)
-OBJECTIVE_ORDER = ("reward", "dpo", "ipo", "dpo_ref", "dpo_base", "dpo_norm")
-# what "agreement" means per objective (h > 0 on a test pair whose chosen response has the higher r̄)
-AGREEMENT_MEANING = {
-    "reward": "R(x, y_c) > R(x, y_r)",
-    "dpo": "log π(y_c|x) > log π(y_r|x) (response tokens, causal shift)",
-    "ipo": "log π(y_c|x) > log π(y_r|x) (response tokens, causal shift)",
-    "dpo_ref": "reference code's score of the chosen transcript > the rejected one's "
-               "(unshifted, bos + prompt + response)",
-    "dpo_base": "implicit reward [log π − log π_base](y_c|x) > [log π − log π_base](y_r|x)",
-    "dpo_norm": "mean log-probability per response token of y_c > that of y_r",
-}
+OBJECTIVE_ORDER = tuple(OBJECTIVE_SPECS)
 
 
 def objective_spec(objective: str) -> tuple[str, str | None, str | None]:
