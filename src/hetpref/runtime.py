@@ -12,6 +12,7 @@ import contextlib
 import logging
 import sys
 import time
+import warnings
 
 
 class InputError(RuntimeError):
@@ -31,6 +32,12 @@ def set_torch_threads(threads: int) -> None:
 
 LIBRARY_LOGGER = "hetpref"  # every module logs under it (hetpref.<package>.<module>)
 WARNINGS_LOGGER = "py.warnings"  # where logging.captureWarnings sends warnings.warn
+
+
+def _capturing_warnings() -> bool:
+    """Whether :func:`logging.captureWarnings` is on (warnings.showwarning is logging's)."""
+    show = warnings.showwarning
+    return getattr(show, "__module__", None) == "logging" and getattr(show, "__name__", None) == "_showwarning"
 
 
 @contextlib.contextmanager
@@ -55,11 +62,13 @@ def job_logging(log_path=None):
         logger.propagate = False  # Snakemake configures the root logger; avoid duplicate lines
         for h in handlers:
             logger.addHandler(h)
+    was_capturing = _capturing_warnings()
     logging.captureWarnings(True)
     try:
         yield logging.getLogger(LIBRARY_LOGGER)
     finally:
-        logging.captureWarnings(False)
+        if not was_capturing:  # a caller that captured warnings before keeps capturing them
+            logging.captureWarnings(False)
         for logger, old_handlers, level, propagate in saved:
             logger.handlers[:] = old_handlers
             logger.setLevel(level)

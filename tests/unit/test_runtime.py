@@ -41,6 +41,19 @@ def test_the_logging_is_restored_after_the_job(tmp_path):
     assert "after the job" not in (tmp_path / "job.log").read_text()
 
 
+def test_a_caller_that_captured_warnings_keeps_capturing_them(tmp_path):
+    from hetpref.runtime import _capturing_warnings
+
+    logging.captureWarnings(True)
+    try:
+        with script_run(_smk(tmp_path / "job.log")):
+            pass
+        assert _capturing_warnings()
+    finally:
+        logging.captureWarnings(False)
+    assert not _capturing_warnings()
+
+
 def test_an_input_error_is_one_line_on_stderr_and_a_traceback_in_the_log(tmp_path, capsys):
     log_path = tmp_path / "job.log"
     with pytest.raises(SystemExit) as exit_, script_run(_smk(log_path)):
