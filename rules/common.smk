@@ -11,7 +11,7 @@ from hetpref.config_checks import check_config, opt_in_problem, problems_error
 from hetpref.lm import hub as lm_hub
 from hetpref.lm import resources as lm_res
 from hetpref.lm.names import DATASETS as LM_DATASET_FILES, TRAIN_DATASETS as LM_TRAIN_DATASETS, TYPES as LM_TYPES
-from hetpref.lm.names import OBJECTIVE_SPECS, objective_spec, variant_objectives
+from hetpref.lm.names import OBJECTIVE_SPECS, variant_objectives
 from hetpref.synthetic.heterogeneity import heterogeneity_points
 from hetpref.synthetic.methods import (
     CONSISTENT,
@@ -318,15 +318,11 @@ def lm_tiny_config():
 
 
 def lm_train_params(wildcards):
-    """LMTrainConfig fields from config; the tiny random-init model uses lr_tiny."""
+    """LMTrainConfig fields from config; the tiny random-init model uses lr_tiny. The objective's own
+    loss (ipo) and scoring (the DPO variants) are added by the run it builds (hetpref.lm.training.run)."""
     train = {k: v for k, v in LM["train"].items() if k != "lr_tiny"}
     if LM["model"] == "tiny":
         train["lr"] = LM["train"]["lr_tiny"]
-    _, scoring, loss = objective_spec(wildcards.objective)
-    if loss is not None:  # the IPO baseline: direct alignment with IPO's loss
-        train["loss"] = loss
-    if scoring not in (None, "response_sum"):  # an optional DPO arm (lm.dpo_variants); dpo's params stay as they were
-        train["dpo_scoring"] = scoring
     train["max_length"] = LM["max_length"]
     return train
 
@@ -400,9 +396,8 @@ def lm_job_threads(name):
 
 
 def lm_eval_params(wildcards):
-    """Evaluation options: a policy is scored as it was trained (its objective's scoring)."""
-    _, scoring, _ = objective_spec(wildcards.objective)
-    return {"max_length": LM["max_length"], "scoring": scoring or "response_sum"}
+    """Evaluation options; a policy is scored as it was trained (the run's scoring)."""
+    return {"max_length": LM["max_length"]}
 
 
 def lm_train_data(wildcards):

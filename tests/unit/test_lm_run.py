@@ -25,12 +25,26 @@ def test_from_params_builds_the_run_and_json_reads_it_back(tmp_path):
 
 
 @pytest.mark.parametrize("objective", list(OBJECTIVE_SPECS))
-def test_kind_and_loss_follow_the_objective(objective):
+def test_kind_loss_and_scoring_follow_the_objective(objective):
     run = LMRun(objective=objective, dataset="unanimous", seed=0, model="tiny")
-    assert run.kind == ("reward" if objective == "reward" else "causal_lm")
-    assert run.loss == ("consistent", {"n_types": 3})  # the dataset's loss, for every objective
+    kind, scoring, loss = OBJECTIVE_SPECS[objective]
+    assert run.kind == ("reward" if objective == "reward" else "causal_lm") == kind
+    # the dataset's loss, unless the objective has its own (ipo); the objective's scoring (the DPO variants)
+    assert run.loss == (("ipo", {"tau": 0.1}) if loss == "ipo" else ("consistent", {"n_types": 3}))
+    assert run.scoring == (scoring or "response_sum")
     assert LMRun(objective=objective, dataset="anonymous", seed=0, model="tiny").loss[0] == \
-        ("bt_reward" if objective == "reward" else "dpo")
+        {"reward": "bt_reward", "ipo": "ipo"}.get(objective, "dpo")
+
+
+def test_a_train_config_that_contradicts_the_objective_is_refused():
+    with pytest.raises(ValueError, match="objective 'ipo' trains with loss 'ipo'"):
+        LMRun(objective="ipo", dataset="anonymous", seed=0, model="tiny", train=LMTrainConfig(loss="consistent"))
+    with pytest.raises(ValueError, match="objective 'dpo_ref' scores with 'reference_code'"):
+        LMRun(objective="dpo_ref", dataset="anonymous", seed=0, model="tiny",
+              train=LMTrainConfig(dpo_scoring="response_mean"))
+    # plain dpo leaves the scoring to the config (the own-data runs use the base reference)
+    assert LMRun(objective="dpo", dataset="anonymous", seed=0, model="tiny",
+                 train=LMTrainConfig(dpo_scoring="base_reference")).scoring == "base_reference"
 
 
 def test_a_bad_run_is_one_clear_error():

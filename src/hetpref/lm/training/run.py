@@ -10,7 +10,7 @@ model (``causal_lm`` or ``reward``, :data:`hetpref.lm.names.OBJECTIVE_SPECS`) an
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 
 from ..names import objective_spec
 from .config import LMTrainConfig, loss_for
@@ -45,7 +45,21 @@ class LMRun:
     keep_checkpoint: bool = False
 
     def __post_init__(self):
-        objective_spec(self.objective)  # a ValueError naming the allowed objectives
+        _, scoring, loss = objective_spec(self.objective)  # a ValueError naming the allowed objectives
+        # the objective's own loss (ipo) and scoring (the DPO variants) are part of the run; "dpo"
+        # and "reward" leave both to the train config (plain DPO scores with response_sum)
+        train = self.train
+        if loss is not None and train.loss != loss:
+            if train.loss is not None:
+                raise ValueError(f"objective {self.objective!r} trains with loss {loss!r}, not LMTrainConfig.loss = "
+                                 f"{train.loss!r}")
+            train = replace(train, loss=loss)
+        if scoring not in (None, "response_sum") and train.dpo_scoring != scoring:
+            if train.dpo_scoring != "response_sum":
+                raise ValueError(f"objective {self.objective!r} scores with {scoring!r}, not "
+                                 f"LMTrainConfig.dpo_scoring = {train.dpo_scoring!r}")
+            train = replace(train, dpo_scoring=scoring)
+        object.__setattr__(self, "train", train)
         if isinstance(self.seed, bool) or int(self.seed) != self.seed:
             raise ValueError(f"LMRun.seed must be an integer, got {self.seed!r}")
         object.__setattr__(self, "seed", int(self.seed))
