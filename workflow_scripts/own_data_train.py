@@ -16,11 +16,10 @@ from types import SimpleNamespace
 
 import pandas as pd
 
-from hetpref.annotators.evaluate import heldout_metrics, score_pairs
+from hetpref.annotators.evaluate import heldout_metrics, score_trained
 from hetpref.annotators.train import TRAINER_DATASET
 from hetpref.lm.data.jsonl import read_jsonl
 from hetpref.lm.data.tokenization import load_tokenizer
-from hetpref.lm.models import load_adapter, resolve_device
 from hetpref.lm.training.checkpoints import remove_checkpoint
 from hetpref.lm.training.launch import run_job
 from hetpref.lm.training.run import LMRun
@@ -45,15 +44,9 @@ with script_run(snakemake, torch_threads=True) as log:
         shutil.copyfile(out_dir / "metrics.json", out.metrics)
     log.info("%s: final loss %.5f over %d steps", wc.loss, result.metrics["final_loss"], result.metrics["steps"])
 
-    tokenizer = load_tokenizer(p.model, inp.tokenizer)
-    if result.model is not None:
-        model, device = result.model, next(result.model.parameters()).device
-    else:  # trained by torchrun's processes: the saved adapter on its rebuilt base
-        device = resolve_device(p.device)
-        model, _ = load_adapter(result.adapter_dir, tokenizer, device)
+    # the held-out judgements, scored as the run was trained (the model in memory, or its adapter after torchrun)
     test = SimpleNamespace(frame=pd.DataFrame(read_jsonl(inp.test)))
-    scores = score_pairs(model, tokenizer, test, run.kind, run.scoring, run.train.max_length,
-                         int(p.batch_size), device)
+    scores = score_trained(result, run, load_tokenizer(p.model, inp.tokenizer), test, int(p.batch_size))
     per_type = pd.read_csv(inp.test_per_type)
     metrics = heldout_metrics(test, scores, p.type_attribute, per_type if len(per_type) else None)
     metrics.update({"loss": wc.loss, "seed": int(wc.seed), "model": p.model, "final_loss": result.metrics["final_loss"],

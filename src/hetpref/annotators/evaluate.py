@@ -31,10 +31,8 @@ import logging
 
 import numpy as np
 import pandas as pd
-import torch
 
-from ..lm.evaluation.evaluate import length_diagnostics, pair_scores
-from ..lm.training.pairs import encode_records
+from ..lm.evaluation.evaluate import evaluate_model, evaluate_trained, length_diagnostics
 from ..runtime import InputError
 from .train import LABEL_PREFIX, prompt_text
 
@@ -69,26 +67,44 @@ def split_annotators(table, type_attribute: str, test_share: float = 0.3, seed: 
     return parts[0], parts[1], ann.drop(columns="_u").reset_index(drop=True)
 
 
-@torch.no_grad()
-def score_pairs(model, tokenizer, table, kind: str = "causal_lm", scoring: str = "response_sum",
-                max_length: int = 512, batch_size: int = 8, device="cpu") -> pd.DataFrame:
-    """One row per pair of ``table``: ``pair_id``, ``h`` = score(a) − score(b), ``tokens_a``,
-    ``tokens_b`` (response tokens, eos included). Pairs over ``max_length`` are dropped and logged;
-    identical scored responses get h = 0 exactly (:mod:`hetpref.lm.evaluation.evaluate`)."""
+def _pair_records(table) -> list[dict]:
+    """One scoring record per pair of ``table``: response a as ``chosen``, b as ``rejected``."""
     pairs = table.frame.drop_duplicates("pair_id")
-    records = pd.DataFrame({"id": pairs["pair_id"].astype(str).to_numpy(),
-                            "prompt": [prompt_text(p) for p in pairs["prompt"]],
-                            "chosen": pairs["response_a"].to_numpy(),
-                            "rejected": pairs["response_b"].to_numpy()}).to_dict("records")
-    enc = encode_records(records, tokenizer, max_length, "drop")
-    if enc.dropped:
-        log.warning("evaluation: %d of %d test pairs over max_length = %d tokens left out", len(enc.dropped),
-                    len(records), max_length)
-    s_a, s_b = pair_scores(model, enc, kind, tokenizer.pad_token_id, batch_size, device, scoring)
-    same = torch.tensor([a == b for a, b in zip(enc.chosen, enc.rejected)], dtype=torch.bool)
-    h = torch.where(same, torch.zeros_like(s_a), s_a - s_b)
-    return pd.DataFrame({"pair_id": enc.ids, "h": h.double().numpy(),
-                         "tokens_a": [len(c) for c in enc.chosen], "tokens_b": [len(r) for r in enc.rejected]})
+    return pd.DataFrame({"id": pairs["pair_id"].astype(str).to_numpy(),
+                         "prompt": [prompt_text(p) for p in pairs["prompt"]],
+                         "chosen": pairs["response_a"].to_numpy(),
+                         "rejected": pairs["response_b"].to_numpy()}).to_dict("records")
+
+
+def _pair_frame(metrics: dict, rows: list[dict], n_pairs: int) -> pd.DataFrame:
+    if metrics["n_dropped"]:
+        log.warning("evaluation: %d of %d test pairs over max_length tokens left out", metrics["n_dropped"], n_pairs)
+    return pd.DataFrame({"pair_id": [r["id"] for r in rows], "h": [r["h"] for r in rows],
+                         "tokens_a": [r["response_tokens_chosen"] for r in rows],
+                         "tokens_b": [r["response_tokens_rejected"] for r in rows]})
+
+
+def score_pairs(model, tokenizer, table, kind: str = "causal_lm", scoring: str = "response_sum",
+                max_length: int = 512, batch_size: int = 8, device="cpu", add_eos: bool = True) -> pd.DataFrame:
+    """One row per pair of ``table``: ``pair_id``, ``h`` = score(a) − score(b), ``tokens_a``,
+    ``tokens_b`` (response tokens, eos included), scored by
+    :func:`hetpref.lm.evaluation.evaluate.evaluate_model` (identical scored responses give h = 0).
+    Pairs over ``max_length`` are dropped and logged."""
+    records = _pair_records(table)
+    metrics, rows = evaluate_model(model, tokenizer, records, kind, max_length, "drop", add_eos, batch_size, device,
+                                   scoring)
+    return _pair_frame(metrics, rows, len(records))
+
+
+def score_trained(result, run, tokenizer, table, batch_size: int = 8) -> pd.DataFrame:
+    """:func:`score_pairs` of what ``run`` trained (``result`` of
+    :func:`hetpref.lm.training.launch.run_job`), scored as it was trained, through
+    :func:`hetpref.lm.evaluation.evaluate.evaluate_trained` (the model in memory, or the saved
+    adapter after torchrun)."""
+    records = _pair_records(table)
+    metrics, rows = evaluate_trained(result, run, tokenizer, records, max_length=run.train.max_length,
+                                     overlength="drop", add_eos=run.train.add_eos, batch_size=batch_size)
+    return _pair_frame(metrics, rows, len(records))
 
 
 def _block(correct: np.ndarray, len_win: np.ndarray, len_lose: np.ndarray, suffix: str) -> dict:
