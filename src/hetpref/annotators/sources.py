@@ -20,7 +20,7 @@ import pandas as pd
 
 from hetpref.runtime import InputError
 
-from .table import AnnotatorDataError
+from .table import AnnotatorDataError, _more
 
 ROW = "_row"
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
@@ -170,7 +170,7 @@ def first_missing(frame: pd.DataFrame, col: str) -> tuple[int, int, str] | None:
     if not bad.any():
         return None
     i, n = int(bad.argmax()), int(bad.sum())
-    return i, int(frame[ROW].iloc[i]), f" ({n - 1} more row(s) have the same problem.)" if n > 1 else ""
+    return i, int(frame[ROW].iloc[i]), _more(n)
 
 
 def require(frame: pd.DataFrame, columns, source: str, expected: str = "a value") -> None:

@@ -30,6 +30,8 @@ LABELS = ("a", "b", "tie")
 CORE_COLUMNS = ("pair_id", "prompt_id", "prompt", "response_a_id", "response_b_id", "response_a", "response_b",
                 "annotator_id", "label", "strength", "source_row")
 _FLIP = {"a": "b", "b": "a", "tie": "tie"}
+# a label as a sign: +1 response a preferred, −1 response b, 0 a tie
+LABEL_SIGN = {"a": 1, "b": -1, "tie": 0}
 
 
 class AnnotatorDataError(InputError):

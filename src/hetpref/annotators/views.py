@@ -22,10 +22,9 @@ import pandas as pd
 
 from hetpref.runtime import InputError
 
-from .table import JudgementTable
+from .table import LABEL_SIGN, JudgementTable
 
 log = logging.getLogger("hetpref.annotators")
-_VALUE = {"a": 1, "b": -1, "tie": 0}
 TIE_RULES = ("drop", "resample")
 MULTIPLE_RULES = ("majority", "drop", "sample")
 MISSING_RULES = ("drop", "keep")
@@ -45,7 +44,7 @@ def _choice(name: str, value, allowed) -> None:
 
 
 def _values(frame: pd.DataFrame) -> np.ndarray:
-    return frame["label"].astype(object).map(_VALUE).to_numpy(dtype=np.int64)
+    return frame["label"].astype(object).map(LABEL_SIGN).to_numpy(dtype=np.int64)
 
 
 def _shuffled(frame: pd.DataFrame, seed: int) -> pd.DataFrame:

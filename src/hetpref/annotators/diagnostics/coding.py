@@ -10,7 +10,7 @@ import pandas as pd
 
 from hetpref.runtime import InputError
 
-SIGN = {"a": 1, "b": -1, "tie": 0}
+from ..table import LABEL_SIGN
 
 
 @dataclass(frozen=True)
@@ -59,13 +59,7 @@ def encode(table, type_attribute: str | None) -> Coded:
     if type_attribute is not None and len(type_names) < 2:
         raise InputError(f"{table.source}: the type attribute {type_attribute!r} has one value only "
                          f"({list(type_names)}); types need at least two values")
-    labels = f["label"].astype(object)
-    bad = ~labels.isin(list(SIGN)).to_numpy()
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise InputError(f"{table.source}, row {int(f['source_row'].iloc[i])}: field 'label' has value "
-                         f"{labels.iloc[i]!r}; expected one of {list(SIGN)}")
-    sign = labels.map(SIGN).to_numpy(dtype=np.int8)
+    sign = f["label"].astype(object).map(LABEL_SIGN).to_numpy(dtype=np.int8)  # labels validated by the table
     pair, pair_ids = pd.factorize(f["pair_id"].astype(str))
     first = np.zeros(len(pair_ids), dtype=np.int64)
     first[pair[::-1]] = np.arange(len(pair))[::-1]          # first judgement of each pair
