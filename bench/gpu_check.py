@@ -178,12 +178,12 @@ def mfus(flops_per_second: float) -> dict:
             "mfu_vs_matmul_790": flops_per_second / (MATMUL_PEAK_TFLOPS * 1e12)}
 
 
-def train_step(scorer, opt, objective: str, b: int, input_ids, attention_mask, response_mask):
+def train_step(scorer, opt, loss_name: str, b: int, input_ids, attention_mask, response_mask):
     """One LoRA step on a batch of b pairs (rows 0..b−1 chosen, b..2b−1 rejected), as the trainer takes."""
     from hetpref.losses import preference_loss
 
     s = scorer(input_ids, attention_mask, response_mask)
-    loss = preference_loss("dpo" if objective == "dpo" else "bt_reward", s[:b] - s[b:]).mean()
+    loss = preference_loss(loss_name, s[:b] - s[b:]).mean()
     opt.zero_grad(set_to_none=True)
     loss.backward()
     opt.step()
@@ -202,7 +202,10 @@ def throughput(shape: dict, kind: str, step_shapes: list[tuple[int, int, str]], 
     t0 = time.perf_counter()
     model = add_lora(build_1b(shape, device, dtype, kind), r=8, alpha=32, dropout=0.1, kind=kind)
     model.train()
-    objective = "dpo" if kind == "causal_lm" else "reward"  # the workflow objective this kind trains
+    from hetpref.lm.training.config import loss_for
+
+    objective = "dpo" if kind == "causal_lm" else "reward"  # the workflow objective this kind trains (reported)
+    loss_name = loss_for(kind, "anonymous")[0]  # the loss of one BT label per pair: DPO or the BT reward loss
     scorer = PairScorer(model, kind)  # the module the trainer trains: same scoring, same pooling
     n_params = sum(p.numel() for p in model.parameters())
     inner = model.get_base_model()
@@ -229,13 +232,13 @@ def throughput(shape: dict, kind: str, step_shapes: list[tuple[int, int, str]], 
 
             batch = (b, input_ids, attention_mask, response_mask)
             for _ in range(warmup):
-                train_step(scorer, opt, objective, *batch)
+                train_step(scorer, opt, loss_name, *batch)
             sync(device)
             if device.type == "cuda":
                 torch.cuda.reset_peak_memory_stats()
             t1 = time.perf_counter()
             for _ in range(steps):
-                loss = train_step(scorer, opt, objective, *batch)
+                loss = train_step(scorer, opt, loss_name, *batch)
             sync(device)
             dt = (time.perf_counter() - t1) / steps
         except torch.OutOfMemoryError:

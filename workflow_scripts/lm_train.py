@@ -59,7 +59,6 @@ with script_run(snakemake, torch_threads=True) as log:
     # the test-set evaluation (of the model in memory when it was trained in this process)
     metrics, rows = evaluate_trained(result, run, load_tokenizer(run.model, run.tokenizer_dir), read_jsonl(inp.test),
                                      **dict(p.eval or {}))
-    metrics.update({"objective": wc.objective, "dataset": wc.dataset, "seed": int(wc.seed), "model": p.model})
     log.info("test: agreement %.4f (%d of %d, %d ties); shorter-wins prior %.4f; where the prior is wrong %.4f "
              "(%d pairs)", metrics["agreement"], metrics["n_correct"], metrics["n"], metrics["n_ties"],
              metrics["prior_agreement"], metrics["agreement_prior_wrong"], metrics["n_prior_wrong"])

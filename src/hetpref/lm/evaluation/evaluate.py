@@ -186,15 +186,20 @@ def evaluate_trained(result, run, tokenizer, records: Sequence[dict], **options)
     was trained in this process (``result.model``: no second load of the base, 80 s for SmolLM2's
     GGUF on a CPU, minutes for an 8B model), else the saved adapter on its rebuilt base
     (torchrun's ranks were other processes; the same weights, tested). ``options``: those of
-    :func:`evaluate_model` (max_length, overlength, add_eos, batch_size, scoring)."""
+    :func:`evaluate_model` (max_length, overlength, add_eos, batch_size, scoring). The metrics
+    name the run: its objective, dataset, seed and model."""
     scoring = options.pop("scoring", run.scoring)
     if scoring != run.scoring:
         raise ValueError(f"{run.objective} run scored with {scoring!r} but trained with {run.scoring!r}: a policy "
                          "is scored as it was trained")
     if result.model is not None:
-        return evaluate_model(result.model, tokenizer, records, run.kind,
-                              device=next(result.model.parameters()).device, scoring=scoring, **options)
-    return evaluate_run(result.adapter_dir, tokenizer, records, device=run.device, scoring=scoring, **options)
+        metrics, rows = evaluate_model(result.model, tokenizer, records, run.kind,
+                                       device=next(result.model.parameters()).device, scoring=scoring, **options)
+    else:
+        metrics, rows = evaluate_run(result.adapter_dir, tokenizer, records, device=run.device, scoring=scoring,
+                                     **options)
+    metrics.update({"objective": run.objective, "dataset": run.dataset, "seed": run.seed, "model": run.model})
+    return metrics, rows
 
 
 def t_interval(values: Sequence[float], level: float = 0.95) -> tuple[float, float, float]:
