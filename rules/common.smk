@@ -369,6 +369,27 @@ def _lm_runtime(name):
     return runtime
 
 
+# a training job on the CPU (the local default): no GPU, the profile's memory and time otherwise
+CPU_TRAINING_RESOURCES = {"gpu": 0, "mem_mb": 4000, "runtime": 60}
+
+
+def gpu_job_resources(gpus, mem_mb, runtime):
+    """The ``resources:`` of a job on ``gpus`` GPUs of one node (lm_train, own_data_train)."""
+    return {
+        "gpu": gpus,  # sbatch --gpus=N (a typed GPU: gpu_model in the profile)
+        "nodes": 1,  # sbatch --nodes=1: torchrun starts every process on this node
+        "cpus_per_gpu": lm_res.CPUS_PER_GPU,  # sbatch --cpus-per-gpu: scales with the GPUs
+        "mem_mb": mem_mb,
+        "runtime": runtime,
+    }
+
+
+def job_threads(gpu, processes):
+    """CPU threads of a job of ``processes`` processes: cores per GPU × its GPUs on GPUs (= what
+    SLURM grants with cpus_per_gpu); on CPU one per (gloo) process."""
+    return lm_res.CPUS_PER_GPU * processes if gpu else processes
+
+
 def lm_job_resources(name):
     """The ``resources:`` of the LM rule called name (unpacked with ``**``)."""
     if name == "lm_data":
@@ -376,23 +397,13 @@ def lm_job_resources(name):
             return {}  # a few thousand generated pairs: the profile's defaults
         return {"mem_mb": _lm_mem_mb(name), "runtime": _lm_runtime(name)}
     if not LM["gpu"]:
-        return {"gpu": 0, "mem_mb": 4000, "runtime": 60} if name == "lm_train" else {"gpu": 0}
-    gpus = LM["gpus_per_job"] if name == "lm_train" else 1
-    return {
-        "gpu": gpus,  # sbatch --gpus=N (a typed GPU: gpu_model in the profile)
-        "nodes": 1,  # sbatch --nodes=1: torchrun starts every process on this node
-        "cpus_per_gpu": lm_res.CPUS_PER_GPU,  # sbatch --cpus-per-gpu: scales with the GPUs
-        "mem_mb": _lm_mem_mb(name),
-        "runtime": _lm_runtime(name),
-    }
+        return CPU_TRAINING_RESOURCES if name == "lm_train" else {"gpu": 0}
+    return gpu_job_resources(LM["gpus_per_job"] if name == "lm_train" else 1, _lm_mem_mb(name), _lm_runtime(name))
 
 
 def lm_job_threads(name):
-    """CPU threads of an LM job: cores per GPU × its GPUs on GPUs (= what SLURM grants with
-    cpus_per_gpu); on CPU one per gloo process of lm_train, one for the scoring rules."""
-    if LM["gpu"]:
-        return lm_res.CPUS_PER_GPU * (LM["gpus_per_job"] if name == "lm_train" else 1)
-    return LM["gpus_per_job"] if name == "lm_train" else 1
+    """CPU threads of an LM job: lm_train's processes (lm.gpus_per_job), one for the scoring rules."""
+    return job_threads(LM["gpu"], LM["gpus_per_job"] if name == "lm_train" else 1)
 
 
 def lm_eval_params(wildcards):

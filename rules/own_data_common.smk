@@ -44,19 +44,15 @@ OD_ESTIMATE = _od_estimate() if OD["gpu"] else None
 
 
 def od_train_resources():
+    """As lm_train's: lm_train's resource model on own_data's model and sizing bounds."""
     if not OD["gpu"]:
-        return {"gpu": 0, "mem_mb": 4000, "runtime": 60}
-    return {
-        "gpu": OD["gpus_per_job"],
-        "nodes": 1,
-        "cpus_per_gpu": lm_res.CPUS_PER_GPU,
-        "mem_mb": OD_ESTIMATE.mem_mb,
-        "runtime": lambda wildcards, attempt: OD_ESTIMATE.runtime(attempt),
-    }
+        return CPU_TRAINING_RESOURCES
+    return gpu_job_resources(OD["gpus_per_job"], OD_ESTIMATE.mem_mb,
+                             lambda wildcards, attempt: OD_ESTIMATE.runtime(attempt))
 
 
 def od_train_threads():
-    return lm_res.CPUS_PER_GPU * OD["gpus_per_job"] if OD["gpu"] else OD["gpus_per_job"]
+    return job_threads(OD["gpu"], OD["gpus_per_job"])
 
 
 def own_data_outputs():
