@@ -172,7 +172,7 @@ def fit_variance_model(same_pairs: pd.DataFrame, table, cfg: VarianceConfig = Va
     (both first options preferred). Pairs with a tie on either side carry no o·o' and are left out
     (counted in ``info``)."""
     from ..synthetic.optim import optimise
-    from ..synthetic.variance import LatentTypeJointModel
+    from ..synthetic.variance import LatentTypeJointModel, joint_cross_entropy
 
     first1, dec1 = _first_preferred(same_pairs["label_1"])
     first2, dec2 = _first_preferred(same_pairs["label_2"])
@@ -200,7 +200,7 @@ def fit_variance_model(same_pairs: pd.DataFrame, table, cfg: VarianceConfig = Va
 
     def loss_of(i, step):
         q = model.joint((a1[i], b1[i]), (a2[i], b2[i]))
-        return torch.nn.functional.binary_cross_entropy(q.clamp(1e-7, 1 - 1e-7), target[i])
+        return joint_cross_entropy(q, target[i])
 
     traj = optimise(model, loss_of, len(target), cfg.steps, min(cfg.batch_size, len(target)), cfg.lr, cfg.seed,
                     log_every=max(1, cfg.steps // 20), what="Eq. 19 joint-model")

@@ -67,7 +67,8 @@ class LatentTypeJointModel(nn.Module):
         return (a - m * m).clamp(min=0)
 
 
-def _bce(q, target):
+def joint_cross_entropy(q, target):
+    """Eq. 19's fit criterion: the cross-entropy of the joint model's q against o·o' (q kept off 0 and 1)."""
     return nn.functional.binary_cross_entropy(q.clamp(1e-7, 1 - 1e-7), target)
 
 
@@ -102,7 +103,7 @@ def train_joint_model(rewards, pairs: Pairs, seed: int, cfg: TrainConfig, corr: 
     def loss_of(i, s):
         pa = model.cell_probs(a[0].index_select(0, i), a[1].index_select(0, i))
         pb = model.cell_probs(b[0].index_select(0, i), b[1].index_select(0, i))
-        return _bce((w_of() * pa * pb).sum(0), target_fit.index_select(0, i))
+        return joint_cross_entropy((w_of() * pa * pb).sum(0), target_fit.index_select(0, i))
 
     heldout, best = [], {"loss": math.inf, "state": None, "step": None}
     if n_hold:
@@ -114,7 +115,8 @@ def train_joint_model(rewards, pairs: Pairs, seed: int, cfg: TrainConfig, corr: 
             if (step + 1) % corr.joint_eval_every and step + 1 != corr.joint_steps:
                 return
             with torch.no_grad():
-                value = _bce((w_of() * model.cell_probs(*ha) * model.cell_probs(*hb)).sum(0), target_hold).item()
+                q_hold = (w_of() * model.cell_probs(*ha) * model.cell_probs(*hb)).sum(0)
+                value = joint_cross_entropy(q_hold, target_hold).item()
             heldout.append((step + 1, value))
             if value < best["loss"]:
                 best.update(loss=value, step=step + 1,
@@ -132,7 +134,7 @@ def train_joint_model(rewards, pairs: Pairs, seed: int, cfg: TrainConfig, corr: 
             p_true = torch.sigmoid(rewards[:, pairs.x, pairs.y1] - rewards[:, pairs.x, pairs.y2])  # [U, n]
             q_true = (p_true[:, first[hold]] * p_true[:, second[hold]]).mean(0)
         info.update(heldout_loss=best["loss"] if corr.joint_early_stopping else heldout[-1][1],
-                    heldout_loss_true_q=_bce(q_true, target_hold).item(),
+                    heldout_loss_true_q=joint_cross_entropy(q_true, target_hold).item(),
                     selected_step=best["step"] if corr.joint_early_stopping else corr.joint_steps,
                     heldout_trajectory=heldout)
     info["seconds"] = time.perf_counter() - t0
