@@ -70,14 +70,23 @@ class PlantedDesign:
         return np.char.add("y", np.char.zfill(y.astype(str), 2))
 
 
+def luce_choices(design: PlantedDesign, rng: np.random.Generator | None = None) -> np.ndarray:
+    """Each conversation's chosen response, top[P, U, n]: a Luce (Gumbel-max) choice of each type's
+    ``annotators_per_type`` conversations per prompt; ``rng`` defaults to a fresh one of the design's
+    seed (what :func:`sample` draws first, so a writer that needs only the choices sees the same)."""
+    rng = np.random.default_rng(design.seed) if rng is None else rng
+    r = design.rewards()                                                      # [P, U, k]
+    p_n, u_n, k = r.shape
+    return np.argmax(r[:, :, None, :] + rng.gumbel(size=(p_n, u_n, design.annotators_per_type, k)), axis=-1)
+
+
 def sample(design: PlantedDesign) -> pd.DataFrame:
     """One row per judgement: prompt (index), annotator, type (index), i, j (local response
     indices, i < j) and label in {a, b, tie} (a: response i preferred). Vectorised over everything."""
     rng = np.random.default_rng(design.seed)
-    r = design.rewards()                                                      # [P, U, k]
-    p_n, u_n, k = r.shape
+    p_n, u_n, k = design.rewards().shape
     n = design.annotators_per_type
-    top = np.argmax(r[:, :, None, :] + rng.gumbel(size=(p_n, u_n, n, k)), axis=-1)   # Luce choice [P, U, n]
+    top = luce_choices(design, rng)                                           # [P, U, n]
     others = np.argsort(np.arange(k) == top[..., None], axis=-1, kind="stable")[..., : k - 1]
     chosen = np.broadcast_to(top[..., None], others.shape)
     ii, jj = np.minimum(chosen, others), np.maximum(chosen, others)

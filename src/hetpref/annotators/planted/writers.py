@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from ...lm.data.jsonl import write_jsonl
-from .design import PlantedDesign, _prompt_text, _prompts, prompt_ids, sample
+from .design import PlantedDesign, _prompt_text, _prompts, luce_choices, prompt_ids, sample
 
 
 def _listed(lists: pd.DataFrame, key: str, pool: str) -> list:
@@ -54,8 +54,7 @@ def write_community_alignment(design: PlantedDesign, path, annotators_per_type: 
         raise ValueError("Community Alignment is best-of-4 without ties: give 4 responses per prompt and tie=0")
     rng = np.random.default_rng(design.seed + 1)
     p_n, u_n, n = len(ids), len(design.types), design.annotators_per_type
-    top = np.argmax(design.rewards()[:, :, None, :] + np.random.default_rng(design.seed).gumbel(size=(p_n, u_n, n, 4)),
-                    axis=-1).ravel()
+    top = luce_choices(design).ravel()                                        # the conversations of sample()
     prompt = np.repeat(np.arange(p_n), u_n * n)
     kind = np.tile(np.repeat(np.arange(u_n), n), p_n)
     perm = np.argsort(rng.random((len(top), 4)), axis=1)                     # letter -> local response
