@@ -287,6 +287,16 @@ def test_prism_user_not_in_survey(tmp_path):
         adapters.read("prism", p)
 
 
+def test_prism_participant_twice_in_survey(tmp_path):
+    p = tmp_path / "utterances.jsonl"
+    p.write_text(PRISM.read_text())
+    people = _jsonl_rows(PRISM.parent / "survey.jsonl")
+    _write_jsonl(tmp_path / "survey.jsonl", people + people[:1])
+    with pytest.raises(AnnotatorDataError, match=rf"row {len(people) + 1}: field 'user_id' has value .*; expected one "
+                       r"survey row per participant \(this id appears earlier\)"):
+        adapters.read("prism", p)
+
+
 def test_prism_bad_score(tmp_path):
     rows = _jsonl_rows(PRISM)
     rows[4]["score"] = "great"

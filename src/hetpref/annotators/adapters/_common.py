@@ -40,6 +40,15 @@ def companion(source, given, hub: HubSpec, file_name: str, option: str, dataset:
     return load(given)
 
 
+def one_row_per(people: pd.DataFrame, id_column: str, source: str, expected: str) -> None:
+    """Refuse a companion table in which an id appears twice, naming the later row."""
+    dup = people[id_column].duplicated().to_numpy()
+    if dup.any():
+        i = dup.argmax()
+        raise AnnotatorDataError(source, int(people[ROW].iloc[i]), id_column, people[id_column].iloc[i],
+                                 f"{expected} (this id appears earlier)")
+
+
 def pick_attributes(frame: pd.DataFrame, candidates, explicit, source: str, id_column: str) -> tuple[str, ...]:
     """The attribute columns: ``explicit`` (each must exist and be set for every annotator, else an
     error naming the first row), or by default every candidate column set for every annotator (the

@@ -26,7 +26,7 @@ import pandas as pd
 
 from ..sources import ROW, HubSpec, load, require
 from ..table import AnnotatorDataError, JudgementTable, make_table
-from ._common import AdapterOptionError, companion, log, pick_attributes
+from ._common import AdapterOptionError, companion, log, one_row_per, pick_attributes
 
 # No commit of this repository was confirmed when this adapter was written: pass revision= to pin one.
 HUB = HubSpec("openai/collective-alignment-1", None, ("comparisons.jsonl", "annotators.jsonl"), config="comparisons")
@@ -75,11 +75,7 @@ def read(source, annotators=None, block: str = "world", attributes=None, revisio
             if "demographics" in ann_raw.columns else pd.DataFrame(index=ann_raw.index))
     people = pd.concat([ann_raw[["annotator_id", ROW]], demo], axis=1)
     people["annotator_id"] = people["annotator_id"].astype(str)
-    dup = people["annotator_id"].duplicated().to_numpy()
-    if dup.any():
-        i = dup.argmax()
-        raise AnnotatorDataError(ann_name, int(people[ROW].iloc[i]), "annotator_id", people["annotator_id"].iloc[i],
-                                 "one row per annotator (this id appears earlier)")
+    one_row_per(people, "annotator_id", ann_name, "one row per annotator")
     attrs = pick_attributes(people, list(demo.columns), attributes, ann_name, "annotator_id")
 
     # responses: one row per (prompt row, letter)

@@ -29,7 +29,7 @@ import pandas as pd
 
 from ..sources import ROW, HubSpec, load, require
 from ..table import AnnotatorDataError, JudgementTable, make_table
-from ._common import AdapterOptionError, companion, log, pick_attributes
+from ._common import AdapterOptionError, companion, log, one_row_per, pick_attributes
 
 HUB = HubSpec("HannahRoseKirk/prism-alignment", "18ab5cfb37456f4ec8cbc00212ce54cf7b1239f6",
               ("utterances.jsonl", "survey.jsonl"), config="utterances")
@@ -90,11 +90,7 @@ def read(source, survey=None, tie_margin: float = 0.0, history: bool = True, att
     require(s_raw, ("user_id",), s_name)
     people = _flatten(s_raw.drop(columns=[ROW])).assign(**{ROW: s_raw[ROW]})
     people["user_id"] = people["user_id"].astype(str)
-    dup = people["user_id"].duplicated().to_numpy()
-    if dup.any():
-        i = dup.argmax()
-        raise AnnotatorDataError(s_name, int(people[ROW].iloc[i]), "user_id", people["user_id"].iloc[i],
-                                 "one survey row per participant (this id appears earlier)")
+    one_row_per(people, "user_id", s_name, "one survey row per participant")
     cand = []
     for c in people.columns:
         if c in ("user_id", ROW):
